@@ -1,0 +1,405 @@
+"""Site config: one TOML file per site, validated with pydantic, with environment overrides for secrets.
+
+Example::
+
+    site = load_site("examples/plant-a.toml")
+    site.machine("press-01").work_center   # "WC-PRESS-01"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from andon.errors import ConfigError
+from andon.states import MachineState, parse_state
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SiteInfo(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    name: str = ""
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+        return value
+
+
+class Topics(_Model):
+    telemetry: str = "andon.telemetry.v1"
+    telemetry_dlq: str = "andon.telemetry.dlq.v1"
+    events: str = "andon.events.v1"
+    events_dlq: str = "andon.events.dlq.v1"
+    workorders: str = "andon.workorders.v1"
+    partitions: Annotated[int, Field(ge=1, le=1024)] = 4
+
+
+class KafkaSettings(_Model):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    group_id: str = "andon"
+    #: Further librdkafka settings passed through unchanged, e.g. {"fetch.max.bytes" = "52428800"}.
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings shared by producers and consumers (secrets included: never log the result)."""
+        conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = self.ssl_ca_location
+        conf.update(self.extra)
+        return conf
+
+
+class OdooSettings(_Model):
+    url: str = "http://127.0.0.1:8069"
+    database: str = "andon"
+    transport: Literal["xmlrpc", "jsonrpc", "json2"] = "jsonrpc"
+    username: str = "andon-integration"
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    rate_limit_per_s: Annotated[float, Field(gt=0)] = 50.0
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+
+
+class Break(_Model):
+    start: time
+    end: time
+
+
+class ShiftPattern(_Model):
+    """A shift that starts at local `start` on each of `days` and ends at local `end` (the next day if earlier)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    start: time
+    end: time
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    breaks: list[Break] = Field(default_factory=list)
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if d.lower() not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown weekday(s) {bad}; use {', '.join(WEEKDAYS)}")
+        return [d.lower() for d in value]
+
+
+class ShiftCalendar(_Model):
+    shifts: list[ShiftPattern] = Field(default_factory=list)
+    #: Planned stops (e.g. weekly maintenance) as "YYYY-MM-DDTHH:MM/YYYY-MM-DDTHH:MM" local-time intervals.
+    planned_stops: list[str] = Field(default_factory=list)
+
+
+class Thresholds(_Model):
+    window_s: Annotated[int, Field(ge=1, le=86_400)] = 60
+    allowed_lateness_s: Annotated[float, Field(ge=0, le=86_400)] = 10.0
+    min_dwell_s: Annotated[float, Field(ge=0, le=3_600)] = 3.0
+    microstop_threshold_s: Annotated[float, Field(ge=0, le=86_400)] = 120.0
+    offline_after_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    microstop_policy: Literal["performance", "availability"] = "performance"
+    max_message_bytes: Annotated[int, Field(ge=256, le=64 * 1024 * 1024)] = 1_048_576
+    max_future_s: Annotated[float, Field(ge=0)] = 300.0
+    max_past_s: Annotated[float, Field(ge=0)] = 30 * 86_400.0
+
+
+class StateRules(_Model):
+    """How a machine's state is found: from an explicit code signal, or inferred from signals."""
+
+    source: Literal["code", "inferred"] = "code"
+    code_signal: str = "state"
+    #: Gateway state code -> andon state name; TOML keys are strings, e.g. {"10000" = "running"}.
+    codes: dict[str, str] = Field(default_factory=dict)
+    unmapped: str = "unknown"
+    run_signal: str = "spindle_rpm"
+    run_above: float = 100.0
+    hysteresis: Annotated[float, Field(ge=0)] = 20.0
+    alarm_signal: str = "alarm"
+
+    @field_validator("codes")
+    @classmethod
+    def _codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, name in value.items():
+            try:
+                int(code)
+            except ValueError:
+                raise ValueError(f"state code {code!r} is not an integer") from None
+            parse_state(name)
+        return value
+
+    @field_validator("unmapped")
+    @classmethod
+    def _unmapped(cls, value: str) -> str:
+        parse_state(value)
+        return value
+
+    def code_table(self) -> dict[int, MachineState]:
+        return {int(code): parse_state(name) for code, name in self.codes.items()}
+
+
+class SignalLimit(_Model):
+    signal: str
+    above: float
+    for_s: Annotated[float, Field(ge=0)] = 0.0
+
+
+class SpcRule(_Model):
+    """Western Electric style rules on a quality signal: `beyond_limits` or `run_of_n` on one side of centre."""
+
+    signal: str
+    rule: Literal["beyond_limits", "run_of_n"] = "beyond_limits"
+    lower: float
+    upper: float
+    center: float | None = None
+    n: Annotated[int, Field(ge=2, le=50)] = 7
+
+
+class Rules(_Model):
+    reject_rate_limit: Annotated[float, Field(gt=0, le=1)] | None = 0.08
+    reject_rate_min_count: Annotated[int, Field(ge=1)] = 20
+    spc: list[SpcRule] = Field(default_factory=list)
+    maintenance_alarm_codes: list[int] = Field(default_factory=list)
+    maintenance_every_cycles: Annotated[int, Field(ge=1)] | None = None
+    maintenance_signal_limits: list[SignalLimit] = Field(default_factory=list)
+
+
+class MachineClass(_Model):
+    #: Numeric signals this class publishes (used for typed batch decoding and window aggregation).
+    signals: list[str] = Field(default_factory=lambda: ["state", "spindle_rpm", "power_kw", "part_count",
+                                                        "reject_count", "alarm"])
+    states: StateRules = Field(default_factory=StateRules)
+    rules: Rules = Field(default_factory=Rules)
+    part_counter: str = "part_count"
+    reject_counter: str = "reject_count"
+    counter_max: Annotated[int, Field(ge=1)] = 2**32 - 1
+
+
+class Machine(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    machine_class: str = Field(alias="class")
+    work_center: str
+    equipment: str | None = None
+    ideal_cycle_time_s: Annotated[float, Field(gt=0, le=86_400)]
+
+
+class Mapping(_Model):
+    """Per-site mapping profile that adapts a gateway's payloads to the reading contract."""
+
+    profile: Literal["andon", "umh", "custom"] = "andon"
+    site_from: Literal["payload", "topic", "key", "config"] = "payload"
+    machine_from: Literal["payload", "topic", "key"] = "payload"
+    topic_pattern: str | None = None
+    site_field: str = "site"
+    machine_field: str = "machine"
+    ts_field: str = "ts"
+    ts_format: Literal["epoch_ms", "epoch_s", "rfc3339"] = "epoch_ms"
+    signals_field: str | None = "signals"
+    rename: dict[str, str] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("topic_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+        return value
+
+
+class SiteConfig(_Model):
+    site: SiteInfo
+    topics: Topics = Field(default_factory=Topics)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    odoo: OdooSettings = Field(default_factory=OdooSettings)
+    processing: Thresholds = Field(default_factory=Thresholds)
+    calendar: ShiftCalendar = Field(default_factory=ShiftCalendar)
+    mapping: Mapping = Field(default_factory=Mapping)
+    machine_classes: dict[str, MachineClass] = Field(default_factory=dict)
+    machines: list[Machine]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        seen: set[str] = set()
+        for machine in self.machines:
+            if machine.id in seen:
+                raise ValueError(f"machine id {machine.id!r} appears twice")
+            seen.add(machine.id)
+            if machine.machine_class not in self.machine_classes:
+                known = ", ".join(sorted(self.machine_classes)) or "(none defined)"
+                raise ValueError(
+                    f"machine {machine.id!r} has class {machine.machine_class!r}, which is not defined "
+                    f"under [machine_classes]; defined: {known}"
+                )
+        if not self.machines:
+            raise ValueError("a site needs at least one [[machines]] entry")
+        return self
+
+    def machine(self, machine_id: str) -> Machine:
+        for machine in self.machines:
+            if machine.id == machine_id:
+                return machine
+        raise KeyError(machine_id)
+
+    def class_of(self, machine_id: str) -> MachineClass:
+        return self.machine_classes[self.machine(machine_id).machine_class]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def signal_names(self) -> list[str]:
+        """Every numeric signal any machine class of this site publishes, in a stable order."""
+        names: dict[str, None] = {}
+        for cls in self.machine_classes.values():
+            names.update(dict.fromkeys(cls.signals))
+        return list(names)
+
+
+#: Environment variables that override config keys: secrets and endpoints never need to sit in the file.
+#: A variable named NAME_FILE instead holds the path of a file whose content is the value (Kubernetes secrets).
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "ANDON_KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "ANDON_KAFKA_SECURITY_PROTOCOL": ("kafka", "security_protocol"),
+    "ANDON_KAFKA_SASL_MECHANISM": ("kafka", "sasl_mechanism"),
+    "ANDON_KAFKA_SASL_USERNAME": ("kafka", "sasl_username"),
+    "ANDON_KAFKA_SASL_PASSWORD": ("kafka", "sasl_password"),
+    "ANDON_KAFKA_SSL_CA_LOCATION": ("kafka", "ssl_ca_location"),
+    "ANDON_KAFKA_GROUP_ID": ("kafka", "group_id"),
+    "ANDON_ODOO_URL": ("odoo", "url"),
+    "ANDON_ODOO_DATABASE": ("odoo", "database"),
+    "ANDON_ODOO_TRANSPORT": ("odoo", "transport"),
+    "ANDON_ODOO_USERNAME": ("odoo", "username"),
+    "ANDON_ODOO_PASSWORD": ("odoo", "password"),
+    "ANDON_ODOO_API_KEY": ("odoo", "api_key"),
+}
+
+
+def _env_value(name: str, env: dict[str, str]) -> str | None:
+    if name in env:
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{name}_FILE points to {path!r}, which cannot be read: {exc.strerror}",
+            hint="mount the secret at that path or unset the variable",
+        ) from None
+
+
+def apply_env_overrides(raw: dict, env: dict[str, str] | None = None) -> dict:
+    """Return `raw` with the ANDON_* environment overrides applied (see ENV_OVERRIDES)."""
+    env = dict(os.environ if env is None else env)
+    out = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+    for name, (section, key) in ENV_OVERRIDES.items():
+        value = _env_value(name, env)
+        if value is not None:
+            out.setdefault(section, {})
+            out[section][key] = value
+    return out
+
+
+def _location(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def expand_machine_groups(raw: dict) -> dict:
+    """Turn `[[machine_groups]]` (prefix, count, class, work_center pattern, ...) into `[[machines]]` entries.
+
+    Example: ``{prefix = "press-", count = 2, class = "press", work_center = "WC-PRESS-{n:02d}",
+    ideal_cycle_time_s = 1.2}`` gives machines press-01 and press-02 on work centers WC-PRESS-01 and WC-PRESS-02.
+    """
+    groups = raw.get("machine_groups")
+    if not groups:
+        return raw
+    out = {key: value for key, value in raw.items() if key != "machine_groups"}
+    machines = list(raw.get("machines", []))
+    for index, group in enumerate(groups):
+        try:
+            group = dict(group)
+            prefix, count = group.pop("prefix"), int(group.pop("count"))
+            width = int(group.pop("digits", 2))
+            for n in range(1, count + 1):
+                entry = {key: (value.format(n=n) if isinstance(value, str) else value) for key, value in group.items()}
+                entry["id"] = f"{prefix}{n:0{width}d}"
+                machines.append(entry)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ConfigError(
+                f"machine_groups[{index}]: cannot expand ({type(exc).__name__}: {exc})",
+                hint="a group needs prefix, count, class, work_center (may use {n}) and ideal_cycle_time_s",
+            ) from None
+    out["machines"] = machines
+    return out
+
+
+def parse_site(raw: dict, source: str = "<config>", env: dict[str, str] | None = None) -> SiteConfig:
+    """Validate a parsed TOML document; errors name the file, the key path and the reason."""
+    try:
+        return SiteConfig.model_validate(apply_env_overrides(expand_machine_groups(raw), env))
+    except ValidationError as exc:
+        lines = [f"{source}: {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(
+            "invalid site config:\n  " + "\n  ".join(lines),
+            hint="fix the keys named above (see examples/plant-a.toml for a complete file)",
+        ) from None
+
+
+def load_site(path: str | Path, env: dict[str, str] | None = None) -> SiteConfig:
+    """Read and validate one site's TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"site config {path} does not exist", hint="pass --config PATH to a site TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"site config {path} cannot be read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line named") from None
+    return parse_site(raw, str(path), env)
+
+
+EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "plant-a.toml"
+
+
+def example_site_path() -> Path:
+    """The example plant shipped with andon (used by the demo and the tests)."""
+    if EXAMPLE_SITE.exists():
+        return EXAMPLE_SITE
+    raise ConfigError("the example site config is not installed", hint="run from a source checkout of andon")

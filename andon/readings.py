@@ -1,0 +1,281 @@
+"""Telemetry reading v1: the msgspec model, a batch decoder to columns, and invalid readings as data.
+
+Example::
+
+    registry = Registry.from_sites([site])
+    decoder = BatchDecoder(registry)
+    batch = decoder.decode([b'{"site":"plant-a","machine":"press-01","ts":1764144000125,"signals":{"state":10000}}'])
+    batch.ts, batch.machine, batch.values      # numpy columns
+    batch.invalid                               # list[InvalidReading], never raised
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+import numpy as np
+
+from andon.config import SiteConfig
+
+SignalValue = float | int | bool | str
+
+
+class Reading(msgspec.Struct, forbid_unknown_fields=False):
+    """One telemetry reading as in the contract; `ts` is epoch ms or an RFC 3339 string."""
+
+    site: str
+    machine: str
+    ts: int | float | str
+    signals: dict[str, SignalValue]
+    seq: int | None = None
+
+
+class Reason(str, enum.Enum):
+    """Why a reading was refused; travels in the dead-letter record."""
+
+    OVERSIZED = "oversized"
+    MALFORMED = "malformed_json"
+    SCHEMA = "schema_violation"
+    NON_FINITE = "non_finite_number"
+    BAD_TIMESTAMP = "bad_timestamp"
+    TS_FUTURE = "timestamp_in_future"
+    TS_PAST = "timestamp_too_old"
+    UNKNOWN_SITE = "unknown_site"
+    UNKNOWN_MACHINE = "unknown_machine"
+    UNAUTHORIZED = "unauthorized_publisher"
+
+
+HINTS = {
+    Reason.OVERSIZED: "split the payload or raise processing.max_message_bytes",
+    Reason.MALFORMED: "the gateway must send UTF-8 JSON (an object or an array of objects)",
+    Reason.SCHEMA: "send site, machine, ts and a flat signals map of numbers, bools or strings",
+    Reason.NON_FINITE: "send null or omit the signal instead of NaN or Infinity",
+    Reason.BAD_TIMESTAMP: "send ts as epoch milliseconds UTC or an RFC 3339 string with offset",
+    Reason.TS_FUTURE: "check the gateway clock (NTP); raise processing.max_future_s if the skew is expected",
+    Reason.TS_PAST: "check the gateway clock or buffer; raise processing.max_past_s for backfills",
+    Reason.UNKNOWN_SITE: "add the site's config file or fix the gateway's site name",
+    Reason.UNKNOWN_MACHINE: "add the machine to the site config ([[machines]]) or fix the gateway's machine name",
+    Reason.UNAUTHORIZED: "publish only for the sites this gateway is authorized for",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidReading:
+    """A refused message or reading: data for the dead-letter output, never an exception."""
+
+    reason: Reason
+    detail: str
+    raw: bytes
+    message_index: int  # position of the Kafka message (or line) in the batch it came from
+
+    @property
+    def hint(self) -> str:
+        return HINTS[self.reason]
+
+
+class Registry:
+    """Known sites and machines with dense integer ids, and the signal columns of the batch format."""
+
+    def __init__(self, sites: Sequence[SiteConfig]) -> None:
+        self.sites = {s.site.id: s for s in sites}
+        self.keys: list[tuple[str, str]] = [(s.site.id, m.id) for s in sites for m in s.machines]
+        self.index: dict[tuple[str, str], int] = {key: i for i, key in enumerate(self.keys)}
+        names: dict[str, None] = {}
+        for s in sites:
+            names.update(dict.fromkeys(s.signal_names()))
+        self.signals: list[str] = list(names)
+        self.signal_index = {name: i for i, name in enumerate(self.signals)}
+
+    @classmethod
+    def from_sites(cls, sites: Sequence[SiteConfig]) -> Registry:
+        return cls(sites)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(slots=True)
+class ReadingBatch:
+    """Valid readings as columns. `values[i, j]` is signal `signals[j]` of reading i, NaN where absent."""
+
+    machine: np.ndarray  # int32 registry index
+    ts: np.ndarray  # int64 epoch ms UTC
+    seq: np.ndarray  # int64, -1 where absent
+    values: np.ndarray  # float64 [n, len(signals)]
+    signals: list[str]
+    invalid: list[InvalidReading] = field(default_factory=list)
+    #: For each valid reading, the index of the message it came from (to attach offsets, DLQ context).
+    message_index: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.signals.index(name)]
+
+
+def parse_ts(value: int | float | str) -> int | None:
+    """Epoch milliseconds from an int/float (ms) or an RFC 3339 string; None when it is not a timestamp."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return int(parsed.timestamp() * 1000)
+
+
+_one = msgspec.json.Decoder(Reading | list[Reading])
+_many = msgspec.json.Decoder(list[Reading | list[Reading]])
+_raw_json = msgspec.json.Decoder()
+
+
+def _schema_reason(raw: bytes, exc: msgspec.DecodeError) -> tuple[Reason, str]:
+    text = str(exc)
+    if isinstance(exc, msgspec.ValidationError):
+        return Reason.SCHEMA, text
+    if b"NaN" in raw or b"Infinity" in raw:
+        return Reason.NON_FINITE, "NaN or Infinity is not a JSON number"
+    return Reason.MALFORMED, text
+
+
+class BatchDecoder:
+    """Decodes many raw messages at once into a ReadingBatch; invalid input becomes InvalidReading data."""
+
+    def __init__(self, registry: Registry, *, max_message_bytes: int = 1_048_576,
+                 max_future_s: float = 300.0, max_past_s: float = 30 * 86_400.0) -> None:
+        self.registry = registry
+        self.max_message_bytes = max_message_bytes
+        self.max_future_ms = int(max_future_s * 1000)
+        self.max_past_ms = int(max_past_s * 1000)
+
+    @classmethod
+    def for_site(cls, site: SiteConfig, registry: Registry | None = None) -> BatchDecoder:
+        p = site.processing
+        return cls(registry or Registry([site]), max_message_bytes=p.max_message_bytes,
+                   max_future_s=p.max_future_s, max_past_s=p.max_past_s)
+
+    def decode(self, messages: Sequence[bytes], now_ms: int | None = None) -> ReadingBatch:
+        """Decode `messages`; `now_ms` is the reference time for plausibility (wall clock when None)."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        invalid: list[InvalidReading] = []
+        sized: list[tuple[int, bytes]] = []
+        for i, raw in enumerate(messages):
+            if len(raw) > self.max_message_bytes:
+                invalid.append(InvalidReading(Reason.OVERSIZED, f"{len(raw)} bytes > limit {self.max_message_bytes}",
+                                              raw[:4096], i))
+            else:
+                sized.append((i, raw))
+        decoded = self._decode_all(sized, invalid)
+        return self._columns(decoded, invalid, now_ms)
+
+    def _decode_all(self, sized: list[tuple[int, bytes]], invalid: list[InvalidReading]):
+        """Fast path: the whole batch as one JSON array; on any error, message by message to isolate it."""
+        out: list[tuple[int, bytes, Reading]] = []
+        if not sized:
+            return out
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            try:
+                items = _many.decode(b"[" + b",".join(raw for _, raw in sized) + b"]")
+            except msgspec.DecodeError:
+                items = None
+            if items is not None and len(items) == len(sized):
+                for (i, raw), item in zip(sized, items, strict=True):
+                    if isinstance(item, list):
+                        out.extend((i, raw, r) for r in item)
+                    else:
+                        out.append((i, raw, item))
+                return out
+            for i, raw in sized:
+                try:
+                    item = _one.decode(raw)
+                except msgspec.DecodeError as exc:
+                    reason, detail = _schema_reason(raw, exc)
+                    invalid.append(InvalidReading(reason, detail, raw, i))
+                    continue
+                if isinstance(item, list):
+                    out.extend((i, raw, r) for r in item)
+                else:
+                    out.append((i, raw, item))
+            return out
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _columns(self, decoded, invalid: list[InvalidReading], now_ms: int) -> ReadingBatch:
+        reg = self.registry
+        n = len(decoded)
+        n_sig = len(reg.signals)
+        machine = np.empty(n, dtype=np.int32)
+        ts = np.empty(n, dtype=np.int64)
+        seq = np.empty(n, dtype=np.int64)
+        values = np.full((n, n_sig), np.nan, dtype=np.float64)
+        msg_index = np.empty(n, dtype=np.int64)
+        lo, hi = now_ms - self.max_past_ms, now_ms + self.max_future_ms
+        sig_index = reg.signal_index
+        index = reg.index
+        k = 0
+        for i, raw, r in decoded:
+            key = (r.site, r.machine)
+            m = index.get(key)
+            if m is None:
+                reason = Reason.UNKNOWN_SITE if r.site not in reg.sites else Reason.UNKNOWN_MACHINE
+                invalid.append(InvalidReading(reason, f"site={r.site!r} machine={r.machine!r}", raw, i))
+                continue
+            t = parse_ts(r.ts)
+            if t is None:
+                invalid.append(InvalidReading(Reason.BAD_TIMESTAMP, f"ts={r.ts!r}", raw, i))
+                continue
+            if t > hi:
+                invalid.append(InvalidReading(Reason.TS_FUTURE, f"ts={t} is {(t - now_ms) / 1000:.0f} s ahead",
+                                              raw, i))
+                continue
+            if t < lo:
+                invalid.append(InvalidReading(Reason.TS_PAST, f"ts={t} is {(now_ms - t) / 1000:.0f} s old", raw, i))
+                continue
+            row = values[k]
+            bad = None
+            for name, value in r.signals.items():
+                j = sig_index.get(name)
+                if j is None or isinstance(value, str):
+                    continue  # unknown or textual signals are carried by the raw payload, not the columns
+                fv = float(value)
+                if not math.isfinite(fv):
+                    bad = name
+                    break
+                row[j] = fv
+            if bad is not None:
+                row[:] = np.nan
+                invalid.append(InvalidReading(Reason.NON_FINITE, f"signal {bad!r} is not finite", raw, i))
+                continue
+            machine[k] = m
+            ts[k] = t
+            seq[k] = -1 if r.seq is None else r.seq
+            msg_index[k] = i
+            k += 1
+        return ReadingBatch(machine[:k], ts[:k], seq[:k], values[:k], reg.signals, invalid, msg_index[:k])
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_reading(reading: Reading) -> bytes:
+    return _encoder.encode(reading)
