@@ -1,0 +1,1 @@
+"""Deterministic plant simulator with ground truth."""
