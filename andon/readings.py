@@ -37,7 +37,7 @@ class Reading(msgspec.Struct, forbid_unknown_fields=False):
     seq: int | None = None
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why a reading was refused; travels in the dead-letter record."""
 
     OVERSIZED = "oversized"
@@ -149,6 +149,8 @@ _raw_json = msgspec.json.Decoder()
 def _schema_reason(raw: bytes, exc: msgspec.DecodeError) -> tuple[Reason, str]:
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
+        if text.startswith("Number out of range"):
+            return Reason.NON_FINITE, text
         return Reason.SCHEMA, text
     if b"NaN" in raw or b"Infinity" in raw:
         return Reason.NON_FINITE, "NaN or Infinity is not a JSON number"

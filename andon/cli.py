@@ -1,0 +1,87 @@
+"""The `andon` command. Each subcommand lives in its own module and is imported only when used.
+
+Errors are printed as what is wrong and what to do, without a traceback, with exit status 2 (1 for a failed
+check such as remaining mismatches). Set ANDON_DEBUG=1 to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from andon.errors import AndonError
+
+#: subcommand -> (module:function taking argv and returning an exit status, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("andon.demo:main", "run the main job end to end on embedded defaults"),
+    "simulate": ("andon.simulator.cli:main", "generate plant telemetry (JSONL or Kafka) with ground truth"),
+    "replay": ("andon.pipelines.telemetry.cli:replay_main", "run the telemetry dataflow over JSONL files"),
+    "run": ("andon.pipelines.cli:run_main", "production entry points: telemetry | odoo-sync | workorders"),
+    "catalog": ("andon.cli:catalog_main", "print the event catalog; --schemas DIR writes JSON Schemas"),
+    "broker": ("andon.connectors.broker_cli:main", "start the embedded Kafka-protocol broker (Tansu)"),
+    "odoo-standin": ("andon.connectors.standin.cli:main", "start the Odoo stand-in server"),
+    "dlq": ("andon.pipelines.dlq:main", "list, show and replay dead-lettered events"),
+    "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),
+    "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),
+}
+
+
+def catalog_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="andon catalog", description=COMMANDS["catalog"][1])
+    parser.add_argument("--schemas", metavar="DIR", help="write one JSON Schema file per event type into DIR")
+    args = parser.parse_args(argv)
+    from andon.catalog import render_markdown, write_schemas
+
+    sys.stdout.write(render_markdown())
+    if args.schemas:
+        paths = write_schemas(args.schemas)
+        print(f"\nwrote {len(paths)} schemas to {args.schemas}", file=sys.stderr)
+    return 0
+
+
+def _load(target: str):
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise AndonError(f"this andon build has no {module_name} yet",
+                             hint="the command is planned but not built; see the project's open issues") from None
+        raise
+    return getattr(module, func_name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    width = max(len(name) for name in COMMANDS)
+    usage = "andon COMMAND [options]\n\ncommands:\n" + "\n".join(
+        f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()
+    )
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print("usage: " + usage)
+        return 0 if argv else 2
+    if argv[0] in {"-V", "--version"}:
+        from andon import __version__
+
+        print(f"andon {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"andon: unknown command {command!r}\nusage: {usage}", file=sys.stderr)
+        return 2
+    try:
+        return int(_load(COMMANDS[command][0])(rest) or 0)
+    except AndonError as exc:
+        if os.environ.get("ANDON_DEBUG"):
+            raise
+        print(f"andon {command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"andon {command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
