@@ -1,0 +1,237 @@
+"""Parquet datasets: Hive-partitioned, zstd, UTC timestamps, deterministic file names, atomic writes.
+
+Layout: ``ROOT/<dataset>/site=<site>/date=<YYYY-MM-DD>/part-<period>-<shard>.parquet``. A replay writes the same
+names with the same content, so it overwrites and never duplicates. Each file is written to a temporary name in
+the same folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+TS = pa.timestamp("ms", tz="UTC")
+
+TELEMETRY_AGG = pa.schema([
+    ("machine", pa.string()), ("window_start", TS), ("window_end", TS), ("signal", pa.string()),
+    ("count", pa.int64()), ("min", pa.float64()), ("max", pa.float64()), ("mean", pa.float64()),
+    ("last", pa.float64()),
+])
+REASONS = pa.list_(pa.struct([("reason", pa.string()), ("seconds", pa.float64())]))
+SHIFT_OEE = pa.schema([
+    ("machine", pa.string()), ("work_center", pa.string()), ("shift_id", pa.string()),
+    ("shift_start", TS), ("shift_end", TS), ("planned_time_s", pa.float64()), ("run_time_s", pa.float64()),
+    ("downtime_s", pa.float64()), ("microstop_s", pa.float64()), ("total_count", pa.int64()),
+    ("good_count", pa.int64()), ("reject_count", pa.int64()), ("ideal_cycle_time_s", pa.float64()),
+    ("availability", pa.float64()), ("performance", pa.float64()), ("quality", pa.float64()),
+    ("oee", pa.float64()), ("downtime_by_reason", REASONS),
+])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]  # identity of a row: a replayed row replaces, never duplicates
+    period: str  # "hour" -> one file per UTC hour of `time_column`, "day" -> one file per date partition
+    time_column: str
+
+
+DATASETS = {
+    "telemetry_agg": DatasetSpec("telemetry_agg", TELEMETRY_AGG, ("machine", "window_start", "signal"), "hour",
+                                 "window_start"),
+    "shift_oee": DatasetSpec("shift_oee", SHIFT_OEE, ("machine", "shift_id"), "day", "shift_start"),
+}
+
+#: Data dictionary for analytics teams: column -> (unit, meaning). Site and date come from the partition path.
+DATA_DICTIONARY: dict[str, dict[str, tuple[str, str]]] = {
+    "telemetry_agg": {
+        "site": ("-", "site id (Hive partition)"),
+        "date": ("YYYY-MM-DD", "UTC date of window_start (Hive partition)"),
+        "machine": ("-", "machine id from the site config"),
+        "window_start": ("UTC timestamp", "start of the tumbling window (inclusive), aligned to UTC"),
+        "window_end": ("UTC timestamp", "end of the window (exclusive)"),
+        "signal": ("-", "signal name as published by the gateway"),
+        "count": ("readings", "readings with a value for this signal in the window"),
+        "min": ("signal unit", "smallest value"),
+        "max": ("signal unit", "largest value"),
+        "mean": ("signal unit", "arithmetic mean"),
+        "last": ("signal unit", "value of the latest reading (by event time) in the window"),
+    },
+    "shift_oee": {
+        "site": ("-", "site id (Hive partition)"),
+        "date": ("YYYY-MM-DD", "local date the shift starts on (Hive partition)"),
+        "machine": ("-", "machine id"),
+        "work_center": ("-", "Odoo work center code"),
+        "shift_id": ("-", "local start date and shift name, e.g. 2026-03-02-early"),
+        "shift_start": ("UTC timestamp", "shift start"),
+        "shift_end": ("UTC timestamp", "shift end"),
+        "planned_time_s": ("s", "shift time minus planned stops (breaks)"),
+        "run_time_s": ("s", "planned time minus downtime (and micro-stops under the availability policy)"),
+        "downtime_s": ("s", "unplanned stops that count against availability"),
+        "microstop_s": ("s", "unspecified stops shorter than the micro-stop threshold"),
+        "total_count": ("parts", "parts made"),
+        "good_count": ("parts", "total minus rejects"),
+        "reject_count": ("parts", "rejected parts"),
+        "ideal_cycle_time_s": ("s/part", "ideal cycle time from the site config"),
+        "availability": ("ratio", "run time / planned time"),
+        "performance": ("ratio", "ideal cycle time x total count / run time"),
+        "quality": ("ratio", "good count / total count"),
+        "oee": ("ratio", "availability x performance x quality"),
+        "downtime_by_reason": ("s", "downtime seconds per loss reason"),
+    },
+}
+
+
+def period_of(spec: DatasetSpec, ts_ms: int, date: str) -> str:
+    if spec.period == "hour":
+        return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("h%H")
+    return "day"
+
+
+def file_path(root: Path, dataset: str, site: str, date: str, period: str, shard: str) -> Path:
+    return root / dataset / f"site={site}" / f"date={date}" / f"part-{period}-{shard}.parquet"
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table]) -> pa.Table:
+    table = pa.concat_tables(tables).combine_chunks()
+    order = [(k, "ascending") for k in spec.key]
+    table = table.take(pc.sort_indices(table, sort_keys=order))
+    if table.num_rows < 2:
+        return table
+    # keep the last row of each key (rows are appended in arrival order; sort_indices is stable)
+    n = table.num_rows
+    differs = None
+    for k in spec.key:
+        col = table.column(k)
+        ne = pc.not_equal(col.slice(0, n - 1), col.slice(1))
+        differs = ne if differs is None else pc.or_(differs, ne)
+    keep = pa.concat_arrays([differs.combine_chunks(), pa.array([True])])
+    return table if pc.all(keep).as_py() else table.filter(keep)
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows for one dataset file: (dataset, site, date, period) and a table in the dataset's schema."""
+
+    dataset: str
+    site: str
+    date: str
+    period: str
+    table: pa.Table
+
+
+class _ShardFiles(StatefulSinkPartition[Rows, dict]):
+    def __init__(self, root: Path, shard: str, state: dict | None, retain: int, write_interval_s: float):
+        self.root, self.shard = root, shard
+        self.pending: dict[tuple[str, str, str, str], list[pa.Table]] = (state or {}).get("pending", {})
+        self.order: list[tuple[str, str, str, str]] = (state or {}).get("order", [])
+        self.dirty: set = set(self.pending)
+        self.retain = retain
+        self.write_interval_s = write_interval_s
+        self._last_write = time.monotonic()
+        self.rows_written = 0
+
+    def write_batch(self, values: list[Rows]) -> None:
+        for rows in values:
+            ident = (rows.dataset, rows.site, rows.date, rows.period)
+            if ident not in self.pending:
+                path = file_path(self.root, *ident, self.shard)
+                self.pending[ident] = [pq.read_table(path)] if path.exists() else []  # re-opened after it closed
+                self.order.append(ident)
+            self.pending[ident].append(rows.table)
+            self.dirty.add(ident)
+        # finalize periods that are `retain` newer periods behind, per dataset
+        for dataset in {ident[0] for ident in self.order}:
+            idents = [i for i in self.order if i[0] == dataset]
+            for ident in sorted(idents, key=lambda i: (i[2], i[3]))[: max(0, len(idents) - self.retain)]:
+                self._write(ident)
+                self.pending.pop(ident, None)
+                self.order.remove(ident)
+        if time.monotonic() - self._last_write > self.write_interval_s:
+            self.flush()
+
+    def _write(self, ident) -> None:
+        if ident not in self.dirty:
+            return
+        tables = self.pending[ident]
+        if tables:
+            spec = DATASETS[ident[0]]
+            table = _dedup_sorted(spec, tables)
+            self.pending[ident] = [table]
+            write_atomic(table, file_path(self.root, *ident, self.shard))
+            self.rows_written += table.num_rows
+        self.dirty.discard(ident)
+
+    def flush(self) -> None:
+        for ident in list(self.dirty):
+            self._write(ident)
+        self._last_write = time.monotonic()
+
+    def snapshot(self) -> dict:
+        return {"version": 1, "pending": self.pending, "order": list(self.order)}
+
+    def close(self) -> None:
+        self.flush()
+
+
+class ParquetSink(FixedPartitionedSink[Rows, dict]):
+    """One partition per shard; items are ``(shard_key, Rows)``. Periods stay in state until `retain` newer ones
+    exist (late rows rewrite their file), dirty files are rewritten every `write_interval_s` and at end of input.
+    """
+
+    def __init__(self, root: str | Path, shards: Iterable[str], *, retain: int = 2, write_interval_s: float = 30.0):
+        self.root = Path(root)
+        self.shards = list(shards)
+        if not self.shards:
+            raise ValueError("ParquetSink needs at least one shard")
+        self.retain = retain
+        self.write_interval_s = write_interval_s
+
+    def list_parts(self) -> list[str]:
+        return self.shards
+
+    def part_fn(self, item_key: str) -> int:
+        return self.shards.index(item_key)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _ShardFiles:
+        return _ShardFiles(self.root, for_part, resume_state, self.retain, self.write_interval_s)
+
+
+def write_data_dictionary(root: str | Path) -> Path:
+    """Write DATA_DICTIONARY.md beside the datasets (column, type, unit, meaning)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["# andon Parquet data dictionary", "",
+             "Hive-partitioned (`site=…/date=…`), zstd, timestamps UTC with time zone. Read with e.g. "
+             "`polars.scan_parquet('shift_oee/**/*.parquet', hive_partitioning=True)`, "
+             "`pyarrow.dataset.dataset('shift_oee', partitioning='hive')` or duckdb "
+             "`read_parquet('shift_oee/**/*.parquet', hive_partitioning=1)`.", ""]
+    for name, spec in DATASETS.items():
+        types = {f.name: str(f.type) for f in spec.schema}
+        types.update(site="string", date="string")
+        lines += [f"## {name}", "", f"One row per {' + '.join(spec.key)}; one file per shard and "
+                  f"{'UTC hour' if spec.period == 'hour' else 'date'}.", "",
+                  "| column | type | unit | meaning |", "|---|---|---|---|"]
+        lines += [f"| {col} | {types[col]} | {unit} | {meaning} |"
+                  for col, (unit, meaning) in DATA_DICTIONARY[name].items()]
+        lines.append("")
+    path = root / "DATA_DICTIONARY.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
