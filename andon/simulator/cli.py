@@ -1,0 +1,115 @@
+"""`andon simulate`: plant telemetry to a JSONL file and/or a Kafka topic, with the ground truth beside it.
+
+Example::
+
+    andon simulate --machines 20 --hours 8 --seed 7 --out trace.jsonl      # also writes trace.truth.json
+    andon simulate --kafka 127.0.0.1:9092 --speed 60 --faults all --progress
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from andon.config import SiteConfig, example_site_path, load_site
+from andon.errors import AndonError, SimulationError
+from andon.simulator.faults import FAULT_KINDS, parse_faults
+from andon.simulator.output import JsonlSink, KafkaSink, Progress, Sink, run, truth_path_for, write_truth
+from andon.simulator.simulation import DEFAULT_START, Simulation
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit; we report like every other andon error
+        raise SimulationError(f"{message}", hint="see `andon simulate --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="andon simulate", description="Generate plant telemetry with ground truth (deterministic).")
+    p.add_argument("--config", metavar="SITE.toml", help="site config (default: the example plant)")
+    p.add_argument("--machines", type=int, metavar="N", help="simulate the first N machines (default: all)")
+    p.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated hours (default: 8)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    p.add_argument("--start", default=DEFAULT_START, metavar="ISO8601",
+                   help=f"simulated start; without an offset it is site-local time (default: {DEFAULT_START})")
+    p.add_argument("--period-ms", type=int, default=1000, metavar="MS", help="reading period (default: 1000)")
+    p.add_argument("--faults", default="", metavar="LIST",
+                   help=f"comma list of gateway faults: {', '.join(FAULT_KINDS)}, or all")
+    p.add_argument("--noise-only", action="store_true",
+                   help="machines run all the time (except breaks) with noisy signals: no downtime at all")
+    p.add_argument("--rollover", action="store_true",
+                   help="start every machine's part counter near counter_max so it wraps during the run")
+    p.add_argument("--out", metavar="FILE", help="write JSONL here (truth goes to FILE with suffix .truth.json)")
+    p.add_argument("--kafka", metavar="BOOTSTRAP", help="produce to Kafka at host:port")
+    p.add_argument("--topic", help="Kafka topic (default: the site's topics.telemetry)")
+    p.add_argument("--truth", metavar="FILE",
+                   help="where to write the ground truth (default: beside --out, else TOPIC.truth.json)")
+    p.add_argument("--speed", type=float, default=0.0, metavar="X",
+                   help="X simulated seconds per wall second; 1 = real time, 0 = as fast as possible (default)")
+    p.add_argument("--progress", action="store_true", help="show a live progress line on stderr")
+    return p
+
+
+def parse_start(text: str, site: SiteConfig) -> int:
+    """Epoch ms of an ISO 8601 instant; a time without offset is taken in the site's time zone."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise SimulationError(f"--start {text!r} is not an ISO 8601 date-time",
+                              hint=f"e.g. --start {DEFAULT_START}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(site.site.timezone))
+    return int(parsed.timestamp() * 1000)
+
+
+def simulate(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.out and not args.kafka:
+        raise SimulationError("nowhere to write the telemetry", hint="pass --out FILE and/or --kafka HOST:PORT")
+    if args.topic and not args.kafka:
+        raise SimulationError("--topic needs --kafka", hint="pass --kafka HOST:PORT too, or drop --topic")
+    site = load_site(args.config or example_site_path())
+    sim = Simulation(site, machines=args.machines, hours=args.hours, seed=args.seed,
+                     start_ms=parse_start(args.start, site), period_ms=args.period_ms,
+                     faults=parse_faults(args.faults), noise_only=args.noise_only, rollover=args.rollover)
+    topic = args.topic or site.topics.telemetry
+    if args.truth:
+        truth_path = Path(args.truth)
+    elif args.out:
+        truth_path = truth_path_for(args.out)
+    else:
+        truth_path = Path(f"{topic}.truth.json")
+    sinks: list[Sink] = []
+    if args.out:
+        sinks.append(JsonlSink(args.out, flush_each=args.speed > 0))
+    if args.kafka:
+        config = {k: v for k, v in site.kafka.client_config().items() if k != "bootstrap.servers"}
+        try:
+            sinks.append(KafkaSink(args.kafka, topic, config))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+    truth = run(sim, sinks, speed=args.speed, progress=Progress(sim) if args.progress else None)
+    write_truth(truth, truth_path)
+    where = " and ".join(filter(None, [args.out, f"kafka {args.kafka} topic {topic}" if args.kafka else None]))
+    print(f"simulate: {truth['lines']:,} messages ({truth['readings']:,} readings from {len(truth['machines'])} "
+          f"machines over {args.hours:g} h) to {where}; truth in {truth_path}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `andon simulate`; returns the exit status (2 on a usage or simulation error)."""
+    try:
+        return simulate(list(argv))
+    except AndonError as exc:
+        if os.environ.get("ANDON_DEBUG"):
+            raise
+        print(f"andon simulate: error: {exc}", file=sys.stderr)
+        return 2
