@@ -173,9 +173,15 @@ class BatchDecoder:
         return cls(registry or Registry([site]), max_message_bytes=p.max_message_bytes,
                    max_future_s=p.max_future_s, max_past_s=p.max_past_s)
 
-    def decode(self, messages: Sequence[bytes], now_ms: int | None = None) -> ReadingBatch:
-        """Decode `messages`; `now_ms` is the reference time for plausibility (wall clock when None)."""
+    def bounds(self, now_ms: int | None = None) -> tuple[int, int]:
+        """Plausible timestamps [oldest, newest] around `now_ms` (wall clock when None)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        return now_ms - self.max_past_ms, now_ms + self.max_future_ms
+
+    def decode(self, messages: Sequence[bytes], now_ms: int | None = None, *,
+               bounds: tuple[int, int] | None = None) -> ReadingBatch:
+        """Decode `messages`. Timestamps must lie within `bounds` (default: `self.bounds(now_ms)`)."""
+        bounds = bounds or self.bounds(now_ms)
         invalid: list[InvalidReading] = []
         sized: list[tuple[int, bytes]] = []
         for i, raw in enumerate(messages):
@@ -185,7 +191,7 @@ class BatchDecoder:
             else:
                 sized.append((i, raw))
         decoded = self._decode_all(sized, invalid)
-        return self._columns(decoded, invalid, now_ms)
+        return self._columns(decoded, invalid, bounds)
 
     def _decode_all(self, sized: list[tuple[int, bytes]], invalid: list[InvalidReading]):
         """Fast path: the whole batch as one JSON array; on any error, message by message to isolate it."""
@@ -222,7 +228,7 @@ class BatchDecoder:
             if gc_was_enabled:
                 gc.enable()
 
-    def _columns(self, decoded, invalid: list[InvalidReading], now_ms: int) -> ReadingBatch:
+    def _columns(self, decoded, invalid: list[InvalidReading], bounds: tuple[int, int]) -> ReadingBatch:
         reg = self.registry
         n = len(decoded)
         n_sig = len(reg.signals)
@@ -231,7 +237,7 @@ class BatchDecoder:
         seq = np.empty(n, dtype=np.int64)
         values = np.full((n, n_sig), np.nan, dtype=np.float64)
         msg_index = np.empty(n, dtype=np.int64)
-        lo, hi = now_ms - self.max_past_ms, now_ms + self.max_future_ms
+        lo, hi = bounds
         sig_index = reg.signal_index
         index = reg.index
         k = 0
@@ -247,11 +253,11 @@ class BatchDecoder:
                 invalid.append(InvalidReading(Reason.BAD_TIMESTAMP, f"ts={r.ts!r}", raw, i))
                 continue
             if t > hi:
-                invalid.append(InvalidReading(Reason.TS_FUTURE, f"ts={t} is {(t - now_ms) / 1000:.0f} s ahead",
+                invalid.append(InvalidReading(Reason.TS_FUTURE, f"ts={t} is {(t - hi) / 1000:.0f} s past the newest plausible time",
                                               raw, i))
                 continue
             if t < lo:
-                invalid.append(InvalidReading(Reason.TS_PAST, f"ts={t} is {(now_ms - t) / 1000:.0f} s old", raw, i))
+                invalid.append(InvalidReading(Reason.TS_PAST, f"ts={t} is {(lo - t) / 1000:.0f} s older than the oldest plausible time", raw, i))
                 continue
             row = values[k]
             bad = None

@@ -12,8 +12,7 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -22,26 +21,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from andon.errors import AndonError
+from andon.messages import OutMessage, RawBatch
 
 
 class KafkaIOError(AndonError, ConnectionError):
     """Kafka refused or failed an operation andon cannot continue without."""
-
-
-@dataclass(slots=True)
-class RawBatch:
-    """Raw messages of one partition, in offset order."""
-
-    topic: str
-    partition: int
-    offsets: list[int]
-    values: list[bytes]
-    keys: list[bytes | None]
-    timestamps: list[int]
-    headers: list[list[tuple[str, bytes]] | None] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.values)
 
 
 class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
@@ -136,16 +120,6 @@ def producer_config(config: dict, *, idempotent: bool = True) -> dict:
     if idempotent:
         conf.update({"enable.idempotence": True, "acks": "all"})
     return conf
-
-
-@dataclass(frozen=True, slots=True)
-class OutMessage:
-    """A message for a Kafka topic: the sink takes these."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class _ProducerPartition(StatelessSinkPartition[OutMessage]):

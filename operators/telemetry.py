@@ -1,0 +1,138 @@
+"""Bytewax glue of the telemetry dataflow: batch decoding with dead letters, sharding, and the shard logic.
+
+Kernels and the ShardProcessor know nothing of bytewax; this module is the thin layer between them and the
+dataflow in `andon.pipelines.telemetry`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+from bytewax.operators import StatefulBatchLogic
+
+from andon.config import SiteConfig
+from andon.messages import DeadLetter, RawBatch
+from andon.readings import HINTS, BatchDecoder, ReadingBatch, Registry
+from andon.readings_arrow import decode_arrow, is_arrow
+
+
+@dataclass(slots=True)
+class Decoded:
+    """One source batch after decoding: valid readings as columns, refused ones as dead letters."""
+
+    batch: ReadingBatch
+    dead: list[DeadLetter]
+    readings_in: int
+
+
+class TelemetryDecoder:
+    """Decodes RawBatch items (JSON or Arrow IPC payloads) into columns; never raises on bad input."""
+
+    def __init__(self, sites: Sequence[SiteConfig], registry: Registry, bounds: tuple[int, int] | None = None):
+        first = sites[0].processing
+        self.decoder = BatchDecoder(registry, max_message_bytes=first.max_message_bytes,
+                                    max_future_s=first.max_future_s, max_past_s=first.max_past_s)
+        self.registry = registry
+        self.fixed_bounds = bounds
+
+    def decode(self, raw: RawBatch) -> Decoded:
+        bounds = self.fixed_bounds or self.decoder.bounds()
+        arrow_idx = [i for i, v in enumerate(raw.values) if is_arrow(v)]
+        if not arrow_idx:
+            batch = self.decoder.decode(raw.values, bounds=bounds)
+        else:
+            arrow_set = set(arrow_idx)
+            json_idx = [i for i in range(len(raw.values)) if i not in arrow_set]
+            jb = self.decoder.decode([raw.values[i] for i in json_idx], bounds=bounds)
+            ab = decode_arrow([raw.values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
+            for bad in jb.invalid:
+                object.__setattr__(bad, "message_index", json_idx[bad.message_index])
+            jb.message_index = np.asarray(json_idx, dtype=np.int64)[jb.message_index]
+            batch = concat([jb, ab])
+            order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
+            batch = take(batch, order)
+            batch.invalid = jb.invalid + ab.invalid
+        dead = [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
+                           raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
+                for bad in batch.invalid]
+        return Decoded(batch, dead, len(batch) + len(dead))
+
+
+def take(batch: ReadingBatch, rows: np.ndarray) -> ReadingBatch:
+    return ReadingBatch(batch.machine[rows], batch.ts[rows], batch.seq[rows], batch.values[rows], batch.signals,
+                        [], None if batch.message_index is None else batch.message_index[rows])
+
+
+def concat(batches: Sequence[ReadingBatch]) -> ReadingBatch:
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0]
+    msg = [b.message_index if b.message_index is not None else np.full(len(b), -1) for b in batches]
+    return ReadingBatch(np.concatenate([b.machine for b in batches]), np.concatenate([b.ts for b in batches]),
+                        np.concatenate([b.seq for b in batches]), np.concatenate([b.values for b in batches]),
+                        first.signals, [x for b in batches for x in b.invalid], np.concatenate(msg))
+
+
+class Sharding:
+    """Stable machine -> shard assignment (crc32 of site/machine), independent of worker count and process."""
+
+    def __init__(self, registry: Registry, shards: int) -> None:
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
+        self.keys = [f"shard-{i:02d}" for i in range(shards)]
+        self.of_machine = np.array([zlib.crc32(f"{s}/{m}".encode()) % shards for s, m in registry.keys],
+                                   dtype=np.int32)
+
+    def split(self, decoded: Decoded) -> list[tuple[str, ReadingBatch]]:
+        batch = decoded.batch
+        if len(batch) == 0:
+            return []
+        shard = self.of_machine[batch.machine]
+        out = []
+        for s in np.unique(shard):
+            rows = np.flatnonzero(shard == s)
+            out.append((self.keys[int(s)], take(batch, rows)))
+        return out
+
+
+_late_encoder = msgspec.json.Encoder()
+
+
+def late_dead_letters(batch: ReadingBatch, late_rows: np.ndarray, registry: Registry) -> list[DeadLetter]:
+    """Readings that arrived after their window closed, re-encoded as contract JSON for the dead-letter topic."""
+    out = []
+    for r in np.asarray(late_rows, dtype=np.int64):
+        site, machine = registry.keys[int(batch.machine[r])]
+        signals = {name: float(v) for name, v in zip(batch.signals, batch.values[r], strict=True) if v == v}
+        doc = {"site": site, "machine": machine, "ts": int(batch.ts[r]), "signals": signals}
+        if batch.seq[r] >= 0:
+            doc["seq"] = int(batch.seq[r])
+        out.append(DeadLetter("late_reading", f"ts={int(batch.ts[r])} arrived after its window closed",
+                              "raise processing.allowed_lateness_s if such delays are normal",
+                              _late_encoder.encode(doc), "late", -1, -1, machine.encode()))
+    return out
+
+
+class ShardLogic(StatefulBatchLogic):
+    """Runs one shard's ShardProcessor; emits one ShardOutput per batch and the final one at end of input."""
+
+    def __init__(self, make_processor, resume_state) -> None:
+        self.processor = make_processor(resume_state)
+
+    def on_batch(self, values: list[ReadingBatch]):
+        batch = concat(values)
+        out = self.processor.process(batch)
+        return [(batch, out)], StatefulBatchLogic.RETAIN
+
+    def on_eof(self):
+        return [(None, self.processor.flush())], StatefulBatchLogic.RETAIN
+
+    def snapshot(self):
+        return self.processor.snapshot()
+
+
+__all__ = ["HINTS", "Decoded", "ShardLogic", "Sharding", "TelemetryDecoder", "concat", "late_dead_letters", "take"]
