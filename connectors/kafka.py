@@ -161,3 +161,24 @@ class KafkaSink(DynamicSink[OutMessage]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         return _ProducerPartition(self.config, self.flush_timeout_s)
+
+
+def read_topic(config: dict, topic: str, *, idle_s: float = 2.0, max_messages: int | None = None) -> list:
+    """Every message of `topic` from the beginning, read until nothing arrives for `idle_s` (Tansu's high
+    watermark is only a lower bound, so silence is the end). Returns confluent-kafka Message objects."""
+    admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))})
+    meta = admin.list_topics(topic, timeout=15).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise KafkaIOError(f"topic {topic!r} does not exist", hint="check the topic name and the broker")
+    consumer = Consumer({"group.id": f"andon-read-{uuid.uuid4()}", "enable.auto.commit": False, **config})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
+    out = []
+    try:
+        while max_messages is None or len(out) < max_messages:
+            batch = consumer.consume(10_000, timeout=idle_s)
+            if not batch:
+                break
+            out.extend(m for m in batch if m.error() is None)
+    finally:
+        consumer.close()
+    return out

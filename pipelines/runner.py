@@ -1,0 +1,106 @@
+"""Run a bytewax dataflow: one worker in-process, several workers, or one process of a cluster, with recovery.
+
+Recovery: `--recovery-dir DIR` keeps bytewax's snapshot database there (created on first use with as many
+partitions as processes); `--snapshot-interval S` sets how often state and offsets are snapshotted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bytewax.dataflow import Dataflow
+from bytewax.recovery import RecoveryConfig, init_db_dir
+
+from andon.errors import AndonError
+
+
+class RunError(AndonError, ValueError):
+    """A run option is wrong."""
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("execution (bytewax)")
+    g.add_argument("--workers", type=int, default=int(os.environ.get("ANDON_WORKERS", "1")),
+                   help="worker threads per process (env ANDON_WORKERS)")
+    g.add_argument("--process-id", type=int, default=None,
+                   help="this process's index in --addresses (env ANDON_PROCESS_ID, or the ordinal of a "
+                        "StatefulSet pod name such as andon-telemetry-1 in HOSTNAME)")
+    g.add_argument("--addresses", default=os.environ.get("ANDON_ADDRESSES"),
+                   help="host:port of every process, separated by ';' (env ANDON_ADDRESSES)")
+    g.add_argument("--recovery-dir", default=os.environ.get("ANDON_RECOVERY_DIR"),
+                   help="directory of the recovery database (env ANDON_RECOVERY_DIR); off when not set")
+    g.add_argument("--snapshot-interval", type=float, default=float(os.environ.get("ANDON_SNAPSHOT_INTERVAL", "5")),
+                   help="seconds between recovery snapshots (default 5)")
+
+
+def process_id(args) -> int | None:
+    if args.process_id is not None:
+        return args.process_id
+    if "ANDON_PROCESS_ID" in os.environ:
+        return int(os.environ["ANDON_PROCESS_ID"])
+    match = re.search(r"-(\d+)$", os.environ.get("HOSTNAME", ""))
+    return int(match.group(1)) if match and args.addresses else None
+
+
+def execute(flow: Dataflow, args) -> None:
+    """Run `flow` as the options say; blocks until the input ends (or forever for live sources)."""
+    from bytewax.run import cli_main
+
+    addresses = [a for a in (args.addresses or "").split(";") if a] or None
+    proc = process_id(args)
+    if addresses and proc is None:
+        raise RunError("--addresses given without a process id",
+                       hint="pass --process-id, set ANDON_PROCESS_ID, or run in a pod named <name>-<ordinal>")
+    if addresses and not 0 <= proc < len(addresses):
+        raise RunError(f"process id {proc} is outside the {len(addresses)} addresses given")
+    if args.workers < 1:
+        raise RunError("--workers must be at least 1")
+    recovery = None
+    if args.recovery_dir:
+        db = Path(args.recovery_dir)
+        db.mkdir(parents=True, exist_ok=True)
+        if not any(db.glob("part-*.sqlite3")):
+            init_db_dir(db, len(addresses) if addresses else 1)
+        recovery = RecoveryConfig(db)
+    cli_main(flow, workers_per_process=args.workers, process_id=proc, addresses=addresses,
+             epoch_interval=timedelta(seconds=args.snapshot_interval), recovery_config=recovery)
+
+
+class Progress:
+    """A live progress line on stderr, fed by a callable that returns (count, label)."""
+
+    def __init__(self, read, interval_s: float = 0.5, enabled: bool | None = None) -> None:
+        self.read = read
+        self.interval_s = interval_s
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = time.monotonic()
+
+    def _line(self) -> str:
+        count, label = self.read()
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        return f"\r{label}: {count:,.0f} ({count / elapsed:,.0f}/s, {elapsed:,.1f} s)"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            sys.stderr.write(self._line())
+            sys.stderr.flush()
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()
+            sys.stderr.write(self._line() + "\n")
