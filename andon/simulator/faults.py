@@ -25,7 +25,7 @@ DUPLICATE_DELAY_MS = 2000
 BATCH_SIZE = (2, 20)
 
 # Sub-orders: among items emitted at the same instant by the same machine reading, a fixed order.
-ORIGINAL, DUPLICATE, MALFORMED, LATE = 0, 1, 2, 3
+ORIGINAL, DUPLICATE, MALFORMED, LATE, DELAYED = 0, 1, 2, 3, 4
 
 
 def parse_faults(text: str | None) -> frozenset[str]:
@@ -140,9 +140,7 @@ def apply_faults(ops: list[FaultOp], lines: list[bytes], ts: list[int], machine_
     handled: dict[int, FaultOp] = {op.j: op for op in ops if op.kind != "malformed"}
     skip = set()
     for op in handled.values():
-        if op.kind == "out_of_order":
-            skip.add(op.j + op.arg)
-        elif op.kind == "batched":
+        if op.kind == "batched":
             skip.update(range(op.j + 1, op.j + op.arg))
     for j, line in enumerate(lines):
         if j in skip:
@@ -157,9 +155,8 @@ def apply_faults(ops: list[FaultOp], lines: list[bytes], ts: list[int], machine_
         elif op.kind == "late":
             items.append((ts[j] + op.arg, machine_index, k, LATE, key, line))
         elif op.kind == "out_of_order":
-            partner = j + op.arg
-            items.append((ts[j], machine_index, k, ORIGINAL, key, lines[partner]))
-            items.append((ts[partner], machine_index, k0 + partner, ORIGINAL, key, line))
+            # held back until just after a reading up to 3 s later: nothing is ever sent before its time
+            items.append((ts[j + op.arg], machine_index, k0 + j + op.arg, DELAYED, key, line))
         else:  # batched: one JSON array line, sent when its last reading is taken
             last = j + op.arg - 1
             value = b"[" + b",".join(lines[j:last + 1]) + b"]"
