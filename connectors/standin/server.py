@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 def _traceback_text(exc: OdooServerException) -> str:
     return ("Traceback (most recent call last):\n  File \"odoo/service/model.py\", line 156, in retrying\n"
-            f"    result = func()\n{exc.odoo_name}: {exc.message}\n")
+            f"    result = func()\n{exc.odoo_name.removeprefix('builtins.')}: {exc.message}\n")
 
 
 def _error_data(exc: OdooServerException) -> dict[str, Any]:
@@ -163,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, standin.faults.snapshot())
         elif path == "/web/webclient/version_info":
             self._json(200, {"jsonrpc": "2.0", "id": None, "result": standin.registry.version_info()})
+        elif path == "/web/version":
+            self._json(200, standin.registry.version_info())
         elif path.startswith("/json/2/") and int(standin.registry.version) >= 19:
             self._json(405, {"name": "werkzeug.exceptions.MethodNotAllowed", "message": "Use POST",
                              "arguments": [], "context": {}, "debug": ""})
