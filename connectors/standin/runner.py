@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,9 @@ class StandinHandle:
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise StandinError(f"stand-in control call {path} refused ({exc.code}): {detail}") from None
         except OSError as exc:
             raise StandinError(f"stand-in control call {path} failed: {exc}") from None
 
