@@ -1,0 +1,35 @@
+"""Tunables of the operators and their kernels, in one place (kernels read no mutable globals).
+
+Numba's on-disk cache is on for every kernel; point ``NUMBA_CACHE_DIR`` at a writable directory (for example a
+volume in the container image) to keep compiled kernels between runs. ``warm_up()`` in
+``andon.operators.kernels`` compiles or loads every kernel for the dtypes below at start-up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Version of the ShardState layout; bump when arrays are added, removed or change meaning.
+STATE_VERSION = 1
+
+#: Dtypes the kernels are compiled for (the public wrappers convert to these).
+TS_DTYPE = np.int64
+VALUE_DTYPE = np.float64
+INDEX_DTYPE = np.int64
+
+#: Shift accumulators kept open per machine (a shift closes once the machine's watermark passes its end).
+SHIFT_SLOTS = 4
+
+#: Cumulative counters: an in-order value below previous * COUNTER_RESET_RATIO is a reset (counts from 0);
+#: a smaller drop is a glitch and is ignored (the previous value stays the reference).
+COUNTER_RESET_RATIO = 0.5
+#: Rollover: previous value within this fraction of counter_max below it and the new value within this
+#: fraction above 0 → the counter wrapped; the increment is (counter_max - previous) + new + 1.
+COUNTER_ROLLOVER_FRACTION = 0.1
+
+#: Calendar arrays handed to the kernels are computed for the batch's time range plus this margin on each
+#: side, and reused while later batches fall inside (days).
+CALENDAR_MARGIN_DAYS = 2
+
+#: Initial number of machine rows in a shard's state; grows by doubling on first sight of new machines.
+INITIAL_MACHINES = 16

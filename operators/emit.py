@@ -1,0 +1,174 @@
+"""Kernel records → business events (andon.events), telemetry_agg columns and shift_oee rows.
+
+Event ids come from make_event: (type, site, machine, occurred_at, discriminator), so a replay reproduces them.
+detected_at is always the event time of the reading that made the detection (at flush: the machine's last
+reading), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from andon.events import (
+    CountReported,
+    DowntimeEnded,
+    DowntimeStarted,
+    Event,
+    MaintenanceRequested,
+    OperationFinished,
+    OperationStarted,
+    QualityHoldRaised,
+    ScrapRecorded,
+    StateChanged,
+    iso_ms,
+    make_event,
+)
+from andon.operators.calendar import Calendars
+from andon.operators.kernels import layout as L
+from andon.operators.oee import STATE_NAME, shift_row
+from andon.operators.params import MachineInfo
+from andon.states import DOWNTIME_REASON, MachineState
+
+WINDOW_COLUMNS = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last")
+
+
+def empty_windows() -> dict[str, np.ndarray]:
+    return {"machine": np.zeros(0, np.int32), "window_start_ms": np.zeros(0, np.int64),
+            "window_end_ms": np.zeros(0, np.int64), "signal": np.zeros(0, np.int16), "count": np.zeros(0, np.int64),
+            "min": np.zeros(0), "max": np.zeros(0), "mean": np.zeros(0), "last": np.zeros(0)}
+
+
+def window_columns(closed, registry_of_local: np.ndarray) -> dict[str, np.ndarray]:
+    """Long-format telemetry_agg columns: one row per closed (machine, window, signal) with count > 0."""
+    rows, counts, stats = closed
+    r, j = np.nonzero(counts > 0)
+    if r.size == 0:
+        return empty_windows()
+    cnt = counts[r, j]
+    return {
+        "machine": registry_of_local[rows[r, L.WO_M]].astype(np.int32),
+        "window_start_ms": rows[r, L.WO_START].copy(),
+        "window_end_ms": rows[r, L.WO_END].copy(),
+        "signal": j.astype(np.int16),
+        "count": cnt,
+        "min": stats[r, j, 0],
+        "max": stats[r, j, 1],
+        "mean": stats[r, j, 2] / cnt,
+        "last": stats[r, j, 3],
+    }
+
+
+def concat_windows(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if p["count"].size]
+    if not parts:
+        return empty_windows()
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in WINDOW_COLUMNS}
+
+
+def _event(type_: str, info: MachineInfo, occ: int, det: int, data, discriminator: str) -> Event:
+    return make_event(type_, site=info.site, machine=info.machine, occurred_at_ms=int(occ), detected_at_ms=int(det),
+                      data=data, discriminator=discriminator, work_center=info.work_center)
+
+
+def _shift_id(calendars: Calendars, info: MachineInfo, key: int) -> str:
+    return "" if key == L.NONE else calendars.shift(info.site_index, key).shift_id
+
+
+def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) -> list[Event]:
+    """count_reported and scrap_recorded per closed window with counts; quality.hold_raised on reject rate."""
+    rows = closed[0]
+    out: list[Event] = []
+    for row in rows[(rows[:, L.WO_PARTS] != 0) | (rows[:, L.WO_REJ] != 0) | (rows[:, L.WO_HOLD] != 0)]:
+        info = infos[row[L.WO_M]]
+        start, end, det = int(row[L.WO_START]), int(row[L.WO_END]), int(row[L.WO_DETECTED])
+        shift_id = _shift_id(calendars, info, int(row[L.WO_SHIFT]))
+        parts, rej = int(row[L.WO_PARTS]), int(row[L.WO_REJ])
+        cum_total, cum_rej = int(row[L.WO_CUM_TOTAL]), int(row[L.WO_CUM_REJ])
+        disc = f"{shift_id}|{start}"
+        if parts or rej:
+            out.append(_event("production.count_reported", info, end, det, CountReported(
+                shift_id=shift_id, window_start=iso_ms(start), window_end=iso_ms(end), total_count=cum_total,
+                good_count=cum_total - cum_rej, reject_count=cum_rej, window_total=parts, window_rejects=rej),
+                disc))
+        if rej > 0:
+            out.append(_event("production.scrap_recorded", info, end, det, ScrapRecorded(
+                shift_id=shift_id, window_start=iso_ms(start), window_end=iso_ms(end), quantity=rej,
+                shift_reject_count=cum_rej), disc))
+        if row[L.WO_HOLD]:
+            rate = rej / parts if parts else 0.0
+            limit = info.reject_rate_limit or 0.0
+            out.append(_event("quality.hold_raised", info, end, det, QualityHoldRaised(
+                rule="reject_rate", signal=None, value=rate, limit=limit, window_start=iso_ms(start),
+                window_end=iso_ms(end), description=f"reject rate {rate:.1%} over {parts} parts exceeds "
+                f"{limit:.1%}"), f"reject_rate|{start}"))
+    return out
+
+
+def state_events(ev: np.ndarray, infos: Sequence[MachineInfo]) -> list[Event]:
+    """Events from state-kernel records (layout.K_* kinds)."""
+    out: list[Event] = []
+    for kind, m, occ, det, a, b in ev.tolist():
+        info = infos[m]
+        if kind == L.K_STATE:
+            out.append(_event("machine.state_changed", info, occ, det, StateChanged(
+                from_state=STATE_NAME[a], to_state=STATE_NAME[b]), f"{STATE_NAME[a]}>{STATE_NAME[b]}"))
+        elif kind == L.K_DT_START:
+            out.append(_event("machine.downtime_started", info, occ, det, DowntimeStarted(
+                reason=DOWNTIME_REASON[MachineState(a)], state=STATE_NAME[a]), STATE_NAME[a]))
+        elif kind == L.K_DT_END:
+            out.append(_event("machine.downtime_ended", info, occ, det, DowntimeEnded(
+                reason=DOWNTIME_REASON[MachineState(a)], state=STATE_NAME[a], started_at=iso_ms(b),
+                ended_at=iso_ms(occ), duration_s=(occ - b) / 1000.0), f"{STATE_NAME[a]}|{b}"))
+        elif kind == L.K_OP_START:
+            out.append(_event("operation.started", info, occ, det, OperationStarted(), "changeover"))
+        elif kind == L.K_OP_FINISH:
+            out.append(_event("operation.finished", info, occ, det, OperationFinished(quantity=a), "changeover"))
+    return out
+
+
+def rule_events(ev: np.ndarray, evx: np.ndarray, infos: Sequence[MachineInfo], window_ms_of_site) -> list[Event]:
+    """Events from rule-kernel records: SPC holds and maintenance requests."""
+    out: list[Event] = []
+    for (kind, m, occ, det, a, b), x in zip(ev.tolist(), evx.tolist(), strict=True):
+        info = infos[m]
+        if kind == L.K_SPC:
+            signal, rule, lower, upper, center, n = info.spc[a]
+            w = window_ms_of_site(info.site_index)
+            start = (occ // w) * w
+            if b == 2:
+                limit, what = center, f"{n} consecutive readings of {signal} on one side of centre {center:g}"
+            else:
+                limit = lower if b == 0 else upper
+                what = f"{signal} = {x:g} {'below' if b == 0 else 'above'} limit {limit:g}"
+            name = "spc_run_of_n" if rule == "run_of_n" else "spc_beyond_limits"
+            out.append(_event("quality.hold_raised", info, occ, det, QualityHoldRaised(
+                rule=name, signal=signal, value=x, limit=limit, window_start=iso_ms(start),
+                window_end=iso_ms(start + w), description=what), f"{name}|{a}|{signal}"))
+        elif kind == L.K_ALARM:
+            out.append(_event("maintenance.requested", info, occ, det, MaintenanceRequested(
+                trigger="alarm", detail=f"alarm code {a}", alarm_code=a, equipment=info.equipment), f"alarm|{a}"))
+        elif kind == L.K_CYCLES:
+            out.append(_event("maintenance.requested", info, occ, det, MaintenanceRequested(
+                trigger="cycle_count", detail=f"{a} cycles reached ({b} counted)", maintenance_type="preventive",
+                priority="1", equipment=info.equipment), f"cycles|{a}"))
+        elif kind == L.K_LIMIT:
+            signal, above, for_s = info.limits[a]
+            out.append(_event("maintenance.requested", info, occ, det, MaintenanceRequested(
+                trigger="signal_limit", detail=f"{signal} = {x:g} above {above:g} for {for_s:g} s",
+                equipment=info.equipment), f"limit|{signal}"))
+    return out
+
+
+def shift_rows(so: np.ndarray, infos: Sequence[MachineInfo], calendars: Calendars) -> list[dict]:
+    out = []
+    for row in so:
+        info = infos[row[L.SO_M]]
+        slot = row[L.SO_SLOT:]
+        shift = calendars.shift(info.site_index, int(slot[L.SH_START]))
+        out.append(shift_row(slot, shift, site=info.site, machine=info.machine, work_center=info.work_center,
+                             ideal_cycle_time_s=info.ideal_cycle_time_s, microstop_policy=info.microstop_policy))
+    return out

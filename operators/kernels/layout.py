@@ -1,0 +1,147 @@
+"""Column layout of the parameter, state and output arrays the kernels share (compile-time constants).
+
+Times are int64 epoch milliseconds; ``NONE`` marks "no value yet". Machine states are MachineState codes.
+"""
+
+from __future__ import annotations
+
+NONE = -(2**63)
+FAR = 2**62
+
+# ---- per-machine int64 parameters p_i[L, N_PI] (rebuilt from the site config, never snapshotted)
+PI_SITE = 0
+PI_WINDOW_MS = 1
+PI_LATENESS_MS = 2
+PI_DWELL_MS = 3
+PI_MICRO_MS = 4
+PI_OFFLINE_MS = 5
+PI_STATE_MODE = 6  # 0 = code table, 1 = inferred
+PI_CODE_SIG = 7
+PI_CODE_LO = 8
+PI_CODE_HI = 9
+PI_UNMAPPED = 10
+PI_RUN_SIG = 11
+PI_ALARM_SIG = 12
+PI_PART_SIG = 13
+PI_REJ_SIG = 14
+PI_REJ_MIN = 15
+PI_MAINT_EVERY = 16  # 0 = off
+PI_ALARM_LO = 17
+PI_ALARM_HI = 18
+PI_N_SPC = 19
+PI_N_LIM = 20
+N_PI = 21
+
+# ---- per-machine float64 parameters p_f[L, N_PF]
+PF_RUN_ABOVE = 0
+PF_HYST = 1
+PF_COUNTER_MAX = 2
+PF_REJ_LIMIT = 3  # NaN = rule off
+N_PF = 4
+
+MODE_CODE = 0
+MODE_INFERRED = 1
+
+# ---- aggregation state a_i[L, N_AI] (int64) and a_f[L, N_AF] (float64)
+AI_MAX_TS = 0
+AI_LATE = 1
+AI_HAS_PART = 2
+AI_HAS_REJ = 3
+AI_CNT_SHIFT = 4  # shift start of the running totals in count_reported
+AI_CUM_TOTAL = 5
+AI_CUM_REJ = 6
+AI_HOLD = 7  # reject-rate hold episode open
+N_AI = 8
+AF_PART = 0
+AF_REJ = 1
+N_AF = 2
+
+# ---- closed-window rows wo_i[cap, N_WO]
+WO_M = 0
+WO_START = 1
+WO_END = 2
+WO_PARTS = 3
+WO_REJ = 4
+WO_SHIFT = 5
+WO_CUM_TOTAL = 6
+WO_CUM_REJ = 7
+WO_HOLD = 8
+WO_DETECTED = 9
+N_WO = 10
+
+# ---- state-machine state s_i[L, N_SI]
+SI_LAST_TS = 0
+SI_CUR = 1
+SI_CUR_SINCE = 2
+SI_CAND = 3
+SI_CAND_SINCE = 4
+SI_RAW = 5
+SI_ACC_TS = 6  # timeline accounted into shift slots up to here
+SI_DECLARED = 7  # current stop declared downtime
+SI_EFF = 8  # downtime start of the declared stop (its first planned-production instant)
+SI_AFTER_SETUP = 9
+SI_RAN = 10  # ran since the last setup
+SI_OP_QTY = 11
+N_SI = 12
+
+# ---- shift slots sh[L, SHIFT_SLOTS, N_SH]; durations in ms
+SH_START = 0
+SH_END = 1
+SH_DT = 2  # SH_DT + state code: downtime by state (STOPPED..OFFLINE)
+SH_MICRO = 10
+SH_PSTOP = 11
+SH_TOTAL = 12
+SH_REJ = 13
+N_SH = 14
+# closed shift rows so[cap, N_SO] = [machine, detected_ts, *slot]
+SO_M = 0
+SO_DETECTED = 1
+SO_SLOT = 2
+N_SO = 2 + N_SH
+
+# ---- rule state r_i[L, N_RI]; spc[L, n_spc, N_SPC_ST]; lim[L, n_lim, N_LIM_ST]
+RI_LAST_TS = 0
+RI_ALARM = 1  # alarm code of the open alarm episode, NONE when none
+RI_CYCLES = 2
+N_RI = 3
+SPC_RUN = 0
+SPC_SIDE = 1
+SPC_SINCE = 2
+SPC_OPEN = 3
+N_SPC_ST = 4
+LIM_SINCE = 0
+LIM_FIRED = 1
+N_LIM_ST = 2
+# spc parameters: spc_i[L, n_spc, 3] = signal, kind (0 beyond_limits, 1 run_of_n), n; spc_f[..., 3] = lo, hi, center
+SPC_BEYOND = 0
+SPC_RUN_OF_N = 1
+
+# ---- event records ev[cap, N_EV] int64 + evx[cap] float64
+EV_KIND = 0
+EV_M = 1
+EV_OCC = 2
+EV_DET = 3
+EV_A = 4
+EV_B = 5
+N_EV = 6
+
+K_STATE = 1  # a = from, b = to
+K_DT_START = 2  # a = state
+K_DT_END = 3  # a = state, b = started_at
+K_OP_START = 4
+K_OP_FINISH = 5  # a = quantity
+K_SPC = 6  # a = rule index, b = violated side/limit (0 lower, 1 upper, 2 run), x = value
+K_ALARM = 7  # a = alarm code
+K_CYCLES = 8  # a = multiple reached
+K_LIMIT = 9  # a = limit index, x = value
+
+# machine states (as MachineState)
+UNKNOWN = 0
+RUNNING = 1
+STOPPED = 2
+BREAKDOWN = 3
+SETUP = 4
+MATERIAL = 5
+PLANNED_STOP = 6
+OFFLINE = 7
+N_STATES = 8

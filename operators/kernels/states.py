@@ -1,0 +1,360 @@
+"""Machine state per machine: raw state, minimum dwell, offline gaps, downtime, operations and shift accounting.
+
+Only in-order readings (ts greater than every earlier ts of that machine) drive the state: duplicates and
+out-of-order readings change nothing. A candidate state is accepted once it has persisted min_dwell of event time;
+its transition time is the ts of its first reading. The timeline is accounted into per-shift slots (clipped to
+planned production segments, i.e. shifts minus breaks) as far as it is final ("settled"), and a slot closes once
+the machine's watermark and the settled time both pass the shift end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from andon.operators.kernels.calendar import find_shift, first_segment_ending_after, next_productive
+from andon.operators.kernels.layout import (
+    BREAKDOWN,
+    FAR,
+    K_DT_END,
+    K_DT_START,
+    K_OP_FINISH,
+    K_OP_START,
+    K_STATE,
+    MODE_CODE,
+    N_EV,
+    N_SO,
+    NONE,
+    OFFLINE,
+    PF_HYST,
+    PF_RUN_ABOVE,
+    PI_ALARM_SIG,
+    PI_CODE_HI,
+    PI_CODE_LO,
+    PI_CODE_SIG,
+    PI_DWELL_MS,
+    PI_LATENESS_MS,
+    PI_MICRO_MS,
+    PI_OFFLINE_MS,
+    PI_RUN_SIG,
+    PI_SITE,
+    PI_STATE_MODE,
+    PI_UNMAPPED,
+    PLANNED_STOP,
+    RUNNING,
+    SETUP,
+    SH_DT,
+    SH_END,
+    SH_MICRO,
+    SH_PSTOP,
+    SH_REJ,
+    SH_START,
+    SH_TOTAL,
+    SI_ACC_TS,
+    SI_AFTER_SETUP,
+    SI_CAND,
+    SI_CAND_SINCE,
+    SI_CUR,
+    SI_CUR_SINCE,
+    SI_DECLARED,
+    SI_EFF,
+    SI_LAST_TS,
+    SI_OP_QTY,
+    SI_RAN,
+    SI_RAW,
+    SO_DETECTED,
+    SO_M,
+    SO_SLOT,
+    STOPPED,
+    UNKNOWN,
+)
+
+
+@njit(cache=True, inline="always")
+def is_stop(state):
+    return state >= STOPPED and state != PLANNED_STOP
+
+
+@njit(cache=True)
+def raw_state(i, m, values, p_i, p_f, code_keys, code_vals, prev):
+    """The state one reading shows, before debouncing (prev = the previous reading's raw state)."""
+    if p_i[m, PI_STATE_MODE] == MODE_CODE:
+        cs = p_i[m, PI_CODE_SIG]
+        if cs < 0:
+            return prev
+        v = values[i, cs]
+        if v != v:
+            return prev
+        for k in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
+            if code_keys[k] == v:
+                return np.int64(code_vals[k])
+        return p_i[m, PI_UNMAPPED]
+    a = p_i[m, PI_ALARM_SIG]
+    alarm = -1
+    if a >= 0:
+        av = values[i, a]
+        if av == av:
+            alarm = 1 if av != 0 else 0
+    if alarm == 1 or (alarm == -1 and prev == BREAKDOWN):
+        return np.int64(BREAKDOWN)
+    keep = prev if (prev == RUNNING or prev == STOPPED) else np.int64(STOPPED)
+    rs = p_i[m, PI_RUN_SIG]
+    if rs < 0:
+        return keep
+    v = values[i, rs]
+    if v != v:
+        return keep
+    if v > p_f[m, PF_RUN_ABOVE]:
+        return np.int64(RUNNING)
+    if v < p_f[m, PF_RUN_ABOVE] - p_f[m, PF_HYST]:
+        return np.int64(STOPPED)
+    return keep
+
+
+@njit(cache=True, inline="always")
+def _emit(ev, ne, kind, m, occ, det, a, b):
+    ev[ne, 0] = kind
+    ev[ne, 1] = m
+    ev[ne, 2] = occ
+    ev[ne, 3] = det
+    ev[ne, 4] = a
+    ev[ne, 5] = b
+    return ne + 1
+
+
+@njit(cache=True)
+def _emit_slot(m, s, det, sh, so, nso):
+    so[nso, SO_M] = m
+    so[nso, SO_DETECTED] = det
+    so[nso, SO_SLOT:] = sh[m, s, :]
+    sh[m, s, SH_START] = NONE
+    return nso + 1
+
+
+@njit(cache=True)
+def _slot(m, start, end, det, sh, so, nso):
+    """Slot of the shift starting at `start` for machine m, opened (evicting the oldest if full) when missing."""
+    free = -1
+    oldest = -1
+    for s in range(sh.shape[1]):
+        key = sh[m, s, SH_START]
+        if key == start:
+            return s, nso
+        if key == NONE:
+            if free < 0:
+                free = s
+        elif oldest < 0 or key < sh[m, oldest, SH_START]:
+            oldest = s
+    if free < 0:
+        nso = _emit_slot(m, oldest, det, sh, so, nso)
+        free = oldest
+    sh[m, free, :] = 0
+    sh[m, free, SH_START] = start
+    sh[m, free, SH_END] = end
+    return free, nso
+
+
+@njit(cache=True)
+def _close_slots(m, limit, det, sh, so, nso):
+    """Emit, oldest first, the slots of machine m whose shift ends at or before `limit`."""
+    while True:
+        best = -1
+        for s in range(sh.shape[1]):
+            key = sh[m, s, SH_START]
+            if key != NONE and sh[m, s, SH_END] <= limit and (best < 0 or key < sh[m, best, SH_START]):
+                best = s
+        if best < 0:
+            return nso
+        nso = _emit_slot(m, best, det, sh, so, nso)
+
+
+@njit(cache=True)
+def _account(m, a, b, state, declared, det, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so, nso):
+    """Add [a, b) spent in `state` to the shift slots, clipped to planned production segments."""
+    if b <= a or state == RUNNING or state == UNKNOWN:
+        return nso
+    if state == STOPPED:
+        col = SH_DT + STOPPED if declared else SH_MICRO
+    elif state == PLANNED_STOP:
+        col = SH_PSTOP
+    else:
+        col = SH_DT + state
+    j = first_segment_ending_after(a, seg_end, lo, hi)
+    while j < hi and seg_start[j] < b:
+        overlap = min(b, seg_end[j]) - max(a, seg_start[j])
+        if overlap > 0 and seg_key[j] != NONE:
+            s, nso = _slot(m, seg_key[j], seg_kend[j], det, sh, so, nso)
+            sh[m, s, col] += overlap
+        j += 1
+    return nso
+
+
+@njit(cache=True)
+def _declare(m, t_known, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne):
+    """Declare the current stop downtime once it reached planned time (and outlasted the threshold if STOPPED)."""
+    cur = s_i[m, SI_CUR]
+    if not is_stop(cur) or s_i[m, SI_DECLARED] != 0:
+        return ne
+    eff = next_productive(s_i[m, SI_CUR_SINCE], seg_start, seg_end, lo, hi)
+    need = p_i[m, PI_MICRO_MS] if cur == STOPPED else 0
+    if eff < FAR and eff <= t_known and t_known - eff >= need:
+        s_i[m, SI_DECLARED] = 1
+        s_i[m, SI_EFF] = eff
+        ne = _emit(ev, ne, K_DT_START, m, eff, det, cur, 0)
+    return ne
+
+
+@njit(cache=True)
+def _end_current(m, at, det, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so, nso, ev, ne):
+    """The current state ends at `at`: settle its class, account it, close its downtime."""
+    s_i[m, SI_CAND] = s_i[m, SI_CUR]
+    cur = s_i[m, SI_CUR]
+    if is_stop(cur) and s_i[m, SI_DECLARED] == 0 and at > s_i[m, SI_CUR_SINCE]:
+        ne = _declare(m, at, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+    nso = _account(m, s_i[m, SI_ACC_TS], at, cur, s_i[m, SI_DECLARED] != 0, det, seg_start, seg_end, seg_key,
+                   seg_kend, lo, hi, sh, so, nso)
+    s_i[m, SI_ACC_TS] = at
+    if s_i[m, SI_DECLARED] != 0:
+        ne = _emit(ev, ne, K_DT_END, m, at, det, cur, s_i[m, SI_EFF])
+    s_i[m, SI_DECLARED] = 0
+    return ne, nso
+
+
+@njit(cache=True)
+def _enter(m, new, at, det, s_i, ev, ne):
+    """Machine m is in state `new` from `at`: state change and operation (changeover) events."""
+    old = s_i[m, SI_CUR]
+    if old != new:
+        ne = _emit(ev, ne, K_STATE, m, at, det, old, new)
+    s_i[m, SI_CUR] = new
+    s_i[m, SI_CUR_SINCE] = at
+    s_i[m, SI_CAND] = new
+    s_i[m, SI_CAND_SINCE] = at
+    s_i[m, SI_DECLARED] = 0
+    if new == SETUP and old != SETUP:
+        if s_i[m, SI_RAN] != 0:
+            ne = _emit(ev, ne, K_OP_FINISH, m, at, det, s_i[m, SI_OP_QTY], 0)
+            s_i[m, SI_OP_QTY] = 0
+        s_i[m, SI_RAN] = 0
+        s_i[m, SI_AFTER_SETUP] = 1
+    elif new == RUNNING:
+        if s_i[m, SI_AFTER_SETUP] != 0:
+            ne = _emit(ev, ne, K_OP_START, m, at, det, 0, 0)
+            s_i[m, SI_OP_QTY] = 0
+            s_i[m, SI_AFTER_SETUP] = 0
+        s_i[m, SI_RAN] = 1
+    return ne
+
+
+@njit(cache=True)
+def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_vals, sh_start, sh_end,
+            site_sh_lo, site_sh_hi, seg_start, seg_end, seg_key, seg_kend, site_seg_lo, site_seg_hi,
+            s_i, sh, ev, so):
+    ne = 0
+    nso = 0
+    for k in range(order.shape[0]):
+        i = order[k]
+        m = local[i]
+        t = ts[i]
+        last = s_i[m, SI_LAST_TS]
+        if last != NONE and t <= last:
+            continue  # duplicate or out of order: no state, no counts
+        site = p_i[m, PI_SITE]
+        lo = site_seg_lo[site]
+        hi = site_seg_hi[site]
+        r = raw_state(i, m, values, p_i, p_f, code_keys, code_vals, s_i[m, SI_RAW])
+        s_i[m, SI_RAW] = r
+        if last == NONE:
+            s_i[m, SI_CUR] = UNKNOWN
+            s_i[m, SI_CUR_SINCE] = t
+            s_i[m, SI_CAND] = UNKNOWN
+            s_i[m, SI_CAND_SINCE] = t
+            s_i[m, SI_ACC_TS] = t
+            s_i[m, SI_DECLARED] = 0
+        elif t - last > p_i[m, PI_OFFLINE_MS]:
+            ne, nso = _end_current(m, last, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+                                   nso, ev, ne)
+            ne = _enter(m, np.int64(OFFLINE), last, t, s_i, ev, ne)
+            ne = _declare(m, t, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+            ne, nso = _end_current(m, t, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+                                   nso, ev, ne)
+            ne = _enter(m, r, t, t, s_i, ev, ne)
+        s_i[m, SI_LAST_TS] = t
+        cur = s_i[m, SI_CUR]
+        if r == cur:
+            s_i[m, SI_CAND] = cur
+        else:
+            if s_i[m, SI_CAND] != r:
+                s_i[m, SI_CAND] = r
+                s_i[m, SI_CAND_SINCE] = t
+            if t - s_i[m, SI_CAND_SINCE] >= p_i[m, PI_DWELL_MS]:
+                at = s_i[m, SI_CAND_SINCE]
+                ne, nso = _end_current(m, at, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+                                       nso, ev, ne)
+                ne = _enter(m, r, at, t, s_i, ev, ne)
+        pending = s_i[m, SI_CAND] != s_i[m, SI_CUR]
+        t_known = s_i[m, SI_CAND_SINCE] if pending else t
+        ne = _declare(m, t_known, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        j = find_shift(t, sh_start, sh_end, site_sh_lo[site], site_sh_hi[site])
+        if j >= 0:
+            s, nso = _slot(m, sh_start[j], sh_end[j], t, sh, so, nso)
+            sh[m, s, SH_TOTAL] += d_parts[i]
+            sh[m, s, SH_REJ] += d_rej[i]
+        s_i[m, SI_OP_QTY] += d_parts[i]
+        settled = t_known
+        if s_i[m, SI_CUR] == STOPPED and s_i[m, SI_DECLARED] == 0:
+            settled = min(settled, s_i[m, SI_CUR_SINCE])
+        if settled > s_i[m, SI_ACC_TS]:
+            nso = _account(m, s_i[m, SI_ACC_TS], settled, s_i[m, SI_CUR], s_i[m, SI_DECLARED] != 0, t, seg_start,
+                           seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
+            s_i[m, SI_ACC_TS] = settled
+        nso = _close_slots(m, min(settled, t - p_i[m, PI_LATENESS_MS]), t, sh, so, nso)
+    return ne, nso
+
+
+@njit(cache=True)
+def _states_flush(machines, p_i, site_seg_lo, site_seg_hi, seg_start, seg_end, seg_key, seg_kend, s_i, sh, ev, so):
+    ne = 0
+    nso = 0
+    for k in range(machines.shape[0]):
+        m = machines[k]
+        last = s_i[m, SI_LAST_TS]
+        if last == NONE:
+            continue
+        site = p_i[m, PI_SITE]
+        lo = site_seg_lo[site]
+        hi = site_seg_hi[site]
+        s_i[m, SI_CAND] = s_i[m, SI_CUR]
+        ne = _declare(m, last, last, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        nso = _account(m, s_i[m, SI_ACC_TS], last, s_i[m, SI_CUR], s_i[m, SI_DECLARED] != 0, last, seg_start,
+                       seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
+        s_i[m, SI_ACC_TS] = last
+        nso = _close_slots(m, FAR, last, sh, so, nso)
+    return ne, nso
+
+
+def _buffers(n_events: int, n_rows: int):
+    return np.empty((n_events, N_EV), np.int64), np.empty((n_rows, N_SO), np.int64)
+
+
+def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, state, *, n_machines: int):
+    """Run the state walk; returns (event records, closed shift rows) as int64 arrays (layout.py columns)."""
+    n = ts.shape[0]
+    n_cal = calendar["seg_start"].shape[0] + 1
+    ev, so = _buffers(10 * n + 2, n + n_machines * (state["sh"].shape[1] + n_cal) + 1)
+    ne, nso = _states(order, local, ts, values, d_parts, d_rej, params["p_i"], params["p_f"], params["code_keys"],
+                      params["code_vals"], calendar["sh_start"], calendar["sh_end"], calendar["site_sh_lo"],
+                      calendar["site_sh_hi"], calendar["seg_start"], calendar["seg_end"], calendar["seg_key"],
+                      calendar["seg_kend"], calendar["site_seg_lo"], calendar["site_seg_hi"], state["s_i"],
+                      state["sh"], ev, so)
+    return ev[:ne], so[:nso]
+
+
+def flush_states(machines, params, calendar, state):
+    """End of input: settle every machine's timeline up to its last reading and close all its shift slots."""
+    n_cal = calendar["seg_start"].shape[0] + 1
+    ev, so = _buffers(2 * machines.shape[0] + 2, machines.shape[0] * (state["sh"].shape[1] + n_cal) + 1)
+    ne, nso = _states_flush(machines, params["p_i"], calendar["site_seg_lo"], calendar["site_seg_hi"],
+                            calendar["seg_start"], calendar["seg_end"], calendar["seg_key"], calendar["seg_kend"],
+                            state["s_i"], state["sh"], ev, so)
+    return ev[:ne], so[:nso]

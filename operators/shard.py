@@ -1,0 +1,211 @@
+"""ShardProcessor: the numba kernels behind one pure-Python API that a dataflow shard (bytewax or other) drives.
+
+Example::
+
+    proc = ShardProcessor([site], registry)
+    out = proc.process(batch)        # events, telemetry_agg columns, shift_oee rows, late reading indices
+    state = proc.snapshot()          # picklable; ShardProcessor([site], registry, state=state) resumes exactly
+    out = proc.flush()               # end of input: close every window and open shift
+
+Everything is per machine and driven by event time only (each machine's watermark is its greatest event time
+minus allowed lateness), so the union of outputs does not depend on how readings are cut into batches, how
+machines are spread over shards, or where a snapshot was taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from andon.config import SiteConfig
+from andon.events import Event
+from andon.operators import config as C
+from andon.operators.calendar import Calendars
+from andon.operators.emit import (
+    concat_windows,
+    empty_windows,
+    rule_events,
+    shift_rows,
+    state_events,
+    window_columns,
+    window_events,
+)
+from andon.operators.errors import BatchError
+from andon.operators.kernels import layout as L
+from andon.operators.kernels.aggregate import aggregate, aggregate_flush, window_slots
+from andon.operators.kernels.rules import detect_rules
+from andon.operators.kernels.states import detect_states, flush_states
+from andon.operators.params import MachineInfo, build_params, rule_slots, site_timing
+from andon.operators.state import ShardState, check_resumable, empty_arrays, grow
+from andon.readings import ReadingBatch, Registry
+
+
+def _writable(arr: np.ndarray) -> np.ndarray:
+    """Kernels are compiled for writable arrays; a read-only array (e.g. zero-copy Arrow) would compile anew."""
+    return arr if arr.flags.writeable else arr.copy()
+
+
+@dataclass
+class ShardOutput:
+    """What one process()/flush() call produced."""
+
+    events: list[Event] = field(default_factory=list)
+    windows: dict[str, np.ndarray] = field(default_factory=empty_windows)  # telemetry_agg, long format
+    shifts: list[dict] = field(default_factory=list)  # shift_oee rows
+    late: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # input indices routed as late
+
+
+class ShardProcessor:
+    """Windowed aggregation, machine state, counters, shift OEE and rules for the machines one shard sees."""
+
+    def __init__(self, sites: Sequence[SiteConfig], registry: Registry, *, state: ShardState | None = None) -> None:
+        self.sites = list(sites)
+        if not self.sites:
+            raise ValueError("ShardProcessor needs at least one SiteConfig")
+        self.registry = registry
+        self._site_index = {s.site.id: k for k, s in enumerate(self.sites)}
+        self._window_ms = [site_timing(s)[0] for s in self.sites]
+        self._k = max(window_slots(*site_timing(s)) for s in self.sites)
+        self._rule_slots = rule_slots(self.sites)
+        self._calendars = Calendars(self.sites)
+        self._dims = (len(registry.signals), self._k, C.SHIFT_SLOTS, *self._rule_slots)
+        self._template = empty_arrays(1, *self._dims)
+        if state is None:
+            self._machines: list[int] = []
+            self._arrays = empty_arrays(C.INITIAL_MACHINES, *self._dims)
+        else:
+            check_resumable(state, registry.signals, self._k, C.SHIFT_SLOTS, self._rule_slots)
+            self._machines = [int(m) for m in state.machines]
+            rows = max(C.INITIAL_MACHINES, len(self._machines))
+            self._arrays = grow({k: np.array(v) for k, v in state.arrays.items()}, rows, self._template)
+        self._reindex()
+
+    # ---- machines ------------------------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        reg = np.array(self._machines, np.int64)
+        order = np.argsort(reg, kind="stable")
+        self._sorted_reg = reg[order]
+        self._sorted_local = order.astype(np.int64)
+        self._reg_of_local = reg.astype(np.int32)
+        self._params, self._infos = build_params(self.registry, self._machines, self._site_index,
+                                                 *self._rule_slots)
+
+    def _local(self, machine: np.ndarray) -> np.ndarray:
+        """Local row per reading, adding machines seen for the first time (in registry order)."""
+        machine = machine.astype(np.int64, copy=False)
+        if self._sorted_reg.size:
+            pos = np.minimum(np.searchsorted(self._sorted_reg, machine), self._sorted_reg.size - 1)
+            found = self._sorted_reg[pos] == machine
+        else:
+            pos, found = np.zeros(machine.shape, np.int64), np.zeros(machine.shape, bool)
+        if not found.all():
+            new = np.unique(machine[~found])
+            if new[0] < 0 or new[-1] >= len(self.registry):
+                raise BatchError(f"machine index {int(new[0] if new[0] < 0 else new[-1])} is not in the registry",
+                                 hint="decode batches with a BatchDecoder built on the same Registry")
+            for m in new.tolist():
+                site_id = self.registry.keys[m][0]
+                if site_id not in self._site_index:
+                    raise BatchError(f"machine {self.registry.keys[m]} belongs to site {site_id!r}, which this "
+                                     "shard has no config for", hint="pass every site's SiteConfig to the shard")
+            self._machines.extend(new.tolist())
+            rows = self._arrays["s_i"].shape[0]
+            if len(self._machines) > rows:
+                while rows < len(self._machines):
+                    rows *= 2
+                self._arrays = grow(self._arrays, rows, self._template)
+            self._reindex()
+            return self._local(machine)
+        return self._sorted_local[pos]
+
+    def _calendar(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        nm = len(self._machines)
+        if nm:
+            s_i, a_i = self._arrays["s_i"][:nm], self._arrays["a_i"][:nm]
+            seen = s_i[:, L.SI_LAST_TS] != L.NONE
+            if seen.any():
+                lo = min(lo, int(s_i[seen, L.SI_ACC_TS].min()), int(s_i[seen, L.SI_CUR_SINCE].min()))
+                hi = max(hi, int(s_i[seen, L.SI_LAST_TS].max()))
+            seen = a_i[:, L.AI_MAX_TS] != L.NONE
+            if seen.any():
+                span = int(self._params["p_i"][:nm, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
+                lo = min(lo, int(a_i[seen, L.AI_MAX_TS].min()) - span)
+                hi = max(hi, int(a_i[seen, L.AI_MAX_TS].max()))
+        return self._calendars.covering(lo, hi + 1)
+
+    # ---- processing ----------------------------------------------------------------------------------------
+
+    def _check(self, batch: ReadingBatch) -> None:
+        n = len(batch)
+        if list(batch.signals) != self.registry.signals:
+            raise BatchError("batch signal columns differ from the registry's",
+                             hint="decode with a BatchDecoder built on the registry given to the shard")
+        if batch.machine.shape != (n,) or batch.values.shape != (n, len(self.registry.signals)):
+            raise BatchError(f"batch columns have inconsistent shapes: machine {batch.machine.shape}, ts {(n,)}, "
+                             f"values {batch.values.shape}")
+
+    def process(self, batch: ReadingBatch) -> ShardOutput:
+        """Process readings (any machines, in arrival order); returns what they made final."""
+        self._check(batch)
+        n = len(batch)
+        if n == 0:
+            return ShardOutput()
+        local = self._local(batch.machine)
+        ts = _writable(np.ascontiguousarray(batch.ts, dtype=np.int64))
+        values = _writable(np.ascontiguousarray(batch.values, dtype=np.float64))
+        order = np.argsort(local, kind="stable").astype(np.int64, copy=False)
+        sorted_local = local[order]
+        n_machines = int(np.count_nonzero(sorted_local[1:] != sorted_local[:-1])) + 1
+        cal = self._calendar(int(ts.min()), int(ts.max()))
+        a = self._arrays
+        late, d_parts, d_rej, closed = aggregate(order, local, ts, values, self._params, cal, a,
+                                                 n_machines=n_machines, reset_ratio=C.COUNTER_RESET_RATIO,
+                                                 roll_fraction=C.COUNTER_ROLLOVER_FRACTION)
+        ev, so = detect_states(order, local, ts, values, d_parts, d_rej, self._params, cal, a,
+                               n_machines=n_machines)
+        rev, revx = detect_rules(order, local, ts, values, d_parts, self._params, a)
+        return self._output(closed, ev, so, rev, revx, np.flatnonzero(late).astype(np.int64))
+
+    def flush(self) -> ShardOutput:
+        """End of input: close every open window and every open shift (shifts with data only)."""
+        nm = len(self._machines)
+        if nm == 0:
+            return ShardOutput()
+        machines = np.arange(nm, dtype=np.int64)
+        a_i = self._arrays["a_i"][:nm]
+        seen = a_i[:, L.AI_MAX_TS] != L.NONE
+        t = int(a_i[seen, L.AI_MAX_TS].max()) if seen.any() else 0
+        cal = self._calendar(t, t)
+        closed = aggregate_flush(machines, self._params, cal, self._arrays)
+        ev, so = flush_states(machines, self._params, cal, self._arrays)
+        return self._output(closed, ev, so, np.zeros((0, L.N_EV), np.int64), np.zeros(0), np.zeros(0, np.int64))
+
+    def _output(self, closed, ev, so, rev, revx, late) -> ShardOutput:
+        infos = self._infos
+        events = window_events(closed, infos, self._calendars)
+        events += state_events(ev, infos)
+        events += rule_events(rev, revx, infos, self._window_ms.__getitem__)
+        return ShardOutput(events=events, windows=concat_windows([window_columns(closed, self._reg_of_local)]),
+                           shifts=shift_rows(so, infos, self._calendars), late=late)
+
+    # ---- state ---------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> ShardState:
+        """A copy of the state (plain numpy, picklable, versioned) for recovery."""
+        nm = len(self._machines)
+        return ShardState(version=C.STATE_VERSION, machines=np.array(self._machines, np.int32),
+                          signals=list(self.registry.signals), window_slots=self._k, shift_slots=C.SHIFT_SLOTS,
+                          rule_slots=tuple(self._rule_slots),
+                          arrays={k: v[:nm].copy() for k, v in self._arrays.items()})
+
+    @property
+    def machines(self) -> list[MachineInfo]:
+        return list(self._infos)
+
+    def late_counts(self) -> dict[tuple[str, str], int]:
+        """Late readings routed so far, per (site, machine)."""
+        counts = self._arrays["a_i"][: len(self._machines), L.AI_LATE]
+        return {self.registry.keys[m]: int(c) for m, c in zip(self._machines, counts.tolist(), strict=True)}
