@@ -66,7 +66,7 @@ class KafkaSink:
         self.first_error: str | None = None
         self._producer = Producer(conf)
         try:
-            self._producer.list_topics(timeout=10)
+            self._producer.list_topics(timeout=5)
         except KafkaException as exc:
             raise SimulationError(f"cannot reach Kafka at {bootstrap}: {exc}",
                                   hint="start a broker (e.g. `andon broker`) or pass --kafka HOST:PORT") from None
