@@ -117,6 +117,8 @@ _BY_NAME: dict[str, type[OdooError]] = {
     "werkzeug.exceptions.UnprocessableEntity": OdooRequestError,
     "werkzeug.exceptions.MethodNotAllowed": OdooRequestError,
 }
+#: Python errors Odoo raises for a malformed call (unknown field or method, wrong arguments or value format).
+_BAD_CALL = {"builtins.ValueError", "builtins.TypeError", "builtins.KeyError", "builtins.AttributeError"}
 _SERIALIZATION_MARKS = ("SerializationFailure", "could not serialize access", "TransactionRollbackError",
                         "deadlock detected", "LockNotAvailable")
 
@@ -131,7 +133,7 @@ def from_odoo(name: str | None, message: str, **kw: Any) -> OdooError:
     if name == "werkzeug.exceptions.TooManyRequests":
         return OdooTransientError(message, reason="rate_limited", odoo_name=name, **kw)
     cls = _BY_NAME.get(name)
-    if cls is None and name.startswith("builtins."):
+    if cls is None and name in _BAD_CALL:
         cls = OdooRequestError
     return (cls or OdooServerError)(message, odoo_name=name or None, **kw)
 
