@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="machines run all the time (except breaks) with noisy signals: no downtime at all")
     p.add_argument("--rollover", action="store_true",
                    help="start every machine's part counter near counter_max so it wraps during the run")
+    p.add_argument("--stagger", action="store_true",
+                   help="offset each machine's readings by a few ms (break and shift edges then fall between "
+                        "readings; the truth is aligned to readings)")
     p.add_argument("--out", metavar="FILE", help="write JSONL here (truth goes to FILE with suffix .truth.json)")
     p.add_argument("--kafka", metavar="BOOTSTRAP", help="produce to Kafka at host:port")
     p.add_argument("--topic", help="Kafka topic (default: the site's topics.telemetry)")
@@ -77,7 +80,8 @@ def simulate(argv: list[str]) -> int:
     site = load_site(args.config or example_site_path())
     sim = Simulation(site, machines=args.machines, hours=args.hours, seed=args.seed,
                      start_ms=parse_start(args.start, site), period_ms=args.period_ms,
-                     faults=parse_faults(args.faults), noise_only=args.noise_only, rollover=args.rollover)
+                     faults=parse_faults(args.faults), noise_only=args.noise_only, rollover=args.rollover,
+                     stagger=args.stagger)
     topic = args.topic or site.topics.telemetry
     if args.truth:
         truth_path = Path(args.truth)

@@ -166,9 +166,12 @@ def _segments(bounds: list[int], state: np.ndarray) -> list[tuple[int, int]]:
 
 def build_plan(index: int, machine: Machine, class_name: str, cls: MachineClass, *, start_ms: int,
                end_ms: int, period_ms: int, shifts: list[Shift], rng: np.random.Generator,
-               noise_only: bool) -> MachinePlan:
-    """Draw the state schedule of one machine over [start_ms, end_ms)."""
-    phase = (index * 37) % period_ms
+               noise_only: bool, stagger: bool = False) -> MachinePlan:
+    """Draw the state schedule of one machine over [start_ms, end_ms).
+
+    Readings start at start_ms, or with `stagger` a few milliseconds later per machine ((index x 37) mod period).
+    """
+    phase = (index * 37) % period_ms if stagger else 0
     t0 = start_ms + phase
     n = max(0, -((t0 - end_ms) // period_ms))
     if n < 2:

@@ -46,7 +46,7 @@ class Simulation:
 
     def __init__(self, site: SiteConfig, machines: int | None = None, hours: float = 8.0, seed: int = 0,
                  start_ms: int = DEFAULT_START_MS, period_ms: int = 1000, faults: frozenset[str] = frozenset(),
-                 noise_only: bool = False, rollover: bool = False) -> None:
+                 noise_only: bool = False, rollover: bool = False, stagger: bool = False) -> None:
         available = len(site.machines)
         machines = available if machines is None else machines
         if machines < 1:
@@ -75,6 +75,7 @@ class Simulation:
         self.period_ms = int(period_ms)
         self.faults = frozenset(faults)
         self.noise_only = noise_only
+        self.stagger = stagger
         self.threshold_s = site.processing.microstop_threshold_s
         self.policy = site.processing.microstop_policy
         self.batch_limit = max_batch(self.period_ms, site.processing.allowed_lateness_s)
@@ -84,7 +85,7 @@ class Simulation:
             rng = np.random.default_rng([self.seed, 1, i])
             self.plans.append(build_plan(i, machine, machine.machine_class, site.machine_classes[machine.machine_class],
                                          start_ms=self.start_ms, end_ms=self.end_ms, period_ms=self.period_ms,
-                                         shifts=self.shifts, rng=rng, noise_only=noise_only))
+                                         shifts=self.shifts, rng=rng, noise_only=noise_only, stagger=stagger))
         master = np.random.default_rng([self.seed, 0])
         if rollover:
             for plan in self.plans:
@@ -191,6 +192,7 @@ class Simulation:
             "hours": self.hours,
             "period_ms": self.period_ms,
             "noise_only": self.noise_only,
+            "stagger": self.stagger,
             "microstop_threshold_s": self.threshold_s,
             "microstop_policy": self.policy,
             "allowed_lateness_s": self.site.processing.allowed_lateness_s,

@@ -60,9 +60,9 @@ def as_written_batch(site, as_written) -> ReadingBatch:
 
 @pytest.fixture(scope="session")
 def faulty(tmp_path_factory) -> Trace:
-    """Every gateway fault on, across a shift change (12:00 to 15:00, a late-shift start)."""
+    """Every gateway fault on, staggered readings, across a shift change (12:00 to 15:00)."""
     return make_trace(tmp_path_factory.mktemp("faulty"), "--machines", "12", "--hours", "3", "--seed", "3",
-                      "--start", "2026-03-03T12:00:00+01:00", "--faults", "all")
+                      "--start", "2026-03-03T12:00:00+01:00", "--faults", "all", "--stagger")
 
 
 def decode(site, trace: Trace) -> ReadingBatch:

@@ -53,9 +53,10 @@ def test_stops_have_the_documented_shapes(as_written):
     assert any(mt["speed_episodes"] for mt in truth["per_machine"].values())
 
 
-def test_breaks_are_planned_stops_from_the_first_reading_in_them(oracle, site, tmp_path):
+@pytest.mark.parametrize("stagger", [False, True])
+def test_breaks_are_planned_stops_from_the_first_reading_in_them(oracle, site, tmp_path, stagger):
     trace = oracle.make_trace(tmp_path, "--machines", "24", "--hours", "1", "--seed", "2",
-                              "--start", "2026-03-02T17:45:00+01:00")
+                              "--start", "2026-03-02T17:45:00+01:00", *(["--stagger"] if stagger else []))
     truth = trace.truth
     ((b0, b1),) = [b for s in truth["calendar"] for b in s["breaks"] if b[0] < truth["end_ms"] and
                    b[1] > truth["start_ms"]]
@@ -65,6 +66,8 @@ def test_breaks_are_planned_stops_from_the_first_reading_in_them(oracle, site, t
         assert [(iv["start_ms"], iv["end_ms"]) for iv in planned] == [
             (grid.ts(grid.first_at_or_after(b0)), grid.ts(grid.first_at_or_after(b1)))], machine
         assert planned[0]["reason"] is None and not planned[0]["downtime"]
+        if not stagger:  # readings on whole seconds: the break in the data is exactly the calendar break
+            assert (planned[0]["start_ms"], planned[0]["end_ms"]) == (b0, b1)
     oracle.check(site, trace)
 
 
