@@ -147,6 +147,9 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
         self.write_interval_s = write_interval_s
         self._last_write = time.monotonic()
         self.rows_written = 0
+        # a process killed mid-write leaves its temporary file behind; the final names are never partial
+        for stale in root.glob(f"*/site=*/date=*/.part-*-{shard}.parquet.*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def write_batch(self, values: list[Rows]) -> None:
         for rows in values:
