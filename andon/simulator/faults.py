@@ -1,8 +1,16 @@
 """Gateway faults: duplicates, out-of-order, late readings, batched arrays and malformed extra lines.
 
 Faults change how readings are delivered, never what they say: every real reading is delivered at least once,
-in one piece, so the ground truth holds. A fault plan is drawn from its own random stream, so the truth can be
-computed without encoding a single line.
+in one piece, so the ground truth holds. Nothing is ever sent before its time:
+
+- duplicates: the same line again, 0-2 s later;
+- out_of_order: a reading held back until just after one of the same machine up to 3 s later;
+- late: a reading sent 30-120 s after its time (past the allowed lateness: listed in truth["late_readings"]);
+- batched: 2-20 consecutive readings of one machine as one JSON array line, sent with the last of them (capped so
+  the first is still within the allowed lateness);
+- malformed: EXTRA invalid lines (truncated, wrong types, NaN, unknown machine, timestamp years off, garbage).
+
+A fault plan is drawn from its own random stream, so the truth can be computed without encoding a single line.
 """
 
 from __future__ import annotations

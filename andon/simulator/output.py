@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -150,9 +151,14 @@ def run(sim: Simulation, sinks: list[Sink], *, speed: float = 0.0, progress: Pro
                 sink.write(key, value, emit_ms)
             if progress is not None:
                 progress.update(emit_ms)
-    finally:
+    except BaseException:
         for sink in sinks:
-            sink.close()
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                sink.close()
+        raise
+    finally:
         if progress is not None:
             progress.finish()
+    for sink in sinks:
+        sink.close()
     return sim.truth()
