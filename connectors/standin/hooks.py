@@ -34,13 +34,28 @@ DISPLAY_NAME = {"product.product": _product_name}
 
 
 # -- computed fields ---------------------------------------------------------------------------------------------
+def _open_log_types(env: Env) -> dict[int, str]:
+    """Work center id -> loss type of its newest open productivity log, cached for one call until a write."""
+    cached = getattr(env, "_open_logs", None)
+    if cached is not None and cached[0] == env.tx.writes:
+        return cached[1]
+    newest: dict[int, tuple[int, str]] = {}
+    for log_id in env.tx.ids("mrp.workcenter.productivity"):
+        log = env.tx.get("mrp.workcenter.productivity", log_id)
+        if not log.get("date_end") and log.get("workcenter_id"):
+            center = log["workcenter_id"]
+            if center not in newest or log_id > newest[center][0]:
+                newest[center] = (log_id, log.get("loss_type") or "")
+    result = {center: loss_type for center, (_, loss_type) in newest.items()}
+    env._open_logs = (env.tx.writes, result)  # type: ignore[attr-defined]
+    return result
+
+
 def _working_state(env: Env, rid: int) -> str:
-    """none open -> normal; open productive/performance log -> done; any other open log -> blocked."""
-    logs = env.search("mrp.workcenter.productivity", [("workcenter_id", "=", rid), ("date_end", "=", False)],
-                      limit=1, check=False)
-    if not logs:
+    """none open -> normal; newest open log productive/performance -> done; any other open log -> blocked."""
+    loss_type = _open_log_types(env).get(rid)
+    if loss_type is None:
         return "normal"
-    loss_type = env.tx.get("mrp.workcenter.productivity", logs[0]).get("loss_type")
     return "done" if loss_type in ("productive", "performance") else "blocked"
 
 

@@ -285,9 +285,21 @@ class Env:
         if not any(isinstance(t, tuple) and t[0] == "active" for t in norm) and "active" in spec.fields:
             norm = (["&"] + norm + [("active", "=", True)]) if norm else [("active", "=", True)]
         hits = []
+        plain = {name for name, f in spec.fields.items()
+                 if not f.computed and f.type not in ("one2many", "many2many")}
         for rid in self.tx.ids(model):
+            vals = self.tx.get(model, rid)
             get = functools.partial(self._path_for_domain, model, rid)
-            if domains.matches(norm, lambda path, g=get: g(path)[0], lambda path, g=get: g(path)[1]):
+
+            def value(path: str, vals: dict = vals, get=get, rid: int = rid) -> Any:
+                if path in plain:  # fast path: a stored scalar of this record
+                    found = vals.get(path)
+                    return False if found is None else found
+                if path == "id":
+                    return rid
+                return get(path)[0]
+
+            if domains.matches(norm, value, lambda path, g=get: g(path)[1]):
                 hits.append(rid)
         if count:
             return len(hits)

@@ -51,6 +51,8 @@ class Transaction:
         self._store = store
         self._changes: dict[tuple[str, int], Any] = {}
         self._meta: dict[str, str] = {}
+        #: bumped on every put/delete, so per-call caches know when to refresh
+        self.writes = 0
 
     def get(self, model: str, rid: int) -> dict[str, Any] | None:
         change = self._changes.get((model, rid))
@@ -69,9 +71,11 @@ class Transaction:
 
     def put(self, model: str, rid: int, vals: dict[str, Any]) -> None:
         self._changes[(model, rid)] = vals
+        self.writes += 1
 
     def delete(self, model: str, rid: int) -> None:
         self._changes[(model, rid)] = _DELETED
+        self.writes += 1
 
     def meta(self, key: str) -> str | None:
         return self._meta.get(key, self._store._meta.get(key))
