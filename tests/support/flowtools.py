@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 import polars as pl
+from confluent_kafka import Producer
+
+from andon.config import example_site_path
+from andon.connectors.broker import create_topics
+from andon.connectors.kafka import read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +48,44 @@ def parquet_of(root: Path, dataset: str) -> pl.DataFrame:
 
 def file_names(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+
+
+def site_config(tmp_path, broker, tag: str):
+    """The example site with its own topics, so each test run starts from empty topics."""
+    text = example_site_path().read_text()
+    for name in ("andon.telemetry.dlq.v1", "andon.telemetry.v1", "andon.events.dlq.v1", "andon.events.v1",
+                 "andon.workorders.v1"):
+        text = text.replace(f'"{name}"', f'"{tag}.{name}"')
+    path = tmp_path / f"{tag}.toml"
+    path.write_text(text)
+    topics = [f"{tag}.andon.{t}" for t in ("telemetry.v1", "telemetry.dlq.v1", "events.v1", "events.dlq.v1",
+                                             "workorders.v1")]
+    create_topics(broker.bootstrap, topics, partitions=4)
+    return path, topics
+
+
+def produce_trace(broker, topic, trace):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "linger.ms": 20})
+    n = 0
+    for line in trace.read_bytes().splitlines():
+        doc = json.loads(line)
+        machine = (doc[0] if isinstance(doc, list) else doc)["machine"]
+        while True:
+            try:
+                producer.produce(topic, line, machine.encode())
+                break
+            except BufferError:
+                producer.poll(0.1)
+        n += 1
+    assert producer.flush(30) == 0
+    return n
+
+
+def run_args(config, out, truth, *extra):
+    return ["run", "telemetry", "--config", str(config), "--out", str(out), "--eof-idle", "4",
+            "--now", str(truth["end_ms"]), "--snapshot-interval", "0.5", *extra]
+
+
+def events_from_topic(broker, topic):
+    messages = read_topic({"bootstrap.servers": broker.bootstrap}, topic, idle_s=2)
+    return [json.loads(m.value()) for m in messages]
