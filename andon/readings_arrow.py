@@ -105,3 +105,18 @@ def decode_arrow(payloads: Sequence[bytes], registry: Registry, bounds: tuple[in
     return ReadingBatch(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                         np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]),
                         registry.signals, invalid, np.concatenate(msg_index))
+
+
+def batch_to_arrow(batch: ReadingBatch, registry: Registry) -> pa.Table:
+    """The columnar form an edge gateway sends: site, machine, ts, seq and one nullable column per signal."""
+    keys = registry.keys
+    columns = {
+        "site": pa.array([keys[m][0] for m in batch.machine], pa.string()).dictionary_encode(),
+        "machine": pa.array([keys[m][1] for m in batch.machine], pa.string()).dictionary_encode(),
+        "ts": pa.array(batch.ts, pa.int64()),
+        "seq": pa.array(batch.seq, pa.int64()),
+    }
+    for j, name in enumerate(batch.signals):
+        col = batch.values[:, j]
+        columns[name] = pa.array(col, pa.float64(), mask=np.isnan(col))
+    return pa.table(columns)
