@@ -134,7 +134,8 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
         t = ts[i]
         W = p_i[m, PI_WINDOW_MS]
         lat = p_i[m, PI_LATENESS_MS]
-        ws = (t // W) * W
+        widx = t // W
+        ws = widx * W
         mx = a_i[m, AI_MAX_TS]
         d_parts[i] = 0
         d_rej[i] = 0
@@ -146,9 +147,15 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
         in_order = mx == NONE or t > mx
         if in_order:
             a_i[m, AI_MAX_TS] = t
-            nw = _close_until(m, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i,
-                              w_f, w_c, wo_i, wo_n, wo_f, nw)
-        slot = (t // W) % K
+            due = False
+            for s in range(K):
+                st = w_start[m, s]
+                if st != NONE and st + W <= t - lat:
+                    due = True
+            if due:
+                nw = _close_until(m, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i,
+                                  w_f, w_c, wo_i, wo_n, wo_f, nw)
+        slot = widx % K
         if w_start[m, slot] != ws:
             w_start[m, slot] = ws
             w_c[m, slot, 0] = 0

@@ -75,7 +75,7 @@ def is_stop(state):
     return state >= STOPPED and state != PLANNED_STOP
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def raw_state(i, m, values, p_i, p_f, code_keys, code_vals, prev):
     """The state one reading shows, before debouncing (prev = the previous reading's raw state)."""
     if p_i[m, PI_STATE_MODE] == MODE_CODE:
@@ -252,6 +252,11 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
             s_i, sh, ev, so):
     ne = 0
     nso = 0
+    c_m = -1  # cache: the shift of machine c_m's last reading, and its slot
+    c_start = NONE
+    c_end = NONE
+    c_slot = -1
+    c_slot_m = -1
     for k in range(order.shape[0]):
         i = order[k]
         m = local[i]
@@ -294,21 +299,41 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
                 ne = _enter(m, r, at, t, s_i, ev, ne)
         pending = s_i[m, SI_CAND] != s_i[m, SI_CUR]
         t_known = s_i[m, SI_CAND_SINCE] if pending else t
-        ne = _declare(m, t_known, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
-        j = find_shift(t, sh_start, sh_end, site_sh_lo[site], site_sh_hi[site])
-        if j >= 0:
-            s, nso = _slot(m, sh_start[j], sh_end[j], t, sh, so, nso)
-            sh[m, s, SH_TOTAL] += d_parts[i]
-            sh[m, s, SH_REJ] += d_rej[i]
+        cur = s_i[m, SI_CUR]
+        if is_stop(cur) and s_i[m, SI_DECLARED] == 0 and (
+                cur != STOPPED or t_known - s_i[m, SI_CUR_SINCE] >= p_i[m, PI_MICRO_MS]):
+            ne = _declare(m, t_known, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        if not (t >= c_start and t < c_end and m == c_m):  # shift of this reading (cached per machine run)
+            c_m = m
+            j = find_shift(t, sh_start, sh_end, site_sh_lo[site], site_sh_hi[site])
+            if j >= 0:
+                c_start, c_end = sh_start[j], sh_end[j]
+            else:
+                c_start, c_end = NONE, NONE
+        if c_start != NONE:
+            if c_slot < 0 or sh[m, c_slot, SH_START] != c_start or c_slot_m != m:
+                c_slot, nso = _slot(m, c_start, c_end, t, sh, so, nso)
+                c_slot_m = m
+            sh[m, c_slot, SH_TOTAL] += d_parts[i]
+            sh[m, c_slot, SH_REJ] += d_rej[i]
         s_i[m, SI_OP_QTY] += d_parts[i]
         settled = t_known
-        if s_i[m, SI_CUR] == STOPPED and s_i[m, SI_DECLARED] == 0:
+        cur = s_i[m, SI_CUR]
+        if cur == STOPPED and s_i[m, SI_DECLARED] == 0:
             settled = min(settled, s_i[m, SI_CUR_SINCE])
-        if settled > s_i[m, SI_ACC_TS]:
-            nso = _account(m, s_i[m, SI_ACC_TS], settled, s_i[m, SI_CUR], s_i[m, SI_DECLARED] != 0, t, seg_start,
-                           seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
-            s_i[m, SI_ACC_TS] = settled
-        nso = _close_slots(m, min(settled, t - p_i[m, PI_LATENESS_MS]), t, sh, so, nso)
+        if (cur == RUNNING or cur == UNKNOWN) and settled > s_i[m, SI_ACC_TS]:
+            s_i[m, SI_ACC_TS] = settled  # nothing to account; other states are accounted when a slot closes
+        limit = min(settled, t - p_i[m, PI_LATENESS_MS])
+        due = False
+        for q in range(sh.shape[1]):
+            if sh[m, q, SH_START] != NONE and sh[m, q, SH_END] <= limit:
+                due = True
+        if due:
+            if settled > s_i[m, SI_ACC_TS]:
+                nso = _account(m, s_i[m, SI_ACC_TS], settled, cur, s_i[m, SI_DECLARED] != 0, t, seg_start,
+                               seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
+                s_i[m, SI_ACC_TS] = settled
+            nso = _close_slots(m, limit, t, sh, so, nso)
     return ne, nso
 
 

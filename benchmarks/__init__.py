@@ -1,0 +1,1 @@
+"""andon benchmarks: `python -m benchmarks [SCENARIO ...] [--quick] [--json PATH]` (see ARCHITECTURE.md)."""
