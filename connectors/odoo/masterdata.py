@@ -1,0 +1,203 @@
+"""Cached Odoo master data for the sync: work centers by code, their open work orders, loss reasons, equipment,
+locations, lots, and the operation watermarks andon left in Odoo. Refreshed on a schedule and on a miss.
+
+    md = MasterData(client, refresh_s=300)
+    md.work_center("WC-PRESS-01")          # {"id": 1, "code": "WC-PRESS-01", ...} or None after a refresh
+    md.active_work_order(center_id)        # the order in progress, else the oldest ready one, or None
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Work order states a machine can be working on (16-18 and 19 spellings), best first.
+ACTIVE_STATES = ("progress", "ready")
+#: `[andon:<event id>] <kind> @<event time>` written into descriptions/origins: the Odoo-side idempotency key.
+MARKER = re.compile(r"\[andon:([0-9a-fA-F-]{36})\](?: ([a-z_ .]+?))?(?: @(\S+))?(?:\s|$)")
+
+
+def marker(event_id: str, kind: str = "", at: str = "") -> str:
+    return f"[andon:{event_id}]" + (f" {kind}" if kind else "") + (f" @{at}" if at else "")
+
+
+def m2o(value: Any) -> int | None:
+    """The id of a many2one value as search_read returns it ([id, name], id or False)."""
+    if isinstance(value, list | tuple):
+        return int(value[0]) if value else None
+    return int(value) if value else None
+
+
+@dataclass
+class WorkOrder:
+    id: int
+    workcenter_id: int
+    state: str
+    qty_producing: float
+    production_id: int | None
+    product_id: int | None
+    name: str = ""
+
+
+@dataclass
+class _Snapshot:
+    centers: dict[str, dict] = field(default_factory=dict)  # code -> {id, code, name}
+    orders: dict[int, list[WorkOrder]] = field(default_factory=dict)  # center id -> open orders by id
+    last_product: dict[int, int] = field(default_factory=dict)  # center id -> product of its newest order
+    losses: dict[str, dict] = field(default_factory=dict)  # name -> {id, loss_type}
+    equipment: dict[str, dict] = field(default_factory=dict)  # name -> {id, workcenter_id, team}
+    equipment_by_center: dict[int, dict] = field(default_factory=dict)
+    team: int | None = None
+    stock_location: int | None = None
+    scrap_location: int | None = None
+    finished_at: dict[int, str] = field(default_factory=dict)  # center id -> newest operation.finished time
+    has_quality_alert: bool = False
+    production_lot_field: str | None = None
+
+
+class MasterData:
+    """Reads master data with few calls and keeps it for `refresh_s`; `refresh()` on a miss at most every
+    `min_refresh_s` so a burst of events for an unknown work center costs one reload, not one per event."""
+
+    def __init__(self, client, *, refresh_s: float = 300.0, min_refresh_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.refresh_s, self.min_refresh_s, self._clock = client, refresh_s, min_refresh_s, clock
+        self._data: _Snapshot | None = None
+        self._loaded_at = float("-inf")
+        self._lots: dict[str, dict | None] = {}
+        self.loads = 0
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        if self._data is None or self._clock() - self._loaded_at >= self.refresh_s:
+            self.load()
+
+    def refresh(self) -> bool:
+        """Reload after a miss unless a load happened within `min_refresh_s`; True when it reloaded."""
+        if self._clock() - self._loaded_at < self.min_refresh_s:
+            return False
+        self.load()
+        return True
+
+    def load(self) -> None:
+        c = self.client
+        d = _Snapshot()
+        for wc in c.search_read("mrp.workcenter", [], ["id", "code", "name"]):
+            if wc.get("code"):
+                d.centers[wc["code"]] = {"id": wc["id"], "code": wc["code"], "name": wc["name"]}
+        orders = c.search_read("mrp.workorder", [("state", "in", list(ACTIVE_STATES))],
+                               ["id", "workcenter_id", "state", "qty_producing", "production_id", "product_id",
+                                "name"], order="id")
+        for o in orders:
+            self._put_order(d, o)
+        for loss in c.search_read("mrp.workcenter.productivity.loss", [], ["id", "name", "loss_type"]):
+            d.losses.setdefault(loss["name"], {"id": loss["id"], "loss_type": loss["loss_type"]})
+        for eq in c.search_read("maintenance.equipment", [], ["id", "name", "workcenter_id",
+                                                               "maintenance_team_id"]):
+            entry = {"id": eq["id"], "workcenter_id": m2o(eq.get("workcenter_id")),
+                     "team": m2o(eq.get("maintenance_team_id"))}
+            d.equipment[eq["name"]] = entry
+            if entry["workcenter_id"]:
+                d.equipment_by_center.setdefault(entry["workcenter_id"], entry)
+        teams = c.search("maintenance.team", [], limit=1)
+        d.team = teams[0] if teams else None
+        stock = c.search("stock.location", [("usage", "=", "internal")], limit=1)
+        scrap = c.search("stock.location", [("scrap_location", "=", True)], limit=1)
+        d.stock_location, d.scrap_location = (stock or [None])[0], (scrap or [None])[0]
+        for log in c.search_read("mrp.workcenter.productivity", [("description", "like", "operation_finished @")],
+                                 ["workcenter_id", "description"]):
+            for _, kind, at in MARKER.findall(log.get("description") or ""):
+                center = m2o(log["workcenter_id"])
+                if kind == "operation_finished" and at and center and at > d.finished_at.get(center, ""):
+                    d.finished_at[center] = at
+        d.has_quality_alert = bool(c.search_count("ir.model", [("model", "=", "quality.alert")]))
+        fields = c.fields_get("mrp.production", ["type"])
+        d.production_lot_field = next((f for f in ("lot_producing_id", "lot_producing_ids") if f in fields), None)
+        self._data, self._loaded_at = d, self._clock()
+        self._lots.clear()
+        self.loads += 1
+
+    @staticmethod
+    def _put_order(d: _Snapshot, o: dict) -> None:
+        center = m2o(o["workcenter_id"])
+        if center is None:
+            return
+        wo = WorkOrder(o["id"], center, o["state"], float(o.get("qty_producing") or 0.0),
+                       m2o(o.get("production_id")), m2o(o.get("product_id")), o.get("name") or "")
+        d.orders.setdefault(center, []).append(wo)
+        if wo.product_id:
+            d.last_product[center] = wo.product_id
+
+    def reload_orders(self, center_id: int) -> None:
+        """Re-read one work center's open orders (after a button call or a refusal about its order)."""
+        d = self.data
+        d.orders[center_id] = []
+        for o in self.client.search_read("mrp.workorder", [("workcenter_id", "=", center_id),
+                                                           ("state", "in", list(ACTIVE_STATES))],
+                                         ["id", "workcenter_id", "state", "qty_producing", "production_id",
+                                          "product_id", "name"], order="id"):
+            self._put_order(d, o)
+
+    @property
+    def data(self) -> _Snapshot:
+        self.ensure()
+        assert self._data is not None
+        return self._data
+
+    # -- lookups -----------------------------------------------------------------------------------------
+    def work_center(self, code: str) -> dict | None:
+        center = self.data.centers.get(code)
+        if center is None and self.refresh():
+            center = self.data.centers.get(code)
+        return center
+
+    def active_work_order(self, center_id: int) -> WorkOrder | None:
+        orders = self.data.orders.get(center_id, [])
+        for state in ACTIVE_STATES:
+            for wo in orders:
+                if wo.state == state:
+                    return wo
+        return None
+
+    def product_of(self, center_id: int) -> int | None:
+        wo = self.active_work_order(center_id)
+        if wo is not None and wo.product_id:
+            return wo.product_id
+        product = self.data.last_product.get(center_id)
+        if product is None:
+            newest = self.client.search_read("mrp.workorder", [("workcenter_id", "=", center_id)], ["product_id"],
+                                             limit=1, order="id desc")
+            product = m2o(newest[0]["product_id"]) if newest else None
+            if product:
+                self.data.last_product[center_id] = product
+        return product
+
+    def loss(self, name: str) -> dict | None:
+        loss = self.data.losses.get(name)
+        if loss is None and self.refresh():
+            loss = self.data.losses.get(name)
+        return loss
+
+    def equipment(self, name: str | None, center_id: int) -> dict | None:
+        if name:
+            eq = self.data.equipment.get(name)
+            if eq is None and self.refresh():
+                eq = self.data.equipment.get(name)
+            return eq
+        return self.data.equipment_by_center.get(center_id)
+
+    def lots(self, names: Iterable[str]) -> dict[str, dict | None]:
+        """name -> {id, product_id} or None when Odoo has no such lot (looked up in one call per batch)."""
+        wanted = [n for n in dict.fromkeys(names) if n not in self._lots]
+        if wanted:
+            found = {lot["name"]: {"id": lot["id"], "product_id": m2o(lot["product_id"])} for lot in
+                     self.client.search_read("stock.lot", [("name", "in", wanted)], ["id", "name", "product_id"])}
+            for n in wanted:
+                self._lots[n] = found.get(n)
+        return {n: self._lots.get(n) for n in names}
+
+    def forget_lot(self, name: str) -> None:
+        self._lots.pop(name, None)

@@ -1,0 +1,156 @@
+"""The odoo_sync dataflow: business events (Kafka) -> validate -> shard by machine -> apply to Odoo, with refusals
+to the events DLQ and every outcome in the audit trail.
+
+Example::
+
+    flow = build_flow(OdooSyncFlowConfig(site=site, audit_path="audit.jsonl", eof_idle_s=5))
+    # andon run odoo-sync --config site.toml   (or bytewax.testing.run_main(flow))
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.operators import StatefulBatchLogic
+
+from andon.config import SiteConfig
+from andon.connectors.kafka import KafkaBatchSource, KafkaSink
+from andon.connectors.odoo import CircuitBreaker, OdooClient, RetryPolicy
+from andon.connectors.odoo.journal import AuditTrail, Ledger
+from andon.connectors.odoo.sync import Inbound, OdooSync, dead_letter, invalid_event
+from andon.events import EventError, decode_event
+from andon.messages import OutMessage, RawBatch
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class OdooSyncFlowConfig:
+    """What odoo_sync reads, how it shards and where it keeps its audit trail and ledger."""
+
+    site: SiteConfig
+    audit_path: str | Path | None = None
+    ledger_path: str | Path | None = None
+    #: Events of one machine always land in the same shard (per-machine order); one Odoo client per shard.
+    shards: int = 1
+    poll_size: int = 2_000
+    eof_idle_s: float | None = None
+    refresh_s: float = 300.0
+    hold_max_s: float = 30.0
+    scrap_insufficient: str = "confirm"
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker_threshold: int = 5
+    breaker_reset_s: float = 30.0
+    kafka_config: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.shards < 1:
+            raise ValueError("shards must be at least 1")
+        if self.poll_size < 1:
+            raise ValueError("poll_size must be at least 1")
+
+
+@dataclass
+class Decoded:
+    items: list[Inbound]
+    dead: list[OutMessage]
+
+
+class _Shared:
+    """Per-process objects several shards share: the audit file and the ledger (both locked inside), and the
+    OdooSync instances so the run can report their counters."""
+
+    lock = threading.Lock()
+    audits: dict[str, AuditTrail] = {}
+    ledgers: dict[str, Ledger] = {}
+    syncs: list[OdooSync] = []
+
+    @classmethod
+    def audit(cls, path) -> AuditTrail:
+        with cls.lock:
+            return cls.audits.setdefault(str(path), AuditTrail(path))
+
+    @classmethod
+    def ledger(cls, path) -> Ledger:
+        with cls.lock:
+            if str(path) not in cls.ledgers:
+                cls.ledgers[str(path)] = Ledger(path)
+            return cls.ledgers[str(path)]
+
+
+def counters() -> dict[str, int]:
+    """Outcome counts over every OdooSync of this process (for the end-of-run summary and metrics)."""
+    total: dict[str, int] = {}
+    for sync in _Shared.syncs:
+        for key, value in sync.counters.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def make_sync(cfg: OdooSyncFlowConfig) -> OdooSync:
+    client = OdooClient(cfg.site.odoo, retry=cfg.retry,
+                        breaker=CircuitBreaker(cfg.breaker_threshold, cfg.breaker_reset_s))
+    sync = OdooSync(client, cfg.site, audit=_Shared.audit(cfg.audit_path) if cfg.audit_path else None,
+                    ledger=_Shared.ledger(cfg.ledger_path) if cfg.ledger_path else None, refresh_s=cfg.refresh_s,
+                    hold_max_s=cfg.hold_max_s, scrap_insufficient=cfg.scrap_insufficient)
+    with _Shared.lock:
+        _Shared.syncs.append(sync)
+    return sync
+
+
+class _ApplyLogic(StatefulBatchLogic):
+    """One shard: applies its events in arrival order and emits dead-letter messages. Holds no state worth a
+    snapshot (Odoo-side keys are the truth), so a resume simply re-applies from the last committed offsets."""
+
+    def __init__(self, cfg: OdooSyncFlowConfig, resume_state) -> None:
+        self.cfg = cfg
+        self.sync = make_sync(cfg)
+
+    def on_batch(self, values: list[list[Inbound]]):
+        items = [it for chunk in values for it in chunk]
+        result = self.sync.apply(items)
+        dlq = self.cfg.site.topics.events_dlq
+        return [dead_letter(it, refusal, dlq) for it, refusal in result.dead], StatefulBatchLogic.RETAIN
+
+    def snapshot(self):
+        return {"version": SNAPSHOT_VERSION}
+
+
+def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
+    site = cfg.site
+    topics = site.topics
+    kafka = {**site.kafka.client_config(), **cfg.kafka_config}
+    shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
+
+    def decode(batch: RawBatch) -> Decoded:
+        out = Decoded([], [])
+        for offset, value, key in zip(batch.offsets, batch.values, batch.keys, strict=True):
+            try:
+                out.items.append(Inbound(decode_event(value), value, key, batch.topic, batch.partition, offset))
+            except EventError as exc:
+                out.dead.append(invalid_event(value, exc, key, batch.topic, batch.partition, offset,
+                                              topics.events_dlq))
+        return out
+
+    def shard(decoded: Decoded) -> list[tuple[str, list[Inbound]]]:
+        groups: dict[str, list[Inbound]] = {}
+        for it in decoded.items:
+            key = shard_keys[zlib.crc32(f"{it.event.site}/{it.event.machine}".encode()) % cfg.shards]
+            groups.setdefault(key, []).append(it)
+        return list(groups.items())
+
+    flow = Dataflow("andon_odoo_sync")
+    raw = op.input("events_in", flow, KafkaBatchSource(kafka, topics.events, batch_size=cfg.poll_size,
+                                                       eof_idle_s=cfg.eof_idle_s))
+    decoded = op.map("decode", raw, decode)
+    invalid = op.flat_map("invalid", decoded, lambda d: d.dead)
+    sharded = op.flat_map("shard", decoded, shard)
+    applied = op.stateful_batch("odoo_apply", sharded, lambda resume: _ApplyLogic(cfg, resume))
+    refused = op.flat_map("refused", applied, lambda kv: [kv[1]])
+    op.output("dlq_out", op.merge("dead_letters", invalid, refused), KafkaSink(kafka))
+    return flow

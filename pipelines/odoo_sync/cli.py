@@ -1,0 +1,49 @@
+"""`andon run odoo-sync`: the production entry point of the odoo_sync dataflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+from andon.config import load_site
+from andon.errors import AndonError
+from andon.pipelines.odoo_sync import OdooSyncFlowConfig, build_flow, counters
+from andon.pipelines.runner import add_run_options, execute
+
+
+def run_odoo_sync(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="andon run odoo-sync",
+                                     description="Apply business events from Kafka to Odoo (idempotent, batched).")
+    parser.add_argument("--config", required=True,
+                        help="site TOML; Odoo secrets only from ANDON_ODOO_PASSWORD / ANDON_ODOO_API_KEY (or *_FILE)")
+    parser.add_argument("--eof-idle", type=float, default=None,
+                        help="stop after this many seconds without input (default: run forever)")
+    parser.add_argument("--audit", default="andon-data/odoo-audit.jsonl",
+                        help="append-only JSONL audit trail (default andon-data/odoo-audit.jsonl)")
+    parser.add_argument("--ledger", default=None,
+                        help="SQLite ledger of applied events: replays skip Odoo (optional; Odoo keys stay the truth)")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="machine shards, one Odoo client each (set to workers x processes to spread load)")
+    parser.add_argument("--poll-size", type=int, default=2_000, help="Kafka messages per poll and partition")
+    parser.add_argument("--refresh", type=float, default=300.0, help="master-data refresh period in seconds")
+    parser.add_argument("--scrap-insufficient", choices=["confirm", "refuse"], default="confirm",
+                        help="when Odoo warns of insufficient stock for a scrap: confirm it (default) or DLQ it")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    site = load_site(args.config)
+    odoo = site.odoo
+    if not (odoo.password or odoo.api_key):
+        raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY "
+                         "(or ANDON_ODOO_PASSWORD_FILE / ANDON_ODOO_API_KEY_FILE)")
+    cfg = OdooSyncFlowConfig(site=site, audit_path=args.audit, ledger_path=args.ledger, shards=args.shards,
+                             poll_size=args.poll_size, eof_idle_s=args.eof_idle, refresh_s=args.refresh,
+                             scrap_insufficient=args.scrap_insufficient)
+    started = time.monotonic()
+    execute(build_flow(cfg), args)
+    summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}
+    print(json.dumps(summary), file=sys.stderr)
+    return 0
