@@ -119,7 +119,7 @@ def report(out: Path, truth: dict, sent: int, seconds: float, dead_letters: int)
     import polars as pl
 
     shifts = pl.scan_parquet(str(out / "shift_oee" / "**" / "*.parquet"), hive_partitioning=True).collect()
-    truth_oee = {(m, s["shift_id"]): s["oee"] for m, t in truth["machines"].items() for s in t["shifts"]}
+    truth_oee = {(m, s["shift_id"]): s["oee"] for m, t in truth["per_machine"].items() for s in t["shifts"]}
     rows = shifts.sort(["machine", "shift_id"]).select(
         "machine", "shift_id", "availability", "performance", "quality", "oee", "total_count", "downtime_s")
     print(f"\n{sent:,} readings in {seconds:,.1f} s. Per-machine OEE (andon vs simulator ground truth):")

@@ -10,6 +10,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -49,6 +50,37 @@ def process_id(args) -> int | None:
     return int(match.group(1)) if match and args.addresses else None
 
 
+def init_recovery(db: Path, proc: int | None, processes: int) -> None:
+    """Create this process's recovery partition on first use.
+
+    In a cluster each process (pod) keeps its own volume and creates only its own partition file; bytewax then
+    finds every partition across the processes, and refuses to resume (MissingPartitionsError) when one is
+    missing instead of silently losing its state. ANDON_RECOVERY_PARTITIONS overrides the count (default: the
+    number of processes).
+    """
+    db.mkdir(parents=True, exist_ok=True)
+    if any(db.glob("part-*.sqlite3")):
+        return
+    count = int(os.environ.get("ANDON_RECOVERY_PARTITIONS", processes))
+    if proc is None:
+        init_db_dir(db, count)
+    elif proc < count:
+        with tempfile.TemporaryDirectory(dir=db) as tmp:
+            init_db_dir(Path(tmp), count)
+            (Path(tmp) / f"part-{proc}.sqlite3").rename(db / f"part-{proc}.sqlite3")
+
+
+def start_status(args):
+    """Serve /metrics, /healthz and /readyz on --metrics-port (env ANDON_METRICS_PORT), if given."""
+    port = getattr(args, "metrics_port", None)
+    if not port:
+        return None
+    from andon.connectors.status_server import StatusServer
+
+    args.status_server = StatusServer(port).start()
+    return args.status_server
+
+
 def execute(flow: Dataflow, args) -> None:
     """Run `flow` as the options say; blocks until the input ends (or forever for live sources)."""
     from bytewax.run import cli_main
@@ -65,10 +97,11 @@ def execute(flow: Dataflow, args) -> None:
     recovery = None
     if args.recovery_dir:
         db = Path(args.recovery_dir)
-        db.mkdir(parents=True, exist_ok=True)
-        if not any(db.glob("part-*.sqlite3")):
-            init_db_dir(db, len(addresses) if addresses else 1)
+        init_recovery(db, proc, len(addresses) if addresses else 1)
         recovery = RecoveryConfig(db)
+    status = getattr(args, "status_server", None)
+    if status is not None:
+        status.ready.set()
     cli_main(flow, workers_per_process=args.workers, process_id=proc, addresses=addresses,
              epoch_interval=timedelta(seconds=args.snapshot_interval), recovery_config=recovery)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import msgspec
 
 from andon.config import example_site_path, load_site
 from andon.errors import AndonError
-from andon.pipelines.runner import Progress, add_run_options, execute
+from andon.pipelines.runner import Progress, add_run_options, execute, start_status
 from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow, metrics
 from andon.readings import Reading, parse_ts
 
@@ -99,17 +100,15 @@ def run_telemetry(argv: list[str]) -> int:
     parser.add_argument("--out", default="andon-data", help="Parquet root directory (default ./andon-data)")
     parser.add_argument("--shards", type=int, default=None, help="state shards (default: topic partitions)")
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("ANDON_METRICS_PORT", "0")) or None,
+                        help="serve /metrics, /healthz and /readyz on this port (env ANDON_METRICS_PORT)")
     parser.add_argument("--eof-idle", type=float, default=None,
                         help="stop after this many seconds without input (default: run forever)")
     parser.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)  # fixed clock for tests, epoch ms
     add_run_options(parser)
     args = parser.parse_args(argv)
     site = load_site(args.config)
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port)
+    start_status(args)
     bounds = None
     if args.now is not None:
         p = site.processing

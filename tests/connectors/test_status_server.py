@@ -1,0 +1,41 @@
+"""Status endpoints: metrics, liveness, and readiness that turns on when the dataflow runs."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from andon.connectors.status_server import StatusServer
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_endpoints():
+    server = StatusServer(0, host="127.0.0.1").start()
+    try:
+        assert get(server.port, "/healthz") == (200, "ok\n")
+        assert get(server.port, "/readyz") == (503, "starting\n")
+        server.ready.set()
+        assert get(server.port, "/readyz") == (200, "ready\n")
+        code, body = get(server.port, "/metrics")
+        assert code == 200 and "python_info" in body
+        assert get(server.port, "/nope")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_recovery_partition_per_process(tmp_path):
+    from andon.pipelines.runner import init_recovery
+
+    init_recovery(tmp_path / "solo", None, 1)
+    assert sorted(p.name for p in (tmp_path / "solo").glob("part-*")) == ["part-0.sqlite3"]
+    for proc in range(2):
+        (tmp_path / f"pod{proc}").mkdir()
+        init_recovery(tmp_path / f"pod{proc}", proc, 2)
+        assert [p.name for p in (tmp_path / f"pod{proc}").glob("part-*")] == [f"part-{proc}.sqlite3"]
