@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -134,10 +135,15 @@ EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
+def _iso_seconds(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
 def iso_ms(epoch_ms: int) -> str:
     """RFC 3339 UTC with milliseconds, e.g. '2026-03-02T05:00:00.125Z'."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    return f"{_iso_seconds(seconds)}{millis:03d}Z"
 
 
 def parse_iso_ms(text: str) -> int:

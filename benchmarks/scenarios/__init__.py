@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.scenarios.kernels import kernels
+from benchmarks.scenarios.pipeline import pipeline_arrow, pipeline_kafka, pipeline_memory
 
 SCENARIOS: dict[str, Callable[..., dict]] = {
     "kernels": kernels,
+    "pipeline-memory": pipeline_memory,
+    "pipeline-arrow": pipeline_arrow,
+    "pipeline-kafka": pipeline_kafka,
 }

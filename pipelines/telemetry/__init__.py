@@ -41,13 +41,17 @@ class TelemetryFlowConfig:
     #: Kafka source ends after this long without a message (None: runs forever, as in production).
     eof_idle_s: float | None = None
     kafka_config: dict = field(default_factory=dict)
+    #: A bytewax Source of RawBatch items to use instead of Kafka or files (benchmarks, embedding).
+    custom_source: object | None = None
     parquet_write_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.sites:
             raise ValueError("at least one site config is needed")
-        if self.source not in {"kafka", "files"}:
-            raise ValueError(f"source must be 'kafka' or 'files', not {self.source!r}")
+        if self.source not in {"kafka", "files", "custom"}:
+            raise ValueError(f"source must be 'kafka', 'files' or 'custom', not {self.source!r}")
+        if self.source == "custom" and self.custom_source is None:
+            raise ValueError("source 'custom' needs custom_source")
         if self.source == "files" and not self.inputs:
             raise ValueError("source 'files' needs at least one input file")
 
@@ -65,6 +69,8 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     if cfg.source == "kafka":
         kafka = {**site.kafka.client_config(), **cfg.kafka_config}
         source = KafkaBatchSource(kafka, topics.telemetry, batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s)
+    elif cfg.source == "custom":
+        source = cfg.custom_source
     else:
         source = JsonlBatchSource(cfg.inputs, batch_lines=cfg.batch_size)
     raw = op.input("telemetry_in", flow, source)
