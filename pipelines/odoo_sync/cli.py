@@ -31,6 +31,10 @@ def run_odoo_sync(argv: list[str]) -> int:
     parser.add_argument("--refresh", type=float, default=300.0, help="master-data refresh period in seconds")
     parser.add_argument("--scrap-insufficient", choices=["confirm", "refuse"], default="confirm",
                         help="when Odoo warns of insufficient stock for a scrap: confirm it (default) or DLQ it")
+    parser.add_argument("--breaker-reset", type=float, default=30.0,
+                        help="seconds the circuit breaker stays open before a trial call (default 30)")
+    parser.add_argument("--hold-max", type=float, default=30.0,
+                        help="longest wait between retries of a held batch while Odoo is down (default 30 s)")
     add_run_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,7 +45,8 @@ def run_odoo_sync(argv: list[str]) -> int:
                          "(or ANDON_ODOO_PASSWORD_FILE / ANDON_ODOO_API_KEY_FILE)")
     cfg = OdooSyncFlowConfig(site=site, audit_path=args.audit, ledger_path=args.ledger, shards=args.shards,
                              poll_size=args.poll_size, eof_idle_s=args.eof_idle, refresh_s=args.refresh,
-                             scrap_insufficient=args.scrap_insufficient)
+                             scrap_insufficient=args.scrap_insufficient, breaker_reset_s=args.breaker_reset,
+                             hold_max_s=args.hold_max)
     started = time.monotonic()
     execute(build_flow(cfg), args)
     summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}
