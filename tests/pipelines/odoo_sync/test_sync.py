@@ -156,7 +156,8 @@ def test_refusals_go_to_the_dlq_do_not_block_and_replay_after_the_fix(plant, odo
     lot = admin.search_read("stock.scrap", [("lot_id.name", "=", "LOT-NEW-0042")], ["state"])
     assert [r["state"] for r in lot] == ["done"]
     settled = snapshot(admin)
-    andon("dlq", "replay", *fixed, "--config", str(config), env=env)  # twice: nothing changes
+    andon("dlq", "replay", *fixed, "--config", str(config), "--audit", str(tmp_path / "audit.jsonl"),
+          env=env)  # twice: nothing changes
     assert snapshot_without(snapshot(admin), "write_date") == snapshot_without(settled, "write_date")
     assert snapshot(admin)["stock.scrap"] == settled["stock.scrap"]
 
