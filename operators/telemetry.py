@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import msgspec
 import numpy as np
@@ -17,7 +18,7 @@ from bytewax.operators import StatefulBatchLogic
 from andon.config import SiteConfig
 from andon.messages import DeadLetter, RawBatch
 from andon.readings import HINTS, BatchDecoder, ReadingBatch, Registry
-from andon.readings_arrow import decode_arrow, is_arrow
+from andon.readings_arrow import ARROW_STREAM_MAGIC, decode_arrow
 
 
 @dataclass(slots=True)
@@ -41,7 +42,8 @@ class TelemetryDecoder:
 
     def decode(self, raw: RawBatch) -> Decoded:
         bounds = self.fixed_bounds or self.decoder.bounds()
-        arrow_idx = [i for i, v in enumerate(raw.values) if is_arrow(v)]
+        flags = list(map(bytes.startswith, raw.values, repeat(ARROW_STREAM_MAGIC, len(raw.values))))
+        arrow_idx = [i for i, flag in enumerate(flags) if flag] if True in flags else []
         if not arrow_idx:
             batch = self.decoder.decode(raw.values, bounds=bounds)
         else:
