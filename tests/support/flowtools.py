@@ -89,3 +89,37 @@ def run_args(config, out, truth, *extra):
 def events_from_topic(broker, topic):
     messages = read_topic({"bootstrap.servers": broker.bootstrap}, topic, idle_s=2)
     return [json.loads(m.value()) for m in messages]
+
+
+# ---- reconcile and sync-shifts (issue 7) -----------------------------------------------------------------------
+
+def drop_readings(trace: Path, out: Path, machine: str, start_ms: int, end_ms: int) -> int:
+    """Copy a JSONL trace without `machine`'s readings in [start_ms, end_ms): a gateway outage. Returns lines
+    dropped."""
+    dropped = 0
+    with open(trace, "rb") as src, open(out, "wb") as dst:
+        for line in src:
+            doc = json.loads(line)
+            first = doc[0] if isinstance(doc, list) else doc
+            if isinstance(first, dict) and first.get("machine") == machine and start_ms <= first.get("ts", -1) < end_ms:
+                dropped += 1
+                continue
+            dst.write(line)
+    return dropped
+
+
+def odoo_env(odoo, broker=None) -> dict:
+    """Environment for andon commands that talk to the stand-in (integration user) and, optionally, the broker."""
+    from andon.connectors.standin.testing import INTEGRATION_PASSWORD
+
+    env = {"ANDON_ODOO_URL": odoo.url, "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}
+    if broker is not None:
+        env["ANDON_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    return env
+
+
+def odoo_writes(odoo) -> dict[str, int]:
+    """Write calls the stand-in served since its stats were reset: {"model.method": n}."""
+    writes = ("create", "write", "unlink", "button_start", "button_finish", "button_pending", "action_validate",
+              "do_scrap")
+    return {m: n for m, n in odoo.stats()["by_method"].items() if m.rsplit(".", 1)[-1] in writes}
