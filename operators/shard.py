@@ -42,6 +42,13 @@ from andon.operators.state import ShardState, check_resumable, empty_arrays, gro
 from andon.readings import ReadingBatch, Registry
 
 
+def sort_by_machine(local: np.ndarray) -> np.ndarray:
+    """Stable order grouping readings by local machine (arrival order kept); radix sort for small indices."""
+    if local.size and int(local.max()) < 2**16:
+        return np.argsort(local.astype(np.uint16), kind="stable").astype(np.int64, copy=False)
+    return np.argsort(local, kind="stable").astype(np.int64, copy=False)
+
+
 def _writable(arr: np.ndarray) -> np.ndarray:
     """Kernels are compiled for writable arrays; a read-only array (e.g. zero-copy Arrow) would compile anew."""
     return arr if arr.flags.writeable else arr.copy()
@@ -156,18 +163,21 @@ class ShardProcessor:
         local = self._local(batch.machine)
         ts = _writable(np.ascontiguousarray(batch.ts, dtype=np.int64))
         values = _writable(np.ascontiguousarray(batch.values, dtype=np.float64))
-        order = np.argsort(local, kind="stable").astype(np.int64, copy=False)
-        sorted_local = local[order]
-        n_machines = int(np.count_nonzero(sorted_local[1:] != sorted_local[:-1])) + 1
+        order = sort_by_machine(local)
+        # The kernels walk readings grouped by machine in arrival order; gathering the columns into that order
+        # first makes every kernel access sequential (the walk order is then simply 0..n-1).
+        local, ts, values = local[order], ts[order], np.take(values, order, axis=0)
+        walk = np.arange(n, dtype=np.int64)
+        n_machines = int(np.count_nonzero(local[1:] != local[:-1])) + 1
         cal = self._calendar(int(ts.min()), int(ts.max()))
         a = self._arrays
-        late, d_parts, d_rej, closed = aggregate(order, local, ts, values, self._params, cal, a,
+        late, d_parts, d_rej, closed = aggregate(walk, local, ts, values, self._params, cal, a,
                                                  n_machines=n_machines, reset_ratio=C.COUNTER_RESET_RATIO,
                                                  roll_fraction=C.COUNTER_ROLLOVER_FRACTION)
-        ev, so = detect_states(order, local, ts, values, d_parts, d_rej, self._params, cal, a,
+        ev, so = detect_states(walk, local, ts, values, d_parts, d_rej, self._params, cal, a,
                                n_machines=n_machines)
-        rev, revx = detect_rules(order, local, ts, values, d_parts, self._params, a)
-        return self._output(closed, ev, so, rev, revx, np.flatnonzero(late).astype(np.int64))
+        rev, revx = detect_rules(walk, local, ts, values, d_parts, self._params, a)
+        return self._output(closed, ev, so, rev, revx, np.sort(order[late]))
 
     def flush(self) -> ShardOutput:
         """End of input: close every open window and every open shift (shifts with data only)."""

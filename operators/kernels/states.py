@@ -75,40 +75,41 @@ def is_stop(state):
     return state >= STOPPED and state != PLANNED_STOP
 
 
-@njit(cache=True, inline="always")
-def raw_state(i, m, values, p_i, p_f, code_keys, code_vals, prev):
-    """The state one reading shows, before debouncing (prev = the previous reading's raw state)."""
-    if p_i[m, PI_STATE_MODE] == MODE_CODE:
-        cs = p_i[m, PI_CODE_SIG]
-        if cs < 0:
-            return prev
-        v = values[i, cs]
-        if v != v:
-            return prev
-        for k in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
-            if code_keys[k] == v:
-                return np.int64(code_vals[k])
-        return p_i[m, PI_UNMAPPED]
-    a = p_i[m, PI_ALARM_SIG]
-    alarm = -1
-    if a >= 0:
-        av = values[i, a]
-        if av == av:
-            alarm = 1 if av != 0 else 0
-    if alarm == 1 or (alarm == -1 and prev == BREAKDOWN):
+@njit(cache=True)
+def raw_inferred(alarm, run, run_above, hysteresis, prev):
+    """Inferred state of one reading from scalars (NaN = signal absent); prev = the previous raw state."""
+    if (alarm == alarm and alarm != 0) or (alarm != alarm and prev == BREAKDOWN):
         return np.int64(BREAKDOWN)
     keep = prev if (prev == RUNNING or prev == STOPPED) else np.int64(STOPPED)
-    rs = p_i[m, PI_RUN_SIG]
-    if rs < 0:
+    if run != run:
         return keep
-    v = values[i, rs]
-    if v != v:
-        return keep
-    if v > p_f[m, PF_RUN_ABOVE]:
+    if run > run_above:
         return np.int64(RUNNING)
-    if v < p_f[m, PF_RUN_ABOVE] - p_f[m, PF_HYST]:
+    if run < run_above - hysteresis:
         return np.int64(STOPPED)
     return keep
+
+
+@njit(cache=True)
+def raw_state(i, m, values, p_i, p_f, code_keys, code_vals, prev):
+    """The state reading i of machine m shows, before debouncing. Written out (not called) in the hot loop:
+    a call with array arguments costs reference counting per reading."""
+    if p_i[m, PI_STATE_MODE] == MODE_CODE:
+        r = prev
+        cs = p_i[m, PI_CODE_SIG]
+        if cs >= 0:
+            v = values[i, cs]
+            if v == v:
+                r = p_i[m, PI_UNMAPPED]
+                for k in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
+                    if code_keys[k] == v:
+                        r = code_vals[k]
+                        break
+        return r
+    a = p_i[m, PI_ALARM_SIG]
+    rs = p_i[m, PI_RUN_SIG]
+    return raw_inferred(values[i, a] if a >= 0 else np.nan, values[i, rs] if rs >= 0 else np.nan,
+                        p_f[m, PF_RUN_ABOVE], p_f[m, PF_HYST], prev)
 
 
 @njit(cache=True, inline="always")
@@ -267,7 +268,22 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
         site = p_i[m, PI_SITE]
         lo = site_seg_lo[site]
         hi = site_seg_hi[site]
-        r = raw_state(i, m, values, p_i, p_f, code_keys, code_vals, s_i[m, SI_RAW])
+        r = s_i[m, SI_RAW]  # raw_state(), written out
+        if p_i[m, PI_STATE_MODE] == MODE_CODE:
+            cs = p_i[m, PI_CODE_SIG]
+            if cs >= 0:
+                v = values[i, cs]
+                if v == v:
+                    r = p_i[m, PI_UNMAPPED]
+                    for kk in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
+                        if code_keys[kk] == v:
+                            r = code_vals[kk]
+                            break
+        else:
+            a = p_i[m, PI_ALARM_SIG]
+            rs = p_i[m, PI_RUN_SIG]
+            r = raw_inferred(values[i, a] if a >= 0 else np.nan, values[i, rs] if rs >= 0 else np.nan,
+                             p_f[m, PF_RUN_ABOVE], p_f[m, PF_HYST], r)
         s_i[m, SI_RAW] = r
         if last == NONE:
             s_i[m, SI_CUR] = UNKNOWN
