@@ -22,8 +22,9 @@ from andon.errors import AndonError
 PROD = "mrp.workcenter.productivity"
 #: Key sync-shifts writes into a productivity record's description: one per (site, work center, shift, loss).
 SHIFT_KEY = re.compile(r"\[andon-shift:([^\]/]+)/([^\]/]+)/([^\]/]+)/([^\]/]+)\]")
-#: Marker kinds odoo_sync writes for real stops and holds (its `[andon:<event id>] <kind> @<time>` keys).
-REALTIME_KINDS = ("downtime", "downtime_closed", "quality_hold")
+#: Marker kinds of odoo_sync's logs that are real stops (its `[andon:<event id>] <kind> @<time>` keys). Its
+#: quality-hold logs (one window long) mark a hold, not lost time, and are left out of the time accounting.
+REALTIME_KINDS = ("downtime", "downtime_closed")
 _FMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -97,8 +98,21 @@ def odoo_client(site: SiteConfig):
     return OdooClient(site.odoo)
 
 
-def clipped_seconds(start: str, end: str | None, lo_ms: int, hi_ms: int, now_ms: int) -> float:
-    """Seconds of the log [start, end or now) that fall inside [lo_ms, hi_ms)."""
-    a = from_odoo_dt(start)
-    b = from_odoo_dt(end) if end else now_ms
-    return max(0, min(b, hi_ms) - max(a, lo_ms)) / 1000.0
+def clipped_seconds(start: str, end: str | None, lo_ms: int, hi_ms: int, now_ms: int,
+                    breaks: tuple[tuple[int, int], ...] = ()) -> float:
+    """Seconds of the log [start, end or now) inside [lo_ms, hi_ms), planned breaks excluded (a stop that runs
+    through a break costs no planned time during it, as in shift_oee)."""
+    a = max(from_odoo_dt(start), lo_ms)
+    b = min(from_odoo_dt(end) if end else now_ms, hi_ms)
+    if b <= a:
+        return 0.0
+    inside = b - a - sum(max(0, min(b, e) - max(a, s)) for s, e in breaks)
+    return max(inside, 0) / 1000.0
+
+
+def shift_breaks(site: SiteConfig, shift_start_ms: int) -> tuple[tuple[int, int], ...]:
+    """The planned breaks of the site's shift that starts at `shift_start_ms`."""
+    from andon.shifts import ShiftSchedule
+
+    shift = ShiftSchedule.from_site(site).shift_at(shift_start_ms)
+    return shift.breaks_ms if shift is not None else ()

@@ -12,7 +12,7 @@ A shift's planned time is split into a loss tree (Nakajima/Vorne; see docs/recon
                                                    under the Nakajima policy)
     downtime         (loss named by the reason) = downtime seconds of that reason
 
-Real stops and quality holds that odoo_sync already logged in Odoo during the shift (its `[andon:<event>]` logs)
+Real stops that odoo_sync already logged in Odoo during the shift (its `[andon:<event>]` logs)
 are subtracted from their loss, so Odoo's logs of a shift add up to the shift's planned time instead of counting a
 stop twice. Each record carries `[andon-shift:<site>/<work center>/<shift>/<loss>]` in its description; a run
 finds earlier records by that key and writes only what changed, so a second run writes nothing.
@@ -39,6 +39,7 @@ from andon.pipelines.reconcile_data import (
     odoo_client,
     odoo_dt,
     read_dataset,
+    shift_breaks,
     shift_key,
     ts_ms,
 )
@@ -142,8 +143,9 @@ def plan_sync(client, site: SiteConfig, rows: list[dict], now_ms: int | None = N
     for tree in trees:
         cursor = tree[0].shift_start_ms if tree else 0
         center = centers[tree[0].work_center] if tree else 0
+        breaks = shift_breaks(site, cursor) if tree else ()
         for item in tree:
-            logged = sum(clipped_seconds(a, b, item.shift_start_ms, item.shift_end_ms, now_ms)
+            logged = sum(clipped_seconds(a, b, item.shift_start_ms, item.shift_end_ms, now_ms, breaks)
                          for a, b in realtime.get((center, item.loss), []))
             seconds = round(max(item.seconds - logged, 0.0))
             vals = {"workcenter_id": center, "loss_id": losses[item.loss]["id"] if item.loss in losses else False,

@@ -123,3 +123,19 @@ def odoo_writes(odoo) -> dict[str, int]:
     writes = ("create", "write", "unlink", "button_start", "button_finish", "button_pending", "action_validate",
               "do_scrap")
     return {m: n for m, n in odoo.stats()["by_method"].items() if m.rsplit(".", 1)[-1] in writes}
+
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def chromium(page: Path, tmp: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run Debian's headless Chromium on a local file with a fresh profile (as root: --no-sandbox)."""
+    import shutil
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        raise AssertionError("chromium is not installed: make test installs it (apt-get install -y chromium)")
+    profile = tmp / f"chromium-profile-{len(list(tmp.glob('chromium-profile-*')))}"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=timeout, check=False)
