@@ -63,6 +63,7 @@ class Causes:
         self.inp = inp
         zone = inp.site.zone
         self._fmt = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).strftime("%H:%M")
+        self._zone = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).strftime("%Z")
         self.last_write: dict[tuple[str, int], int] = {}
         self.dead: dict[tuple[str, str], int] = defaultdict(int)
         for rec in inp.audit or []:
@@ -94,15 +95,16 @@ class Causes:
         gaps = _gaps(self.inp.windows.get(machine, []), _span(self.inp.windows, lo, hi), self.inp.site.
                      processing.window_s * 1000, [])
         if gaps:
-            return "gateway outage: no readings " + ", ".join(
-                f"{self._fmt(a)}–{self._fmt(b)}" for a, b in gaps) + f" on {machine}"
+            return f"gateway outage: no readings {self._stretches(gaps)} on {machine}"
         if self.inp.events is not None:
             gaps = _gaps(self.counts.get(machine, []), _span(self.counts, lo, hi), 60_000, self.down.get(machine, []))
             if gaps:
-                return ("gateway outage: no live readings " + ", ".join(f"{self._fmt(a)}–{self._fmt(b)}"
-                                                                       for a, b in gaps)
-                        + f" on {machine} (the shop-floor record is complete: the gap is in what reached Odoo)")
+                return (f"gateway outage: no live readings {self._stretches(gaps)} on {machine} (the shop-floor "
+                        "record is complete: the gap is in what reached Odoo)")
         return None
+
+    def _stretches(self, gaps: list[tuple[int, int]]) -> str:
+        return ", ".join(f"{self._fmt(a)}–{self._fmt(b)}" for a, b in gaps) + f" {self._zone(gaps[0][0])}"
 
     def dead_letters(self, machine: str, type_: str) -> str | None:
         n = self.dead.get((machine, type_), 0)

@@ -72,7 +72,7 @@ def test_reconcile_reports_exactly_the_injected_faults_and_fix_repairs_them(plan
 
     outage = rows.pop(("workorder_qty", "WC-PRESS-03"))
     assert outage["shop_floor"] == shop["press-03"]["good_count"] and outage["difference"] > 0
-    assert outage["cause"].startswith("gateway outage: no live readings 09:40–10:00 on press-03")
+    assert outage["cause"].startswith("gateway outage: no live readings 09:40–10:00 CET on press-03")
     scrap = rows.pop(("scrap", "WC-PRESS-03"), None)  # rejects made during the outage, when there were any
     if scrap is not None:
         assert scrap["difference"] > 0 and scrap["cause"] == outage["cause"]
