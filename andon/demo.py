@@ -1,7 +1,9 @@
 """`andon demo`: the whole main job on embedded defaults, end to end, on loopback.
 
 Starts the embedded broker, simulates the example plant (an accelerated shift) into Kafka, runs the telemetry
-dataflow on it, and ends with per-machine OEE beside the simulator's ground truth, the Parquet paths and a PNG chart.
+dataflow on it, then applies the business events to the Odoo stand-in with `andon run odoo-sync`, and ends with
+per-machine OEE beside the simulator's ground truth, what Odoo received beside what the shop floor did, the Parquet
+paths and a PNG chart.
 """
 
 from __future__ import annotations
@@ -110,9 +112,133 @@ def main(argv: list[str]) -> int:
         with open(out / "events.jsonl", "wb") as fh:
             fh.writelines(m.value() + b"\n" for m in read_topic(kafka, site.topics.events))
         dead = read_topic(kafka, site.topics.telemetry_dlq)
+        odoo_summary = odoo_loop(out, config, site, broker.bootstrap)
     truth = sim.truth()
     report(out, truth, counter.sent, time.monotonic() - started, len(dead))
+    report_odoo(out, odoo_summary)
     return 0
+
+
+#: Work orders the demo's "planner" releases per work center besides the seeded one, so changeovers find work.
+EXTRA_WORK_ORDERS = 6
+#: Odoo calls per second for the demo (the example site's 50/s would make the Odoo part last a minute and a half).
+DEMO_RATE_LIMIT = 400
+ODOO_MODELS = ("mrp.workcenter.productivity", "stock.scrap", "maintenance.request", "mrp.workorder")
+
+
+def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
+    """Start the stand-in, release work orders, run `andon run odoo-sync` on the events topic; returns counts."""
+    import shutil
+
+    from andon.config import OdooSettings
+    from andon.connectors.kafka import read_topic
+    from andon.connectors.odoo import OdooClient
+    from andon.connectors.odoo.journal import read_audit
+    from andon.connectors.standin import run_standin
+
+    data = out / "odoo-standin"
+    shutil.rmtree(data, ignore_errors=True)
+    for name in ("odoo-audit.jsonl", "odoo-ledger.sqlite3"):
+        (out / name).unlink(missing_ok=True)
+    password = "andon-demo-integration"
+    with run_standin(data, integration_password=password, config=config) as odoo:
+        print(f"\nOdoo stand-in on {odoo.url} (data in {data})", flush=True)
+        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
+                                        rate_limit_per_s=10_000), rate_limit=False)
+        with admin:
+            release_work_orders(admin)
+            before = {m: admin.search_count(m, []) for m in ODOO_MODELS}
+            env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ANDON_ODOO_URL": odoo.url,
+                   "ANDON_ODOO_PASSWORD": password}
+            cmd = [sys.executable, "-m", "andon.cli", "run", "odoo-sync", "--config", str(config), "--eof-idle", "5",
+                   "--audit", str(out / "odoo-audit.jsonl"), "--ledger", str(out / "odoo-ledger.sqlite3"),
+                   "--rate-limit", str(DEMO_RATE_LIMIT)]
+            started = time.monotonic()
+            sync = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            audit = out / "odoo-audit.jsonl"
+            while sync.poll() is None:
+                lines = audit.read_bytes().count(b"\n") if audit.exists() else 0
+                sys.stderr.write(f"\rodoo-sync: {lines:,} audit lines, {odoo.stats()['calls']:,} Odoo calls "
+                                 f"({time.monotonic() - started:,.0f} s)   ")
+                sys.stderr.flush()
+                time.sleep(0.5)
+            sys.stderr.write("\n")
+            log = sync.stdout.read() if sync.stdout else ""
+            if sync.returncode != 0:
+                raise AndonError(f"odoo-sync exited with status {sync.returncode}:\n{log[-3000:]}")
+            after = {m: admin.search_count(m, []) for m in ODOO_MODELS}
+            scrapped = sum(r["scrap_qty"] for r in admin.search_read("stock.scrap", [("state", "=", "done")],
+                                                                     ["scrap_qty"]))
+            done = admin.search_count("mrp.workorder", [("state", "=", "done")])
+            downtime_logs = admin.search_count("mrp.workcenter.productivity", [("description", "like", " downtime")])
+            holds = admin.search_count("mrp.workcenter.productivity", [("description", "like", " quality_hold")])
+            calls = odoo.stats()["calls"]
+        dlq = read_topic({"bootstrap.servers": bootstrap}, site.topics.events_dlq, idle_s=1.0)
+    outcomes: dict[str, int] = {}
+    qty_writes = 0
+    for record in read_audit(audit):
+        outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
+        qty_writes += record["outcome"] == "applied" and record["operation"].startswith("write qty_producing")
+    return {"before": before, "after": after, "scrapped": scrapped, "done": done, "downtime_logs": downtime_logs,
+            "holds": holds, "calls": calls, "seconds": time.monotonic() - started, "dead_letters": len(dlq),
+            "dlq_reasons": _reasons(dlq), "outcomes": outcomes, "audit": str(audit), "url": odoo.url,
+            "qty_writes": qty_writes}
+
+
+def _reasons(messages) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for m in messages:
+        reason = dict(m.headers() or []).get("andon.dlq.reason", b"?").decode()
+        out[reason] = out.get(reason, 0) + 1
+    return out
+
+
+def release_work_orders(admin) -> None:
+    """What a planner would do: confirm further manufacturing orders, one ready work order each, per work center."""
+    centers = admin.search_read("mrp.workcenter", [], ["id", "code"])
+    first = {wo["workcenter_id"][0]: wo for wo in admin.search_read(
+        "mrp.workorder", [], ["workcenter_id", "product_id"], order="id")}
+    for center in centers:
+        seed = first.get(center["id"])
+        if seed is None:
+            continue
+        product = seed["product_id"][0]
+        for n in range(EXTRA_WORK_ORDERS):
+            mo = admin.create("mrp.production", {"product_id": product, "product_qty": 1000.0, "state": "confirmed",
+                                                 "origin": f"demo plan {center['code']} #{n + 2}"})
+            admin.create("mrp.workorder", {"name": f"Run {n + 2} on {center['code']}", "workcenter_id": center["id"],
+                                           "production_id": mo, "state": "ready"})
+
+
+def report_odoo(out: Path, s: dict) -> None:
+    """What Odoo received beside what the shop floor did (from the events the telemetry dataflow emitted)."""
+    events: dict[str, int] = {}
+    scrap_parts = 0
+    for line in (out / "events.jsonl").read_bytes().splitlines():
+        e = json.loads(line)
+        events[e["type"]] = events.get(e["type"], 0) + 1
+        if e["type"] == "production.scrap_recorded":
+            scrap_parts += e["data"]["quantity"]
+    added = {m: s["after"][m] - s["before"][m] for m in ODOO_MODELS}
+    print(f"\nOdoo ({s['url']}), {s['calls']:,} calls in {s['seconds']:,.1f} s; shop floor vs Odoo:")
+    rows = [
+        ("downtimes", events.get("machine.downtime_started", 0), "mrp.workcenter.productivity (downtime)",
+         s["downtime_logs"]),
+        ("quality holds", events.get("quality.hold_raised", 0), "mrp.workcenter.productivity (quality)", s["holds"]),
+        ("scrap windows", events.get("production.scrap_recorded", 0), "stock.scrap (records)", added["stock.scrap"]),
+        ("scrapped parts", scrap_parts, "stock.scrap (done, scrap_qty)", int(s["scrapped"])),
+        ("maintenance requests", events.get("maintenance.requested", 0), "maintenance.request",
+         added["maintenance.request"]),
+        ("operations finished", events.get("operation.finished", 0), "mrp.workorder done", s["done"]),
+        ("count reports", events.get("production.count_reported", 0), "qty_producing writes (coalesced)",
+         s["qty_writes"]),
+    ]
+    print(f"  {'shop floor':<22} {'events':>8}   {'Odoo':<40} {'records':>8}")
+    for label, n, model, odoo_n in rows:
+        print(f"  {label:<22} {n:>8,}   {model:<40} {'' if odoo_n is None else f'{odoo_n:,}':>8}")
+    print(f"  audit outcomes: {', '.join(f'{k} {v:,}' for k, v in sorted(s['outcomes'].items()))}")
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(s["dlq_reasons"].items())) or "none"
+    print(f"  events DLQ: {s['dead_letters']} ({reasons}); audit trail: {s['audit']}")
 
 
 def report(out: Path, truth: dict, sent: int, seconds: float, dead_letters: int) -> None:

@@ -35,10 +35,16 @@ def run_odoo_sync(argv: list[str]) -> int:
                         help="seconds the circuit breaker stays open before a trial call (default 30)")
     parser.add_argument("--hold-max", type=float, default=30.0,
                         help="longest wait between retries of a held batch while Odoo is down (default 30 s)")
+    parser.add_argument("--rate-limit", type=float, default=None,
+                        help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
     add_run_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     site = load_site(args.config)
+    if args.rate_limit is not None:
+        if args.rate_limit <= 0:
+            raise AndonError("--rate-limit must be positive")
+        site = site.model_copy(update={"odoo": site.odoo.model_copy(update={"rate_limit_per_s": args.rate_limit})})
     odoo = site.odoo
     if not (odoo.password or odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY "
