@@ -117,7 +117,9 @@ def run_pods(rendered, root: Path, trace: Path, replicas: int | None = None) -> 
             env.pop("ANDON_ADDRESSES")
         full_env = {**os.environ, **env}
         # bytewax's dataflow API caches the rendered flow in ./dataflow.json unless told where
-        full_env["BYTEWAX_DATAFLOW_API_CACHE_PATH"] = str(root / f"dataflow-{ordinal}-{replicas}.json")
+        api_cache = root / f"dataflow-api-{ordinal}-of-{replicas}"
+        api_cache.mkdir(parents=True, exist_ok=True)
+        full_env["BYTEWAX_DATAFLOW_API_CACHE_PATH"] = str(api_cache)
         running.append(subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True))
     for proc in running:
