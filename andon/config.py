@@ -244,6 +244,65 @@ class Mapping(_Model):
         return value
 
 
+class Gateway(_Model):
+    """A publisher (plant gateway, MES) and the sites it may publish readings for; see docs/security.md.
+
+    A message is attributed to a gateway by a signed header (`andon-gateway` + `andon-signature`, HMAC-SHA256 of
+    the raw value with the secret named by `key_name`) or, for unsigned gateways, by the topic or key it arrives
+    on. The secret never sits in the file: it comes from ANDON_GATEWAY_KEY_<KEY_NAME> (or ..._FILE).
+    """
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    #: Sites this gateway may publish for (default: the site whose file declares it).
+    sites: list[str] = Field(default_factory=list)
+    #: Regular expression the whole topic must match for an unsigned message to count as this gateway's.
+    topic_pattern: str | None = None
+    #: Prefix the message key must start with for an unsigned message to count as this gateway's.
+    key_prefix: str | None = None
+    #: Name of the HMAC key: when set, this gateway's messages must be signed; secret from ANDON_GATEWAY_KEY_<NAME>.
+    key_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    #: Filled from the environment only (a value in the file is refused).
+    secret: SecretStr | None = None
+
+    @field_validator("topic_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+        return value
+
+
+def gateway_key_env(key_name: str) -> str:
+    """The environment variable holding a gateway's HMAC secret, e.g. 'gw-a' -> ANDON_GATEWAY_KEY_GW_A."""
+    return "ANDON_GATEWAY_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", key_name).upper()
+
+
+def apply_gateway_secrets(raw: dict, env: dict[str, str] | None = None) -> dict:
+    """Return `raw` with each signed gateway's secret taken from the environment; a secret in the file is an error."""
+    gateways = raw.get("gateways")
+    if not gateways:
+        return raw
+    env = dict(os.environ if env is None else env)
+    out_gateways = []
+    for index, gateway in enumerate(gateways):
+        gateway = dict(gateway) if isinstance(gateway, dict) else gateway
+        if isinstance(gateway, dict):
+            if "secret" in gateway:
+                raise ConfigError(f"gateways[{index}]: a gateway secret must not be written in the config file",
+                                  hint="remove `secret`, set key_name and put the secret in "
+                                       "ANDON_GATEWAY_KEY_<KEY_NAME> (or ..._FILE)")
+            name = gateway.get("key_name")
+            if isinstance(name, str):
+                value = _env_value(gateway_key_env(name), env)
+                if value:
+                    gateway["secret"] = value
+        out_gateways.append(gateway)
+    return {**raw, "gateways": out_gateways}
+
+
 class SiteConfig(_Model):
     site: SiteInfo
     topics: Topics = Field(default_factory=Topics)
@@ -254,9 +313,14 @@ class SiteConfig(_Model):
     mapping: Mapping = Field(default_factory=Mapping)
     machine_classes: dict[str, MachineClass] = Field(default_factory=dict)
     machines: list[Machine]
+    #: Publishers and the sites they may publish for; none configured = publisher authorization off.
+    gateways: list[Gateway] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:
+        gateway_ids = [g.id for g in self.gateways]
+        if len(set(gateway_ids)) != len(gateway_ids):
+            raise ValueError(f"a gateway id appears twice in [[gateways]]: {gateway_ids}")
         seen: set[str] = set()
         for machine in self.machines:
             if machine.id in seen:
@@ -378,7 +442,8 @@ def expand_machine_groups(raw: dict) -> dict:
 def parse_site(raw: dict, source: str = "<config>", env: dict[str, str] | None = None) -> SiteConfig:
     """Validate a parsed TOML document; errors name the file, the key path and the reason."""
     try:
-        return SiteConfig.model_validate(apply_env_overrides(expand_machine_groups(raw), env))
+        return SiteConfig.model_validate(apply_gateway_secrets(apply_env_overrides(expand_machine_groups(raw), env),
+                                                               env))
     except ValidationError as exc:
         lines = [f"{source}: {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(

@@ -6,6 +6,7 @@ dataflow in `andon.pipelines.telemetry`.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ from bytewax.operators import StatefulBatchLogic
 
 from andon.config import SiteConfig
 from andon.messages import DeadLetter, RawBatch
-from andon.readings import HINTS, BatchDecoder, ReadingBatch, Registry
+from andon.readings import HINTS, BatchDecoder, ReadingBatch, Reason, Registry
 from andon.readings_arrow import ARROW_STREAM_MAGIC, decode_arrow
+from andon.security import Authorizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -31,7 +35,11 @@ class Decoded:
 
 
 class TelemetryDecoder:
-    """Decodes RawBatch items (JSON or Arrow IPC payloads) into columns; never raises on bad input."""
+    """Decodes RawBatch items (JSON or Arrow IPC payloads) into columns; never raises on bad input.
+
+    With [[gateways]] configured, each message is first attributed to a gateway (`andon.security`) and each
+    decoded reading must name a site that gateway may publish for; anything else becomes an
+    `unauthorized_publisher` dead letter."""
 
     def __init__(self, sites: Sequence[SiteConfig], registry: Registry, bounds: tuple[int, int] | None = None):
         first = sites[0].processing
@@ -39,8 +47,69 @@ class TelemetryDecoder:
                                     max_future_s=first.max_future_s, max_past_s=first.max_past_s)
         self.registry = registry
         self.fixed_bounds = bounds
+        self.authorizer = Authorizer.from_sites(sites)
+        if self.authorizer is None:
+            log.warning("publisher authorization is off: no [[gateways]] in the site config(s) %s; any producer "
+                        "with write access to the telemetry topic may publish for any site",
+                        ", ".join(s.site.id for s in sites))
+        else:
+            ids = sorted({site_id for site_id, _ in registry.keys})
+            self._site_code = np.array([ids.index(site_id) for site_id, _ in registry.keys], dtype=np.int64)
+            self._site_ids = ids
 
     def decode(self, raw: RawBatch) -> Decoded:
+        if self.authorizer is None:
+            return self._decode(raw)
+        return self._authorized(raw)
+
+    def _authorized(self, raw: RawBatch) -> Decoded:
+        """Refuse messages from no known gateway, decode the rest, then refuse readings for sites the message's
+        gateway may not publish for (one dead letter per message and refused site)."""
+        auth = self.authorizer
+        headers = raw.headers if len(raw.headers) == len(raw.values) else [None] * len(raw.values)
+        keys = raw.keys if raw.keys else [None] * len(raw.values)
+        who = [auth.identify(raw.topic, k, h, v) for k, h, v in zip(keys, headers, raw.values, strict=True)]
+        refused: list[DeadLetter] = []
+        kept = [i for i, w in enumerate(who) if w.refusal is None]
+        for i, w in enumerate(who):
+            if w.refusal is not None:
+                refused.append(_unauthorized(raw, i, w.refusal))
+        if len(kept) < len(raw.values):
+            sub = RawBatch(raw.topic, raw.partition, [raw.offsets[i] for i in kept], [raw.values[i] for i in kept],
+                           [keys[i] for i in kept], [raw.timestamps[i] for i in kept] if raw.timestamps else [],
+                           [headers[i] for i in kept])
+            decoded = self._decode(sub)
+            if decoded.batch.message_index is not None and len(decoded.batch):
+                decoded.batch.message_index = np.asarray(kept, dtype=np.int64)[decoded.batch.message_index]
+        else:
+            decoded = self._decode(raw)
+        batch = decoded.batch
+        if len(batch):
+            allowed = np.zeros((len(raw.values), len(self._site_ids)), dtype=bool)
+            for i in kept:
+                for site_id in who[i].sites:
+                    if site_id in self._site_ids:
+                        allowed[i, self._site_ids.index(site_id)] = True
+            site = self._site_code[batch.machine]
+            ok = allowed[batch.message_index, site]
+            if not ok.all():
+                bad = np.flatnonzero(~ok)
+                pairs: dict[tuple[int, int], int] = {}
+                for r in bad:
+                    pair = (int(batch.message_index[r]), int(site[r]))
+                    pairs[pair] = pairs.get(pair, 0) + 1
+                for (i, s), n in pairs.items():
+                    w = who[i]
+                    refused.append(_unauthorized(
+                        raw, i, f"gateway {w.gateway!r} may publish for {sorted(w.sites)} only, not for site "
+                                f"{self._site_ids[s]!r} ({n} reading{'s' if n != 1 else ''} refused)"))
+                invalid = batch.invalid
+                batch = take(batch, np.flatnonzero(ok))
+                batch.invalid = invalid
+        dead = decoded.dead + refused
+        return Decoded(batch, dead, len(batch) + len(dead))
+
+    def _decode(self, raw: RawBatch) -> Decoded:
         bounds = self.fixed_bounds or self.decoder.bounds()
         flags = list(map(bytes.startswith, raw.values, repeat(ARROW_STREAM_MAGIC, len(raw.values))))
         arrow_idx = [i for i, flag in enumerate(flags) if flag] if True in flags else []
@@ -62,6 +131,11 @@ class TelemetryDecoder:
                            raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
                 for bad in batch.invalid]
         return Decoded(batch, dead, len(batch) + len(dead))
+
+
+def _unauthorized(raw: RawBatch, i: int, detail: str) -> DeadLetter:
+    return DeadLetter(Reason.UNAUTHORIZED.value, detail, HINTS[Reason.UNAUTHORIZED], raw.values[i], raw.topic,
+                      raw.partition, raw.offsets[i], raw.keys[i] if raw.keys else None)
 
 
 def take(batch: ReadingBatch, rows: np.ndarray) -> ReadingBatch:
