@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("andon.pipelines.dlq:main", "list, show and replay dead-lettered events"),
     "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),
     "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),
+    "audit": ("andon.audit:main", "verify (hash chain), show and anchor odoo_sync's audit trail"),
 }
 
 
