@@ -108,7 +108,13 @@ def replay(site, args) -> int:
                            hint="run `andon dlq list` for the ids (PARTITION:OFFSET)")
         entries = [by_id[i] for i in args.id]
     items, seen, invalid = [], set(), 0
+    from andon.pipelines.odoo_sync import MAX_EVENT_BYTES
+
     for e in entries:
+        if len(e["raw"]) > MAX_EVENT_BYTES:  # same size limit as the odoo_sync input
+            invalid += 1
+            print(f"{e['id']}: still invalid: oversized ({len(e['raw'])} bytes > limit {MAX_EVENT_BYTES})")
+            continue
         try:
             it = Inbound.of(e["raw"], key=e["key"].encode() or None, topic=e["topic"],
                             partition=int(e["id"].split(":")[0]), offset=int(e["id"].split(":")[1]))

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,16 @@ from andon.config import SiteConfig
 from andon.connectors.kafka import KafkaBatchSource, KafkaSink
 from andon.connectors.odoo import CircuitBreaker, OdooClient, RetryPolicy
 from andon.connectors.odoo.journal import AuditTrail, Ledger
+from andon.connectors.odoo.resilience import TokenBucket
 from andon.connectors.odoo.sync import Inbound, OdooSync, dead_letter, invalid_event
 from andon.events import EventError, decode_event
 from andon.messages import OutMessage, RawBatch
+from andon.pipelines.odoo_sync.observe import CorrelatedAudit, count_dead, pending
+from andon.pipelines.status import BOARD
 
 SNAPSHOT_VERSION = 1
+#: Default size limit of one event on the events topic (and of one DLQ entry replayed by `andon dlq replay`).
+MAX_EVENT_BYTES = 65_536
 
 
 @dataclass
@@ -47,8 +53,12 @@ class OdooSyncFlowConfig:
     breaker_threshold: int = 5
     breaker_reset_s: float = 30.0
     kafka_config: dict = field(default_factory=dict)
+    #: Larger events are refused to the events DLQ (reason `oversized`) before decoding; v1 events are < 2 KiB.
+    max_event_bytes: int = MAX_EVENT_BYTES
 
     def __post_init__(self) -> None:
+        if self.max_event_bytes < 256:
+            raise ValueError("max_event_bytes must be at least 256")
         if self.shards < 1:
             raise ValueError("shards must be at least 1")
         if self.poll_size < 1:
@@ -68,7 +78,15 @@ class _Shared:
     lock = threading.Lock()
     audits: dict[str, AuditTrail] = {}
     ledgers: dict[str, Ledger] = {}
+    limiters: dict[tuple, TokenBucket] = {}
     syncs: list[OdooSync] = []
+
+    @classmethod
+    def limiter(cls, odoo) -> TokenBucket:
+        """One token bucket per Odoo endpoint and process: rate_limit_per_s holds for all shards together."""
+        with cls.lock:
+            key = (odoo.url, odoo.database, odoo.rate_limit_per_s)
+            return cls.limiters.setdefault(key, TokenBucket(odoo.rate_limit_per_s))
 
     @classmethod
     def audit(cls, path) -> AuditTrail:
@@ -95,7 +113,9 @@ def counters() -> dict[str, int]:
 def make_sync(cfg: OdooSyncFlowConfig) -> OdooSync:
     client = OdooClient(cfg.site.odoo, retry=cfg.retry,
                         breaker=CircuitBreaker(cfg.breaker_threshold, cfg.breaker_reset_s))
-    sync = OdooSync(client, cfg.site, audit=_Shared.audit(cfg.audit_path) if cfg.audit_path else None,
+    client.limiter = _Shared.limiter(cfg.site.odoo)
+    sync = OdooSync(client, cfg.site, audit=CorrelatedAudit(_Shared.audit(cfg.audit_path) if cfg.audit_path else
+                                                            AuditTrail(None)),
                     ledger=_Shared.ledger(cfg.ledger_path) if cfg.ledger_path else None, refresh_s=cfg.refresh_s,
                     hold_max_s=cfg.hold_max_s, scrap_insufficient=cfg.scrap_insufficient)
     with _Shared.lock:
@@ -114,6 +134,8 @@ class _ApplyLogic(StatefulBatchLogic):
     def on_batch(self, values: list[list[Inbound]]):
         items = [it for chunk in values for it in chunk]
         result = self.sync.apply(items)
+        BOARD.settled([it.event.event_id for it in items],
+                      ["refused" if r.outcome == "dead_letter" else r.outcome for r in result.audit])
         dlq = self.cfg.site.topics.events_dlq
         return [dead_letter(it, refusal, dlq) for it, refusal in result.dead], StatefulBatchLogic.RETAIN
 
@@ -121,17 +143,40 @@ class _ApplyLogic(StatefulBatchLogic):
         return {"version": SNAPSHOT_VERSION}
 
 
+def oversized_event(raw: bytes, limit: int, key: bytes | None, topic: str, partition: int, offset: int,
+                    dlq_topic: str) -> OutMessage:
+    """Dead letter for an event over the size limit (its first 4 KiB kept, enough to find the producer)."""
+    headers = [("andon.dlq.reason", b"oversized"), ("andon.dlq.detail", f"{len(raw)} bytes > limit {limit}".encode()),
+               ("andon.dlq.hint", b"fix the producer: a v1 event is a few hundred bytes"),
+               ("andon.source.topic", topic.encode()), ("andon.source.partition", str(partition).encode()),
+               ("andon.source.offset", str(offset).encode())]
+    return OutMessage(dlq_topic, key, raw[:4096], headers)
+
+
 def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
+    from andon.pipelines.telemetry.metrics import report_lag
+
     site = cfg.site
+    BOARD.register_sites([site], "odoo_sync")
     topics = site.topics
     kafka = {**site.kafka.client_config(), **cfg.kafka_config}
     shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
 
     def decode(batch: RawBatch) -> Decoded:
         out = Decoded([], [])
-        for offset, value, key in zip(batch.offsets, batch.values, batch.keys, strict=True):
+        read_ms = int(time.time() * 1000)
+        headers = batch.headers or [None] * len(batch)
+        stamps = batch.timestamps or [None] * len(batch)
+        for offset, value, key, head, stamp in zip(batch.offsets, batch.values, batch.keys, headers, stamps,
+                                                   strict=True):
+            if len(value) > cfg.max_event_bytes:
+                out.dead.append(oversized_event(value, cfg.max_event_bytes, key, batch.topic, batch.partition, offset,
+                                                topics.events_dlq))
+                continue
             try:
-                out.items.append(Inbound(decode_event(value), value, key, batch.topic, batch.partition, offset))
+                event = decode_event(value)
+                out.items.append(Inbound(event, value, key, batch.topic, batch.partition, offset))
+                BOARD.consumed([pending(event, head, stamp, read_ms)])
             except EventError as exc:
                 out.dead.append(invalid_event(value, exc, key, batch.topic, batch.partition, offset,
                                               topics.events_dlq))
@@ -146,11 +191,12 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
 
     flow = Dataflow("andon_odoo_sync")
     raw = op.input("events_in", flow, KafkaBatchSource(kafka, topics.events, batch_size=cfg.poll_size,
-                                                       eof_idle_s=cfg.eof_idle_s))
+                                                       eof_idle_s=cfg.eof_idle_s, on_lag=report_lag))
     decoded = op.map("decode", raw, decode)
     invalid = op.flat_map("invalid", decoded, lambda d: d.dead)
     sharded = op.flat_map("shard", decoded, shard)
     applied = op.stateful_batch("odoo_apply", sharded, lambda resume: _ApplyLogic(cfg, resume))
     refused = op.flat_map("refused", applied, lambda kv: [kv[1]])
-    op.output("dlq_out", op.merge("dead_letters", invalid, refused), KafkaSink(kafka))
+    op.output("dlq_out", op.map("count_dead", op.merge("dead_letters", invalid, refused), count_dead),
+              KafkaSink(kafka))
     return flow
