@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,9 @@ from confluent_kafka.admin import AdminClient
 from andon.errors import AndonError
 from andon.messages import OutMessage, RawBatch
 
+#: on_lag(topic, partition, messages behind the high watermark)
+LagCallback = Callable[[str, int, int], None]
+
 
 class KafkaIOError(AndonError, ConnectionError):
     """Kafka refused or failed an operation andon cannot continue without."""
@@ -30,7 +34,8 @@ class KafkaIOError(AndonError, ConnectionError):
 
 class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict, topic: str, partition: int, start: int, batch_size: int,
-                 poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None):
+                 poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None,
+                 on_lag: LagCallback | None = None, lag_interval_s: float = 1.0):
         conf = {"group.id": f"andon-src-{uuid.uuid4()}", "enable.auto.commit": False,
                 "enable.partition.eof": False, "fetch.wait.max.ms": 50, **config}
         self._consumer = Consumer(conf)
@@ -42,10 +47,33 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
         self._eof_idle = timedelta(seconds=eof_idle_s) if eof_idle_s is not None else None
         self._last_data = datetime.now(UTC)
         self._on_batch = on_batch
+        self._on_lag = on_lag
+        self._lag_interval = lag_interval_s
+        self._lag_at = 0.0
+
+    def _report_lag(self) -> None:
+        """Tell `on_lag` (at most every `lag_interval_s`) how far this partition is behind its high watermark.
+
+        The watermark is librdkafka's cached one (from fetch responses, no extra request). Tansu 0.6 reports the
+        start of the last written batch + 1 as the high watermark, so the lag is a lower bound there; with Apache
+        Kafka or Redpanda it is exact up to the last fetch."""
+        now = time.monotonic()
+        if now - self._lag_at < self._lag_interval:
+            return
+        self._lag_at = now
+        try:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
+        except Exception:  # no watermark known yet: nothing to report
+            return
+        if high is None or high < 0 or self._next < 0:
+            return
+        self._on_lag(self._topic, self._partition, max(high - self._next, 0))
 
     def next_batch(self) -> list[RawBatch]:
         msgs = self._consumer.consume(self._batch_size, timeout=self._timeout)
         if not msgs:
+            if self._on_lag is not None:
+                self._report_lag()
             if self._eof_idle is not None and datetime.now(UTC) - self._last_data > self._eof_idle:
                 raise StopIteration
             return []
@@ -70,6 +98,8 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
         self._last_data = datetime.now(UTC)
         if self._on_batch is not None:
             self._on_batch(batch)
+        if self._on_lag is not None:
+            self._report_lag()
         return [batch]
 
     def snapshot(self) -> int:
@@ -83,11 +113,14 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """One bytewax partition per Kafka partition; the resume state is the next offset to read.
 
     `eof_idle_s` makes the source finite: a partition ends after that long without a message (Tansu's high
-    watermark is only a lower bound, so "caught up" is judged by silence, not by offsets).
+    watermark is only a lower bound, so "caught up" is judged by silence, not by offsets). `on_batch` sees every
+    batch before the dataflow does; `on_lag(topic, partition, messages_behind)` gets the consumer lag about once a
+    second per partition (a lower bound on Tansu, see `_KafkaPartition._report_lag`).
     """
 
     def __init__(self, config: dict, topic: str, *, batch_size: int = 10_000, poll_timeout_s: float = 0.05,
-                 eof_idle_s: float | None = None, on_batch: Callable[[RawBatch], None] | None = None) -> None:
+                 eof_idle_s: float | None = None, on_batch: Callable[[RawBatch], None] | None = None,
+                 on_lag: LagCallback | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not topic:
@@ -98,6 +131,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.poll_timeout_s = poll_timeout_s
         self.eof_idle_s = eof_idle_s
         self.on_batch = on_batch
+        self.on_lag = on_lag
 
     def list_parts(self) -> list[str]:
         admin = AdminClient({k: v for k, v in self.config.items() if not k.startswith(("group.", "auto.", "enable."))})
@@ -112,7 +146,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         partition = int(for_part.rsplit("-", 1)[1])
         start = OFFSET_BEGINNING if resume_state is None else resume_state
         return _KafkaPartition(self.config, self.topic, partition, start, self.batch_size, self.poll_timeout_s,
-                               self.eof_idle_s, self.on_batch)
+                               self.eof_idle_s, self.on_batch, self.on_lag)
 
 
 def producer_config(config: dict, *, idempotent: bool = True) -> dict:

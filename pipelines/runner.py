@@ -70,14 +70,33 @@ def init_recovery(db: Path, proc: int | None, processes: int) -> None:
             (Path(tmp) / f"part-{proc}.sqlite3").rename(db / f"part-{proc}.sqlite3")
 
 
-def start_status(args):
-    """Serve /metrics, /healthz and /readyz on --metrics-port (env ANDON_METRICS_PORT), if given."""
+def add_observability_options(parser: argparse.ArgumentParser) -> None:
+    """--metrics-port (env ANDON_METRICS_PORT) and the logging options (--log-format json|text, --log-level)."""
+    from andon.logs import add_log_options
+
+    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("ANDON_METRICS_PORT", "0")) or None,
+                        help="serve the status page /, /metrics, /healthz and /readyz on this port "
+                             "(env ANDON_METRICS_PORT)")
+    add_log_options(parser)
+
+
+def start_observability(args, title: str = "andon"):
+    """Set up logging as the options say, then start the status server (when --metrics-port is given)."""
+    from andon.logs import setup_from_args
+
+    setup_from_args(args)
+    return start_status(args, title)
+
+
+def start_status(args, title: str = "andon"):
+    """Serve the status page, /metrics, /healthz and /readyz on --metrics-port (env ANDON_METRICS_PORT), if given."""
     port = getattr(args, "metrics_port", None)
     if not port:
         return None
     from andon.connectors.status_server import StatusServer
+    from andon.pipelines.status import BOARD
 
-    args.status_server = StatusServer(port).start()
+    args.status_server = StatusServer(port, snapshot=BOARD.snapshot, title=title).start()
     return args.status_server
 
 

@@ -127,21 +127,28 @@ def run_workorders(argv: list[str]) -> int:
     parser.add_argument("--once", action="store_true", help="poll once and exit")
     parser.add_argument("--states", default=",".join(RELEASED_STATES),
                         help=f"work order states that count as released (default {','.join(RELEASED_STATES)})")
+    from andon.pipelines.runner import add_observability_options, start_observability
+
+    add_observability_options(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from confluent_kafka import Producer
 
     from andon.connectors.kafka import producer_config
     from andon.connectors.odoo import OdooCircuitOpenError, OdooClient, OdooTransientError
+    from andon.connectors.odoo.metrics import instrument
 
     site = load_site(args.config)
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")
+    status = start_observability(args, f"andon workorders · {site.site.id}")
     states = tuple(s.strip() for s in args.states.split(",") if s.strip())
     cursor = Cursor(args.state)
     producer = Producer(producer_config(site.kafka.client_config()))
     total = 0
-    with OdooClient(site.odoo) as client:
+    with instrument(OdooClient(site.odoo)) as client:
+        if status is not None:
+            status.add_check("odoo", lambda: (client.breaker.state != "open", f"circuit {client.breaker.state}"))
+            status.ready.set()
         while True:
             try:
                 total += poll_once(client, site, cursor, producer, site.topics.workorders, states)

@@ -19,3 +19,41 @@ def broker():
 
     with EmbeddedBroker() as running:
         yield running
+
+
+# ---- fault-injection summary lines (pytest -m fault) -----------------------------------------------------------
+
+FAULT_SUMMARIES: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def fault_summary(record_property, request):
+    """Record what a fault test injected and found; printed in the terminal summary (no -s needed).
+
+        fault_summary(faults="kill -9 x5", readings_in=n, events_expected=e, events_applied=a, duplicates=0, lost=0)
+    """
+
+    def record(*, faults: str, readings_in: int | str = "-", events_expected: int | str = "-",
+               events_applied: int | str = "-", duplicates: int = 0, lost: int = 0, **extra) -> str:
+        line = (f"faults injected={faults}, readings in={readings_in}, events expected={events_expected}, "
+                f"events applied={events_applied}, duplicates={duplicates}, lost={lost}")
+        if extra:
+            line += ", " + ", ".join(f"{k}={v}" for k, v in extra.items())
+        record_property("fault_summary", line)
+        return line
+
+    return record
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "fault_summary":
+                FAULT_SUMMARIES.append((f"{report.nodeid} [{report.outcome}]", value))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULT_SUMMARIES:
+        terminalreporter.section("fault-injection summary")
+        for nodeid, line in FAULT_SUMMARIES:
+            terminalreporter.write_line(f"{nodeid}\n    {line}")

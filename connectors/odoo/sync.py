@@ -30,6 +30,7 @@ from andon.connectors.odoo.errors import (
 )
 from andon.connectors.odoo.journal import AuditRecord, AuditTrail, Ledger
 from andon.connectors.odoo.masterdata import MARKER, MasterData, m2o, marker
+from andon.connectors.odoo.metrics import CIRCUIT_OPEN, EVENTS, HELD_SECONDS, HOLDS, RETRIES, instrument
 from andon.events import Event, EventError, decode_event, payload
 from andon.messages import OutMessage
 
@@ -138,7 +139,7 @@ class OdooSync:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if scrap_insufficient not in ("confirm", "refuse"):
             raise ValueError("scrap_insufficient must be 'confirm' or 'refuse'")
-        self.client, self.site = client, site
+        self.client, self.site = instrument(client) if hasattr(client, "transport") else client, site
         self.audit, self.ledger = audit or AuditTrail(None), ledger or Ledger(None)
         self.md = MasterData(client, refresh_s=refresh_s)
         self.hold_max_s, self.scrap_insufficient, self.quality_loss = hold_max_s, scrap_insufficient, quality_loss
@@ -147,6 +148,7 @@ class OdooSync:
         self.concurrency = max(1, concurrency)
         self._pool: list = []
         self.counters: defaultdict[str, int] = defaultdict(int)
+        self._client_seen: dict[str, int] = {}
 
     # -- entry point -------------------------------------------------------------------------------------
     def apply(self, items: Sequence[Inbound]) -> SyncResult:
@@ -161,14 +163,30 @@ class OdooSync:
             else:
                 todo.append((i, it))
         for segment in _segments(todo):
-            self._hold_while_unavailable(lambda seg=segment: self._segment(seg, batch), batch.result)
+            self._hold_while_unavailable(lambda seg=segment: self._segment(seg, batch), batch.result,
+                                         [it for _, it in segment])
         self.audit.append(batch.result.audit)
         self.ledger.add(batch.result.audit)
+        final: dict[str, tuple[str, str]] = {}
         for r in batch.result.audit:
             self.counters[r.outcome] += 1
+            final[r.event_id] = (r.type, "refused" if r.outcome == "dead_letter" else r.outcome)
+        for kind, outcome in final.values():
+            EVENTS.labels(kind, outcome).inc()
+        self._count_client_metrics()
         return batch.result
 
-    def _hold_while_unavailable(self, fn: Callable[[], None], result: SyncResult) -> None:
+    def _count_client_metrics(self) -> None:
+        """Move the clients' retry and circuit-open counts into Prometheus (as deltas since the last batch)."""
+        for name, metric in (("retries", RETRIES), ("circuit_open", CIRCUIT_OPEN)):
+            total = sum(getattr(c, "counters", {}).get(name, 0) for c in [self.client, *self._pool])
+            delta = total - self._client_seen.get(name, 0)
+            if delta > 0:
+                metric.inc(delta)
+            self._client_seen[name] = total
+
+    def _hold_while_unavailable(self, fn: Callable[[], None], result: SyncResult,
+                                items: Sequence[Inbound] = ()) -> None:
         delay = 0.5
         while True:
             try:
@@ -180,7 +198,12 @@ class OdooSync:
                 wait = max(getattr(exc, "retry_after", None) or 0.0, delay)
                 wait = min(wait, self.hold_max_s)
                 self.counters["holds"] += 1
-                log.warning("odoo unavailable (%s); holding the batch, retry in %.1fs", exc.odoo_message, wait)
+                HOLDS.inc()
+                HELD_SECONDS.inc(wait)
+                for it in items:
+                    EVENTS.labels(it.event.type, "retried").inc()
+                log.warning("odoo unavailable (%s); holding %d events, retry in %.1fs", exc.odoo_message,
+                            len(items), wait, extra={"reason": getattr(exc, "reason", "circuit_open")})
                 self._sleep(wait)
                 result.held_s += wait
                 delay = min(delay * 2, self.hold_max_s)
@@ -433,8 +456,8 @@ class OdooSync:
         while len(self._pool) < self.concurrency - 1:
             from andon.connectors.odoo.client import OdooClient
 
-            extra = OdooClient(self.client.settings, retry=self.client.retry, breaker=self.client.breaker,
-                               rate_limit=False)
+            extra = instrument(OdooClient(self.client.settings, retry=self.client.retry,
+                                          breaker=self.client.breaker, rate_limit=False))
             extra.limiter = self.client.limiter
             self._pool.append(extra)
         return [self.client, *self._pool]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 
 from andon.config import load_site
 from andon.errors import AndonError
-from andon.pipelines.odoo_sync import OdooSyncFlowConfig, build_flow, counters
-from andon.pipelines.runner import add_run_options, execute
+from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
+from andon.pipelines.odoo_sync.observe import odoo_ready
+from andon.pipelines.runner import add_observability_options, add_run_options, execute, start_observability
 
 
 def run_odoo_sync(argv: list[str]) -> int:
@@ -38,8 +38,8 @@ def run_odoo_sync(argv: list[str]) -> int:
     parser.add_argument("--rate-limit", type=float, default=None,
                         help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
     add_run_options(parser)
+    add_observability_options(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     site = load_site(args.config)
     if args.rate_limit is not None:
         if args.rate_limit <= 0:
@@ -53,6 +53,9 @@ def run_odoo_sync(argv: list[str]) -> int:
                              poll_size=args.poll_size, eof_idle_s=args.eof_idle, refresh_s=args.refresh,
                              scrap_insufficient=args.scrap_insufficient, breaker_reset_s=args.breaker_reset,
                              hold_max_s=args.hold_max)
+    status = start_observability(args, f"andon odoo-sync · {site.site.id}")
+    if status is not None:
+        status.add_check("odoo", lambda: odoo_ready(_Shared.syncs))
     started = time.monotonic()
     execute(build_flow(cfg), args)
     summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}

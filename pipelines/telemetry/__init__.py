@@ -21,6 +21,7 @@ from andon.connectors.kafka import KafkaBatchSource, KafkaSink
 from andon.connectors.parquet import ParquetSink, write_data_dictionary
 from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
+from andon.pipelines.status import BOARD
 from andon.pipelines.telemetry import metrics
 from andon.pipelines.telemetry.outputs import event_message, shift_rows, window_rows
 from andon.readings import Registry
@@ -64,11 +65,13 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     sharding = Sharding(registry, cfg.shards)
     out_dir = Path(cfg.out_dir)
     write_data_dictionary(out_dir)
+    BOARD.register_sites(cfg.sites, "telemetry")
 
     flow = Dataflow("andon_telemetry")
     if cfg.source == "kafka":
         kafka = {**site.kafka.client_config(), **cfg.kafka_config}
-        source = KafkaBatchSource(kafka, topics.telemetry, batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s)
+        source = KafkaBatchSource(kafka, topics.telemetry, batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s,
+                                  on_lag=metrics.report_lag)
     elif cfg.source == "custom":
         source = cfg.custom_source
     else:
@@ -101,13 +104,18 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     if cfg.source == "kafka":
         sink = KafkaSink({**site.kafka.client_config(), **cfg.kafka_config})
         op.output("events_out", op.map("event_msg", events, lambda e: event_message(e, topics.events)), sink)
-        op.output("dlq_out", op.map("dlq_msg", dead, lambda d: d.to_message(topics.telemetry_dlq)), sink)
+        op.output("dlq_out", op.map("dlq_msg", dead, lambda d: metrics.dead_letter_message(d, topics.telemetry_dlq)),
+                  sink)
     else:
         from andon.events import encode_event
         from andon.pipelines.telemetry.files import dead_letter_line
 
         op.output("events_out", op.map("event_line", events, lambda e: ("events", encode_event(e))),
                   JsonlSink(out_dir / "events.jsonl"))
-        op.output("dlq_out", op.map("dlq_line", dead, lambda d: ("dlq", dead_letter_line(d))),
+        def dlq_line(d):
+            metrics.count_dead_letter("dlq.jsonl", d.reason)
+            return "dlq", dead_letter_line(d)
+
+        op.output("dlq_out", op.map("dlq_line", dead, dlq_line),
                   JsonlSink(out_dir / "dlq.jsonl"))
     return flow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,13 @@ import msgspec
 
 from andon.config import example_site_path, load_site
 from andon.errors import AndonError
-from andon.pipelines.runner import Progress, add_run_options, execute, start_status
+from andon.pipelines.runner import (
+    Progress,
+    add_observability_options,
+    add_run_options,
+    execute,
+    start_observability,
+)
 from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow, metrics
 from andon.readings import Reading, parse_ts
 
@@ -100,15 +105,14 @@ def run_telemetry(argv: list[str]) -> int:
     parser.add_argument("--out", default="andon-data", help="Parquet root directory (default ./andon-data)")
     parser.add_argument("--shards", type=int, default=None, help="state shards (default: topic partitions)")
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("ANDON_METRICS_PORT", "0")) or None,
-                        help="serve /metrics, /healthz and /readyz on this port (env ANDON_METRICS_PORT)")
     parser.add_argument("--eof-idle", type=float, default=None,
                         help="stop after this many seconds without input (default: run forever)")
     parser.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)  # fixed clock for tests, epoch ms
     add_run_options(parser)
+    add_observability_options(parser)
     args = parser.parse_args(argv)
     site = load_site(args.config)
-    start_status(args)
+    start_observability(args, f"andon telemetry · {site.site.id}")
     bounds = None
     if args.now is not None:
         p = site.processing

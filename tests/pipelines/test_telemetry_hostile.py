@@ -27,7 +27,11 @@ HOSTILE = [
 ]
 
 
-def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, broker, tmp_path):
+@pytest.mark.fault
+def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, broker, tmp_path, fault_summary):
+    """Injects: 9 hostile messages (truncated JSON, bad types, NaN, unknown machine, far past/future timestamps,
+    binary junk, a 2 MB message) between the readings of a live run. Checks: each lands in the DLQ with its reason,
+    events and Parquet equal a clean replay."""
     trace, truth = small_trace
     config, topics = site_config(tmp_path, broker, f"hostile{uuid.uuid4().hex[:6]}")
     producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 5_000_000})
@@ -57,6 +61,12 @@ def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, bro
         original = [raw for raw, _ in HOSTILE if raw[:4096] == msg.value() or raw == msg.value()]
         assert original, "the DLQ keeps the original bytes (truncated only when oversized)"
     events = read_topic({"bootstrap.servers": broker.bootstrap}, topics[2], idle_s=2)
-    assert {json.loads(m.value())["event_id"] for m in events} == set(events_of(clean / "events.jsonl"))
+    live_ids = [json.loads(m.value())["event_id"] for m in events]
+    expected = set(events_of(clean / "events.jsonl"))
+    fault_summary(faults=f"{len(HOSTILE)} hostile messages", readings_in=f"{len(lines) + len(HOSTILE)} messages",
+                  events_expected=len(expected), events_applied=len(set(live_ids) & expected),
+                  duplicates=len(live_ids) - len(set(live_ids)), lost=len(expected - set(live_ids)),
+                  dead_lettered=len(refused))
+    assert set(live_ids) == expected
     for dataset in ("telemetry_agg", "shift_oee"):
         assert parquet_of(live, dataset).equals(parquet_of(clean, dataset)), dataset

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 
 from confluent_kafka import Producer
 from flowtools import andon
 
+from andon.connectors.kafka import read_topic
 from andon.connectors.odoo import OdooClient
+from andon.connectors.odoo.masterdata import MARKER
 from andon.events import MaintenanceRequested, ScrapRecorded, encode_event, make_event
 
+PROD = "mrp.workcenter.productivity"
 #: Models odoo_sync writes (directly or through button methods).
 TOUCHED = ("mrp.workcenter.productivity", "stock.scrap", "maintenance.request", "mrp.workorder", "mrp.production",
            "product.product")
@@ -58,3 +62,67 @@ def expected_counts(lines: list[bytes]) -> dict[str, int]:
     for e in events:
         by_type[e["type"]] = by_type.get(e["type"], 0) + 1
     return by_type
+
+
+def markers(admin, model: str, field: str) -> dict[str, tuple[int, str]]:
+    """event id -> (record id, kind) of every andon-keyed record of a model."""
+    out = {}
+    for rec in admin.search_read(model, [(field, "like", "[andon:")], [field], order="id"):
+        for key, kind, _ in MARKER.findall(rec[field] or ""):
+            assert key not in out, f"event {key} keyed twice in {model}"
+            out[key] = (rec["id"], kind)
+    return out
+
+
+def assert_all_applied(admin, lines: list[bytes]) -> None:
+    """Exactly one Odoo record per keyed event, all scraps validated, every downtime closed."""
+    counts = expected_counts(lines)
+    logs = markers(admin, PROD, "description")
+    kinds = Counter(kind for _, kind in logs.values())
+    assert kinds["downtime"] == counts["machine.downtime_started"]
+    assert kinds["quality_hold"] == counts["quality.hold_raised"]
+    scraps = markers(admin, "stock.scrap", "origin")
+    assert len(scraps) == counts["production.scrap_recorded"]
+    assert admin.search_count("stock.scrap", [("state", "!=", "done")]) == 0
+    assert len(markers(admin, "maintenance.request", "description")) == counts["maintenance.requested"]
+    ended = counts.get("machine.downtime_ended", 0)
+    closed = admin.search_count(PROD, [("description", "like", " downtime @"), ("date_end", "!=", False)])
+    assert closed == ended
+
+
+def assert_per_machine_order(admin, lines: list[bytes]) -> None:
+    """Records of one machine were created in the order its events stand in the topic."""
+    position = {json.loads(line)["event_id"]: (json.loads(line)["machine"], n) for n, line in enumerate(lines)}
+    for model, field in ((PROD, "description"), ("stock.scrap", "origin"), ("maintenance.request", "description")):
+        per_machine = defaultdict(list)
+        for key, (_rid, _) in sorted(markers(admin, model, field).items(), key=lambda kv: kv[1][0]):
+            if key in position:
+                machine, n = position[key]
+                per_machine[machine].append(n)
+        for machine, seq in per_machine.items():
+            assert seq == sorted(seq), f"{model}: {machine} records out of event order"
+
+
+def dead_letters(broker, topic: str) -> list[dict]:
+    out = []
+    for m in read_topic({"bootstrap.servers": broker.bootstrap}, topic, idle_s=1.5):
+        headers = {k: (v or b"").decode() for k, v in m.headers() or []}
+        out.append({**headers, "event": json.loads(m.value())})
+    return out
+
+
+def keyed_summary(admin, lines: list[bytes]) -> tuple[int, int, int]:
+    """(events that must leave one keyed Odoo record, those found, keys found more than once) for summaries."""
+    counts = expected_counts(lines)
+    expected = sum(counts.get(t, 0) for t in ("machine.downtime_started", "quality.hold_raised",
+                                              "production.scrap_recorded", "maintenance.requested"))
+    keys: Counter[str] = Counter()
+    for model, field in ((PROD, "description"), ("stock.scrap", "origin"), ("maintenance.request", "description")):
+        for rec in admin.search_read(model, [(field, "like", "[andon:")], [field]):
+            for key, kind, _ in MARKER.findall(rec[field] or ""):
+                if kind in ("downtime", "quality_hold", "maintenance") or model == "stock.scrap":
+                    keys[key] += 1
+    wanted = {json.loads(line)["event_id"] for line in lines
+              if json.loads(line)["type"] in ("machine.downtime_started", "quality.hold_raised",
+                                              "production.scrap_recorded", "maintenance.requested")}
+    return expected, len(wanted & set(keys)), sum(1 for n in keys.values() if n > 1)

@@ -3,68 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 from flowtools import andon
-from odoosync_tools import expected_counts, produce, run_sync, snapshot
+from odoosync_tools import (
+    assert_all_applied,
+    assert_per_machine_order,
+    dead_letters,
+    keyed_summary,
+    markers,
+    produce,
+    run_sync,
+    snapshot,
+)
 
-from andon.connectors.kafka import read_topic
 from andon.connectors.odoo.journal import read_audit
-from andon.connectors.odoo.masterdata import MARKER
 from andon.events import ScrapRecorded, encode_event, make_event, parse_iso_ms
 
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
-PROD = "mrp.workcenter.productivity"
 WRITES = {"create", "write", "unlink", "button_start", "button_finish", "button_pending", "action_validate", "do_scrap"}
-
-
-def markers(admin, model: str, field: str) -> dict[str, tuple[int, str]]:
-    """event id -> (record id, kind) of every andon-keyed record of a model."""
-    out = {}
-    for rec in admin.search_read(model, [(field, "like", "[andon:")], [field], order="id"):
-        for key, kind, _ in MARKER.findall(rec[field] or ""):
-            assert key not in out, f"event {key} keyed twice in {model}"
-            out[key] = (rec["id"], kind)
-    return out
-
-
-def assert_all_applied(admin, lines: list[bytes]) -> None:
-    """Exactly one Odoo record per keyed event, all scraps validated, every downtime closed."""
-    counts = expected_counts(lines)
-    logs = markers(admin, PROD, "description")
-    kinds = Counter(kind for _, kind in logs.values())
-    assert kinds["downtime"] == counts["machine.downtime_started"]
-    assert kinds["quality_hold"] == counts["quality.hold_raised"]
-    scraps = markers(admin, "stock.scrap", "origin")
-    assert len(scraps) == counts["production.scrap_recorded"]
-    assert admin.search_count("stock.scrap", [("state", "!=", "done")]) == 0
-    assert len(markers(admin, "maintenance.request", "description")) == counts["maintenance.requested"]
-    ended = counts.get("machine.downtime_ended", 0)
-    closed = admin.search_count(PROD, [("description", "like", " downtime @"), ("date_end", "!=", False)])
-    assert closed == ended
-
-
-def assert_per_machine_order(admin, lines: list[bytes]) -> None:
-    """Records of one machine were created in the order its events stand in the topic."""
-    position = {json.loads(line)["event_id"]: (json.loads(line)["machine"], n) for n, line in enumerate(lines)}
-    for model, field in ((PROD, "description"), ("stock.scrap", "origin"), ("maintenance.request", "description")):
-        per_machine = defaultdict(list)
-        for key, (_rid, _) in sorted(markers(admin, model, field).items(), key=lambda kv: kv[1][0]):
-            if key in position:
-                machine, n = position[key]
-                per_machine[machine].append(n)
-        for machine, seq in per_machine.items():
-            assert seq == sorted(seq), f"{model}: {machine} records out of event order"
-
-
-def dead_letters(broker, topic: str) -> list[dict]:
-    out = []
-    for m in read_topic({"bootstrap.servers": broker.bootstrap}, topic, idle_s=1.5):
-        headers = {k: (v or b"").decode() for k, v in m.headers() or []}
-        out.append({**headers, "event": json.loads(m.value())})
-    return out
 
 
 def test_replaying_the_events_topic_twice_changes_no_odoo_table(plant, odoo, admin, tmp_path, event_lines):
@@ -92,20 +51,33 @@ def snapshot_without(snap: dict, field: str) -> dict:
     return {m: [{k: v for k, v in row.items() if k != field} for row in rows] for m, rows in snap.items()}
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("faults", [
     pytest.param({"error_kind": "503", "error_rate": 0.3, "seed": 5}, id="503-for-30pc"),
     pytest.param({"outage_for_s": 6}, id="outage-6s"),
+    pytest.param({"error_kind": "serialization", "error_rate": 0.2, "seed": 7}, id="serialization-20pc"),
+    pytest.param({"error_kind": "429", "error_rate": 0.1, "retry_after_s": 0.2, "seed": 9}, id="429-10pc"),
+    pytest.param({"latency_ms": 40}, id="slow-40ms"),
 ])
 def test_everything_applied_once_in_order_despite_odoo_faults(plant, odoo, admin, broker, tmp_path, event_lines,
-                                                              faults):
+                                                              faults, fault_summary):
+    """Injects (stand-in): 503 on 30 % of calls, a 6 s outage, serialization failures on 20 %, 429 with
+    Retry-After on 10 %, or 40 ms added to every call. Checks: every event applied exactly once, in per-machine
+    order; no transient failure dead-lettered."""
     config, topics, env = plant
     odoo.set_faults(**faults)
     run_sync(config, tmp_path, env, "--breaker-reset", "1", "--hold-max", "2")
     odoo.clear_faults()
+    stats = odoo.stats()["by_outcome"]
+    injected = sum(n for k, n in stats.items() if k.startswith("fault:")) or odoo.stats()["calls"]  # latency: all
+    expected, applied, duplicates = keyed_summary(admin, event_lines)
+    fault_summary(faults=f"{injected} Odoo faults ({', '.join(f'{k}={v}' for k, v in faults.items())})",
+                  readings_in="-", events_expected=expected, events_applied=applied, duplicates=duplicates,
+                  lost=expected - applied, events_in=len(event_lines))
     assert_all_applied(admin, event_lines)
     assert_per_machine_order(admin, event_lines)
-    stats = odoo.stats()["by_outcome"]
-    assert stats.get("fault:503", 0) > 0, "the faults did happen"
+    if "latency_ms" not in faults:
+        assert injected > 0, "the faults did happen"
     reasons = {d["andon.dlq.reason"] for d in dead_letters(broker, topics[3])}
     assert reasons <= {"no_active_work_order"}, f"a transient failure was dead-lettered: {reasons}"
 

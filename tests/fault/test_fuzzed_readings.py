@@ -1,0 +1,134 @@
+"""Hypothesis-fuzzed and hostile reading payloads through the telemetry decoder (the first step of the dataflow).
+
+Injects: Kafka batches mixing valid readings, readings with fields removed, retyped or out of range, JSON arrays of
+good and bad readings, arbitrary JSON, arbitrary bytes (also Arrow's magic prefix followed by junk), deep nesting
+and huge numbers. Checks: the decoder never raises, and every message is accounted for: it yields at least one
+reading or at least one dead letter with a reason, and readings_in equals readings kept plus dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from andon.messages import RawBatch
+from andon.operators.telemetry import TelemetryDecoder
+from andon.readings import Registry
+from andon.readings_arrow import ARROW_STREAM_MAGIC
+
+pytestmark = pytest.mark.fault
+
+NOW_MS = 1_772_430_000_000
+BOUNDS = (NOW_MS - 86_400_000, NOW_MS + 300_000)
+TOTALS = {"batches": 0, "messages": 0, "readings": 0, "dead": 0, "reasons": set()}
+
+
+@pytest.fixture(scope="module")
+def decoder(site):
+    return TelemetryDecoder([site], Registry([site]), BOUNDS)
+
+
+def machines(site) -> list[str]:
+    return [m.id for m in site.machines]
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
+any_json = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                        max_leaves=12)
+
+
+@st.composite
+def reading(draw, names: list[str]) -> dict:
+    doc = {"site": draw(st.sampled_from(["plant-a", "plant-a", "plant-b", ""])),
+           "machine": draw(st.sampled_from([*names[:4], "press-99", ""])),
+           "ts": draw(st.one_of(st.integers(BOUNDS[0] - 10**9, BOUNDS[1] + 10**9),
+                                st.just("2026-03-02T06:00:00.125Z"), st.text(max_size=10), st.floats())),
+           "seq": draw(st.one_of(st.integers(-5, 2**40), st.none())),
+           "signals": draw(st.dictionaries(st.sampled_from(["state", "power_kw", "part_count", "reject_count",
+                                                            "alarm", "spindle_rpm", "x"]),
+                                           st.one_of(st.integers(-10, 20_000), st.floats(), st.booleans(),
+                                                     st.text(max_size=5), st.lists(st.integers(), max_size=2)),
+                                           max_size=6))}
+    for key in draw(st.lists(st.sampled_from(list(doc)), max_size=2)):
+        doc.pop(key, None)
+    return doc
+
+
+@st.composite
+def valid_reading(draw, names: list[str]) -> dict:
+    return {"site": "plant-a", "machine": draw(st.sampled_from(names)), "ts": draw(st.integers(*BOUNDS)),
+            "seq": draw(st.integers(0, 2**40)),
+            "signals": {"state": draw(st.sampled_from([10000, 40000, 180000])),
+                        "power_kw": draw(st.floats(0, 50)), "part_count": draw(st.integers(0, 2**32 - 1))}}
+
+
+def encode(doc) -> bytes:
+    return json.dumps(doc, allow_nan=True).encode()
+
+
+@st.composite
+def message(draw, names: list[str]) -> bytes:
+    kind = draw(st.integers(-2, 6))
+    if kind == -2:
+        return encode(draw(valid_reading(names)))
+    if kind == -1:
+        return encode(draw(st.lists(st.one_of(valid_reading(names), reading(names)), min_size=1, max_size=4)))
+    if kind == 0:
+        return encode(draw(reading(names)))
+    if kind == 1:
+        return encode(draw(st.lists(reading(names), min_size=1, max_size=4)))
+    if kind == 2:
+        return encode(draw(any_json))
+    if kind == 3:
+        return draw(st.binary(max_size=64))
+    if kind == 4:
+        return ARROW_STREAM_MAGIC + draw(st.binary(max_size=64))
+    if kind == 5:
+        depth = draw(st.integers(1, 3000))
+        return b"[" * depth + b"]" * draw(st.integers(0, depth))
+    return encode(draw(reading(names)))[: draw(st.integers(0, 40))]  # truncated
+
+
+def _is_empty_array(value: bytes) -> bool:
+    try:
+        return json.loads(value) == []
+    except (ValueError, RecursionError):
+        return False
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_message_is_a_reading_or_a_dead_letter(decoder, site, data):
+    values = data.draw(st.lists(message(machines(site)), min_size=1, max_size=25))
+    n = len(values)
+    raw = RawBatch("t", 0, list(range(n)), values, [None] * n, [0] * n, [None] * n)
+    decoded = decoder.decode(raw)  # must not raise
+    kept = set(decoded.batch.message_index.tolist()) if decoded.batch.message_index is not None else set()
+    dead = {d.source_offset for d in decoded.dead}
+    # An empty JSON array is a batch of zero readings (a gateway heartbeat): nothing in it can be lost.
+    empty = {i for i, v in enumerate(values) if v.strip() in (b"[]",) or _is_empty_array(v)}
+    assert all(d.reason and d.hint for d in decoded.dead), "every dead letter says why and what to do"
+    missing = set(range(n)) - kept - dead - empty
+    assert not missing, f"messages neither kept nor dead-lettered: {[values[i][:80] for i in sorted(missing)]}"
+    assert decoded.readings_in == len(decoded.batch) + len(decoded.dead)
+    TOTALS["batches"] += 1
+    TOTALS["messages"] += n
+    TOTALS["readings"] += len(decoded.batch)
+    TOTALS["dead"] += len(decoded.dead)
+    TOTALS["reasons"].update(d.reason for d in decoded.dead)
+
+
+def test_fuzz_summary(fault_summary):
+    """Reports what the Hypothesis run above fed the decoder (runs after it in file order)."""
+    if not TOTALS["batches"]:
+        pytest.skip("the fuzz test did not run")
+    fault_summary(faults=f"{TOTALS['messages']} fuzzed messages in {TOTALS['batches']} batches",
+                  readings_in=TOTALS["readings"] + TOTALS["dead"], events_expected="-", events_applied="-",
+                  duplicates=0, lost=0, readings_kept=TOTALS["readings"], dead_letters=TOTALS["dead"],
+                  reasons="|".join(sorted(TOTALS["reasons"])))
