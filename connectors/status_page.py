@@ -15,8 +15,8 @@ body{font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;backgr
 header{background:#1d2330;color:#fff;padding:14px 24px;display:flex;justify-content:space-between;align-items:center}
 header h1{font-size:20px;margin:0} .ready{padding:3px 10px;border-radius:12px;font-weight:600}
 .ok{background:#1b7f3b} .bad{background:#c62828}
-main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(360px,1fr))}
-section{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(540px,1fr))}
+section{overflow-x:auto;background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 section.wide{grid-column:1/-1} h2{font-size:16px;margin:4px 0 10px}
 table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e3e5ea}
 th{font-size:12px;text-transform:uppercase;color:#5b6275} td.num{text-align:right;font-variant-numeric:tabular-nums}

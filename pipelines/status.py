@@ -86,8 +86,10 @@ class StatusBoard:
             for e in events:
                 if e.type not in ("machine.state_changed", "production.count_reported"):
                     continue
-                status = self._machines.setdefault((e.site, e.machine), MachineStatus(e.site, e.machine))
-                status.work_center = status.work_center or e.work_center
+                status = self._machines.get((e.site, e.machine))
+                if status is None:
+                    status = self._machines[(e.site, e.machine)] = MachineStatus(e.site, e.machine,
+                                                                                 self._work_center(e))
                 if e.type == "machine.state_changed":
                     if status.since is None or e.occurred_at >= status.since:
                         status.state, status.since = e.data.get("to_state", "unknown"), e.occurred_at
@@ -98,6 +100,15 @@ class StatusBoard:
                 status.shift_id, status.as_of = e.data.get("shift_id"), end
                 status.good, status.total = int(e.data.get("good_count", 0)), int(e.data.get("total_count", 0))
                 status.oee = self._oee_so_far(e.site, e.machine, status.good, parse_iso_ms(end))
+
+    def _work_center(self, e: Event) -> str | None:
+        if e.work_center:
+            return e.work_center
+        known = self._schedules.get(e.site)
+        try:
+            return known[0].machine(e.machine).work_center if known else None
+        except KeyError:
+            return None
 
     def _oee_so_far(self, site_id: str, machine: str, good: int, end_ms: int) -> float | None:
         known = self._schedules.get(site_id)

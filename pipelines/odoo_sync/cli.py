@@ -10,7 +10,7 @@ import time
 from andon.config import load_site
 from andon.errors import AndonError
 from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
-from andon.pipelines.odoo_sync.observe import odoo_ready
+from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
 from andon.pipelines.runner import add_observability_options, add_run_options, execute, start_observability
 
 
@@ -54,6 +54,7 @@ def run_odoo_sync(argv: list[str]) -> int:
                              scrap_insufficient=args.scrap_insufficient, breaker_reset_s=args.breaker_reset,
                              hold_max_s=args.hold_max)
     status = start_observability(args, f"andon odoo-sync · {site.site.id}")
+    watch_circuits(_Shared.syncs)
     if status is not None:
         status.add_check("odoo", lambda: odoo_ready(_Shared.syncs))
     started = time.monotonic()

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from prometheus_client import Gauge
 
 from andon.connectors.odoo.journal import AuditRecord
+from andon.connectors.odoo.metrics import CIRCUIT_STATE, circuit_state_value
 from andon.events import Event
 from andon.logs import CORRELATION_HEADER
 from andon.messages import OutMessage
@@ -81,6 +82,12 @@ def count_dead(message: OutMessage) -> OutMessage:
     reason = next((v.decode() for k, v in message.headers if k == "andon.dlq.reason"), "unknown")
     count_dead_letter(message.topic, reason)
     return message
+
+
+def watch_circuits(syncs) -> None:
+    """Let the circuit-state gauge read the breakers of `syncs` (a live list) at every scrape."""
+    CIRCUIT_STATE.set_function(lambda: max((circuit_state_value(s.client.breaker.state) for s in list(syncs)),
+                                           default=0))
 
 
 def odoo_ready(syncs) -> tuple[bool, str]:

@@ -129,13 +129,15 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
-def chromium(page: Path, tmp: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run Debian's headless Chromium on a local file with a fresh profile (as root: --no-sandbox)."""
+def chromium(page: Path | str, tmp: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run Debian's headless Chromium on a local file (or an http:// URL) with a fresh profile (as root:
+    --no-sandbox)."""
     import shutil
 
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         raise AssertionError("chromium is not installed: make test installs it (apt-get install -y chromium)")
     profile = tmp / f"chromium-profile-{len(list(tmp.glob('chromium-profile-*')))}"
-    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args,
+                           page if isinstance(page, str) else page.resolve().as_uri()],
                           capture_output=True, text=True, timeout=timeout, check=False)
