@@ -39,3 +39,24 @@ def test_recovery_partition_per_process(tmp_path):
         (tmp_path / f"pod{proc}").mkdir()
         init_recovery(tmp_path / f"pod{proc}", proc, 2)
         assert [p.name for p in (tmp_path / f"pod{proc}").glob("part-*")] == [f"part-{proc}.sqlite3"]
+
+
+def test_readiness_checks_and_status_json():
+    import json
+
+    state = {"open": False}
+    server = StatusServer(0, host="127.0.0.1", snapshot=lambda: {"roles": ["odoo_sync"], "machines": []}).start()
+    server.add_check("odoo", lambda: (not state["open"], "circuit open" if state["open"] else "circuit closed"))
+    try:
+        assert get(server.port, "/readyz") == (503, "starting\n")
+        server.ready.set()
+        assert get(server.port, "/readyz") == (200, "ready\nodoo: ok (circuit closed)\n")
+        state["open"] = True
+        assert get(server.port, "/readyz") == (503, "odoo: not ready (circuit open)\n")
+        code, body = get(server.port, "/status.json")
+        doc = json.loads(body)
+        assert code == 200 and doc["ready"] is False and doc["roles"] == ["odoo_sync"]
+        code, page = get(server.port, "/")
+        assert code == 200 and page.startswith("<!DOCTYPE html>") and "not ready" in page
+    finally:
+        server.stop()
