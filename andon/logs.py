@@ -82,8 +82,9 @@ def add_log_options(parser) -> None:
     g = parser.add_argument_group("logging")
     g.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("ANDON_LOG_FORMAT", "text"),
                    help="json: one JSON object per line with event_id and correlation_id (env ANDON_LOG_FORMAT)")
-    g.add_argument("--log-level", default=os.environ.get("ANDON_LOG_LEVEL", "INFO"),
-                   help="DEBUG, INFO, WARNING or ERROR (env ANDON_LOG_LEVEL, default INFO)")
+    g.add_argument("--log-level", default=os.environ.get("ANDON_LOG_LEVEL"),
+                   help="DEBUG, INFO, WARNING or ERROR (env ANDON_LOG_LEVEL; default INFO for json, where every "
+                        "Odoo write is logged for the log shipper, WARNING for text on a terminal)")
 
 
 def setup_from_args(args) -> None:
@@ -93,7 +94,8 @@ def setup_from_args(args) -> None:
 
         raise AndonError(f"unknown log format {fmt!r}", hint="use --log-format json or text (ANDON_LOG_FORMAT)")
     try:
-        setup_logging(json=fmt == "json", level=getattr(args, "log_level", "INFO"))
+        level = getattr(args, "log_level", None) or ("INFO" if fmt == "json" else "WARNING")
+        setup_logging(json=fmt == "json", level=level)
     except ValueError as exc:
         from andon.errors import AndonError
 

@@ -56,5 +56,8 @@ def test_options_and_environment(monkeypatch):
     assert args.log_format == "json"
     setup_from_args(args)
     assert type(logging.getLogger().handlers[0].formatter).__name__ == "JsonFormatter"
+    assert logging.getLogger().level == logging.INFO, "json logs every Odoo write by default"
+    setup_from_args(parser.parse_args(["--log-format", "text"]))
+    assert logging.getLogger().level == logging.WARNING, "text on a terminal stays quiet by default"
     with pytest.raises(AndonError, match="log level"):
         setup_from_args(parser.parse_args(["--log-level", "LOUD"]))
