@@ -11,7 +11,7 @@ so this test states what "nothing lost" means here, as it would after losing a t
 Injects: the broker is stopped and restarted (empty) while `andon run odoo-sync` is mid-run, with Odoo slowed by
 25 ms per call and small polls so that the consumer, the Odoo writes and the DLQ producer are all in flight.
 Checks: the process either finishes or exits (no hang); after the re-publish and a catch-up run, every event is in
-Odoo exactly once and nothing transient was dead-lettered. Seen here: the first run dies with SIGSEGV (exit -11)
+Odoo exactly once and nothing transient was dead-lettered. Seen here: in some runs the first run dies with SIGSEGV (exit -11)
 inside native code when the broker vanishes (no Python traceback), which a pod restart turns into the same
 recovery; the summary line reports the exit status.
 """

@@ -71,7 +71,8 @@ def test_everything_applied_once_in_order_despite_odoo_faults(plant, odoo, admin
     stats = odoo.stats()["by_outcome"]
     injected = sum(n for k, n in stats.items() if k.startswith("fault:")) or odoo.stats()["calls"]  # latency: all
     expected, applied, duplicates = keyed_summary(admin, event_lines)
-    fault_summary(faults=f"{injected} Odoo faults ({', '.join(f'{k}={v}' for k, v in faults.items())})",
+    what = "calls slowed" if "latency_ms" in faults else "Odoo faults"
+    fault_summary(faults=f"{injected} {what} ({', '.join(f'{k}={v}' for k, v in faults.items())})",
                   readings_in="-", events_expected=expected, events_applied=applied, duplicates=duplicates,
                   lost=expected - applied, events_in=len(event_lines))
     assert_all_applied(admin, event_lines)
