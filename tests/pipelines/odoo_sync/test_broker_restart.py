@@ -11,9 +11,9 @@ so this test states what "nothing lost" means here, as it would after losing a t
 Injects: the broker is stopped and restarted (empty) while `andon run odoo-sync` is mid-run, with Odoo slowed by
 25 ms per call and small polls so that the consumer, the Odoo writes and the DLQ producer are all in flight.
 Checks: the process either finishes or exits (no hang); after the re-publish and a catch-up run, every event is in
-Odoo exactly once and nothing transient was dead-lettered. Seen here: in some runs the first run dies with SIGSEGV (exit -11)
-inside native code when the broker vanishes (no Python traceback), which a pod restart turns into the same
-recovery; the summary line reports the exit status.
+Odoo exactly once and nothing transient was dead-lettered. Seen here: in some runs the first process dies with
+SIGSEGV (exit -11) inside native code when the broker vanishes (no Python traceback), which a pod restart turns
+into the same recovery; the summary line reports the exit status.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.broker, pytest.mark.odoo]
 
 def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, event_lines, fault_summary):
     # log_path: EmbeddedBroker.restart() without one reopens the log in the temp dir stop() just removed
-    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker, run_standin(tmp_path / "odoo", odoo_version="17") as odoo:
+    with (EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker,
+          run_standin(tmp_path / "odoo", odoo_version="17") as odoo):
         config, topics = site_config(tmp_path, broker, f"rs{uuid.uuid4().hex[:6]}")
         produce(broker, topics[2], event_lines)
         env = odoo_env(odoo, broker)
@@ -60,7 +61,8 @@ def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, event_li
                 first_rc = proc.wait(timeout=150)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                raise AssertionError(f"odoo-sync hung after the broker restart:\n{log_path.read_text()[-3000:]}") from None
+                tail = log_path.read_text()[-3000:]
+                raise AssertionError(f"odoo-sync hung after the broker restart:\n{tail}") from None
         odoo.clear_faults()
         run_sync(config, tmp_path, env)  # the recovery procedure: one run over the re-published topic
 
