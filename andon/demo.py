@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
         counter, errors = _Counter(), []
         producer = threading.Thread(target=_produce, daemon=True,
                                     args=(sim, broker.bootstrap, site.topics.telemetry, args.speed, counter, errors))
-        metrics_port = free_port()
+        metrics_port = int(os.environ.get("ANDON_METRICS_PORT") or 0) or free_port()
         env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
         flow_cmd = [sys.executable, "-m", "andon.cli", "run", "telemetry", "--config", str(config),
                     "--out", str(out), "--eof-idle", "8", "--metrics-port", str(metrics_port),
@@ -140,8 +140,10 @@ def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
     shutil.rmtree(data, ignore_errors=True)
     for name in ("odoo-audit.jsonl", "odoo-ledger.sqlite3"):
         (out / name).unlink(missing_ok=True)
-    password = "andon-demo-integration"
-    with run_standin(data, integration_password=password, config=config) as odoo:
+    # The integration user's secrets: from the environment when set (as in production), else demo defaults.
+    password = os.environ.get("ANDON_ODOO_PASSWORD") or "andon-demo-integration"
+    api_key = os.environ.get("ANDON_ODOO_API_KEY") or None
+    with run_standin(data, integration_password=password, integration_api_key=api_key, config=config) as odoo:
         print(f"\nOdoo stand-in on {odoo.url} (data in {data})", flush=True)
         admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
                                         rate_limit_per_s=10_000), rate_limit=False)
