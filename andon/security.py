@@ -23,7 +23,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Sequence
@@ -35,12 +34,13 @@ from andon.errors import ConfigError
 GATEWAY_HEADER = "andon-gateway"
 SIGNATURE_HEADER = "andon-signature"
 SIGNATURE_SCHEME = "hmac-sha256="
+_SCHEME_BYTES = SIGNATURE_SCHEME.encode()
 
 
 def sign(secret: bytes | str, value: bytes) -> bytes:
     """The `andon-signature` header value for `value` (what a gateway sends)."""
     key = secret.encode() if isinstance(secret, str) else secret
-    return (SIGNATURE_SCHEME + hmac.new(key, value, hashlib.sha256).hexdigest()).encode()
+    return _SCHEME_BYTES + hmac.digest(key, value, "sha256").hex().encode()
 
 
 def signed_headers(gateway: str, secret: bytes | str, value: bytes) -> list[tuple[str, bytes]]:

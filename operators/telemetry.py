@@ -85,13 +85,11 @@ class TelemetryDecoder:
             decoded = self._decode(raw)
         batch = decoded.batch
         if len(batch):
-            allowed = np.zeros((len(raw.values), len(self._site_ids)), dtype=bool)
-            for i in kept:
-                for site_id in who[i].sites:
-                    if site_id in self._site_ids:
-                        allowed[i, self._site_ids.index(site_id)] = True
+            grants: dict[frozenset[str], int] = {}  # few distinct grants per batch: one mask row each
+            grant_of = np.array([grants.setdefault(w.sites, len(grants)) for w in who], dtype=np.int64)
+            masks = np.array([[site_id in g for site_id in self._site_ids] for g in grants], dtype=bool)
             site = self._site_code[batch.machine]
-            ok = allowed[batch.message_index, site]
+            ok = masks[grant_of[batch.message_index], site]
             if not ok.all():
                 bad = np.flatnonzero(~ok)
                 pairs: dict[tuple[int, int], int] = {}
