@@ -238,6 +238,8 @@ class BatchDecoder:
             if items is not None and len(items) == len(sized):
                 for (i, raw), item in zip(sized, items, strict=True):
                     if isinstance(item, list):
+                        if not item:
+                            invalid.append(InvalidReading(Reason.SCHEMA, "an empty array holds no reading", raw, i))
                         out.extend((i, raw, r) for r in item)
                     else:
                         out.append((i, raw, item))
@@ -250,6 +252,8 @@ class BatchDecoder:
                     invalid.append(InvalidReading(reason, detail, raw, i))
                     continue
                 if isinstance(item, list):
+                    if not item:
+                        invalid.append(InvalidReading(Reason.SCHEMA, "an empty array holds no reading", raw, i))
                     out.extend((i, raw, r) for r in item)
                 else:
                     out.append((i, raw, item))

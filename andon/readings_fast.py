@@ -66,6 +66,8 @@ class FastDecoder:
             else:
                 readings, owners = [], []
                 for i, item in enumerate(items):
+                    if type(item) is list and not item:
+                        return None  # an empty array is refused by the general path, with its reason
                     if type(item) is reading_type:
                         readings.append(item)
                         owners.append(i)

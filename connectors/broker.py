@@ -149,6 +149,7 @@ class EmbeddedBroker:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+            self.log_path = None  # it pointed into the removed folder; a restart makes a new one
 
     def restart(self) -> None:
         """Stop and start on the same port (Tansu is memory-only: data and topics are gone; topics are recreated)."""

@@ -221,8 +221,14 @@ class JsonRpcTransport:
     def _connect(self) -> odoorpc.ODOO:
         if self._odoo is None:
             protocol = "jsonrpc+ssl" if self._ssl else "jsonrpc"
-            self._odoo = self._call(odoorpc.ODOO, self._host, protocol, self._port, self._timeout,
-                                    method="version_info")
+            try:
+                self._odoo = self._call(odoorpc.ODOO, self._host, protocol, self._port, self._timeout,
+                                        method="version_info")
+            except KeyError as exc:
+                # odoorpc reads result["result"] of the version_info handshake without checking for an error
+                # answer; that request only reads, so a refused handshake is safe to retry.
+                raise OdooTransientError(f"Odoo answered the connection handshake with an error ({exc!r})",
+                                         reason="unavailable", method="version_info", transport=self.name) from None
         return self._odoo
 
     def version(self) -> dict[str, Any]:

@@ -106,3 +106,9 @@ def test_batch_split_does_not_change_result(site, rows, parts):
     order = np.argsort(np.concatenate([c.seq for c in chunks]), kind="stable")
     assert np.array_equal(np.concatenate([c.ts for c in chunks])[order], whole.ts)
     assert np.array_equal(np.concatenate([c.column("power_kw") for c in chunks])[order], whole.column("power_kw"))
+
+
+def test_empty_array_message_is_refused_not_silently_dropped(decoder):
+    batch = decoder.decode([raw(reading(seq=1)), b"[]", b" [ ] "], now_ms=NOW)
+    assert [(bad.reason, bad.message_index) for bad in batch.invalid] == [(Reason.SCHEMA, 1), (Reason.SCHEMA, 2)]
+    assert len(batch) == 1
