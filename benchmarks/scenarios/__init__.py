@@ -1,4 +1,5 @@
-"""Scenario registry: name -> function(quick: bool) -> result dict (without the "scenario" key).
+"""Scenario registry: name -> function(size) -> result dict (without the "scenario" key); size is "tiny",
+"quick" or "full" (see common.SIZES).
 
 Add a scenario by writing a module here and listing its function below.
 """
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from benchmarks.scenarios.kernels import kernels
 from benchmarks.scenarios.odoo_sync import odoo_sync
 from benchmarks.scenarios.pipeline import pipeline_arrow, pipeline_kafka, pipeline_memory
+from benchmarks.scenarios.scaling import scaling
 
 SCENARIOS: dict[str, Callable[..., dict]] = {
     "kernels": kernels,
@@ -17,4 +19,5 @@ SCENARIOS: dict[str, Callable[..., dict]] = {
     "pipeline-arrow": pipeline_arrow,
     "pipeline-kafka": pipeline_kafka,
     "odoo-sync": odoo_sync,
+    "scaling": scaling,
 }

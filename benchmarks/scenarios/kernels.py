@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 
-from andon.config import parse_site
 from andon.operators import ShardProcessor, warm_up
 from andon.operators import config as C
 from andon.operators.kernels.aggregate import aggregate
@@ -22,52 +21,15 @@ from andon.operators.kernels.rules import detect_rules
 from andon.operators.kernels.states import detect_states
 from andon.operators.shard import sort_by_machine
 from andon.readings import ReadingBatch, Registry
-from benchmarks.scenarios.common import best_of, peak_rss_mb
+from benchmarks.scenarios.common import best_of, peak_rss_mb, pick, progress, state_bytes
+from benchmarks.scenarios.synthetic import bench_site, readings
 
 MACHINES = 1000
 BATCH = 10_000
-T0 = 1_772_431_200_000
-
-
-def bench_site():
-    return parse_site({
-        "site": {"id": "bench", "timezone": "Europe/Berlin"},
-        "calendar": {"shifts": [{"name": "early", "start": "06:00:00", "end": "14:00:00",
-                                 "breaks": [{"start": "10:00:00", "end": "10:30:00"}]},
-                                {"name": "late", "start": "14:00:00", "end": "22:00:00"},
-                                {"name": "night", "start": "22:00:00", "end": "06:00:00"}]},
-        "machine_classes": {"press": {
-            "states": {"codes": {"1": "running", "2": "stopped", "3": "breakdown", "4": "setup"}},
-            "rules": {"maintenance_alarm_codes": [17], "maintenance_every_cycles": 50000,
-                      "maintenance_signal_limits": [{"signal": "power_kw", "above": 14.0, "for_s": 60}]}}},
-        "machine_groups": [{"prefix": "m-", "count": MACHINES, "digits": 4, "class": "press",
-                            "work_center": "WC-{n:04d}", "ideal_cycle_time_s": 2.0}],
-    }, "<bench>")
 
 
 def make_batches(registry: Registry, n_batches: int, seed: int = 1) -> list[ReadingBatch]:
-    rng = np.random.default_rng(seed)
-    names = registry.signals
-    per = BATCH // MACHINES
-    steps = n_batches * per
-    state = np.where(rng.random((MACHINES, steps)) < 0.995, 1.0, 2.0)
-    state = np.maximum.accumulate(state * (rng.random((MACHINES, 1)) < 0.5) + 1, axis=1) % 2 + 1  # few changes
-    parts = np.cumsum(rng.random((MACHINES, steps)) < 0.5, axis=1).astype(float) + 1000
-    batches = []
-    for b in range(n_batches):
-        k = np.arange(b * per, (b + 1) * per)
-        machine = np.tile(np.arange(MACHINES, dtype=np.int32), per)
-        step = np.repeat(k, MACHINES)
-        ts = T0 + step * 1000 + machine.astype(np.int64) * 7
-        values = np.full((BATCH, len(names)), np.nan)
-        values[:, names.index("state")] = state[machine, step]
-        values[:, names.index("spindle_rpm")] = 1200 + rng.normal(0, 5, BATCH)
-        values[:, names.index("power_kw")] = 7.5 + rng.normal(0, 0.1, BATCH)
-        values[:, names.index("part_count")] = parts[machine, step]
-        values[:, names.index("reject_count")] = np.floor(parts[machine, step] / 50)
-        values[:, names.index("alarm")] = 0.0
-        batches.append(ReadingBatch(machine, ts, np.full(BATCH, -1, np.int64), values, names))
-    return batches
+    return list(readings(registry, MACHINES, n_batches * BATCH // MACHINES, BATCH, seed=seed))
 
 
 def _kernels_only(site, registry, batches, rules: bool = False) -> None:
@@ -90,10 +52,11 @@ def _kernels_only(site, registry, batches, rules: bool = False) -> None:
     return time.perf_counter() - start
 
 
-def _process(site, registry, batches) -> None:
+def _process(site, registry, batches) -> ShardProcessor:
     proc = ShardProcessor([site], registry)
     for batch in batches:
         proc.process(batch)
+    return proc
 
 
 def _numpy_sort_reduce(batches, window_ms: int = 60_000) -> None:
@@ -112,28 +75,32 @@ def _numpy_sort_reduce(batches, window_ms: int = 60_000) -> None:
         vals[last]
 
 
-def kernels(quick: bool = False) -> dict:
-    site = bench_site()
+def kernels(size: str = "full") -> dict:
+    site = bench_site(MACHINES)
     registry = Registry([site])
-    n_batches = 21 if quick else 201
+    n_batches = pick(size, 6, 21, 201)
+    progress(f"kernels: {n_batches} batches of {BATCH:,} readings over {MACHINES:,} machines")
     batches = make_batches(registry, n_batches)
     warm_up()
     _kernels_only(site, registry, batches[:3])  # touch every path once more before timing
-    repeats = 2 if quick else 3
-    readings = (n_batches - 1) * BATCH
+    repeats = pick(size, 1, 2, 3)
+    readings_n = (n_batches - 1) * BATCH
     seconds = min(_kernels_only(site, registry, batches) for _ in range(repeats))
     rules_s = min(_kernels_only(site, registry, batches, rules=True) for _ in range(repeats))
-    base_s = best_of(repeats, lambda: _numpy_sort_reduce(batches[1:]))
     proc_s = best_of(1, lambda: _process(site, registry, batches[1:]))
-    rate, base_rate = readings / seconds, readings / base_s
+    rss = peak_rss_mb()
+    state = state_bytes(_process(site, registry, batches[:2]))
+    progress("kernels: baseline numpy_sort_reduce")
+    base_s = best_of(repeats, lambda: _numpy_sort_reduce(batches[1:]))
     return {
-        "readings_per_s": rate,
+        "readings_per_s": readings_n / seconds,
         "seconds": seconds,
-        "readings": readings,
-        "peak_rss_mb": peak_rss_mb(),
+        "readings": readings_n,
+        "peak_rss_mb": rss,
+        **state,
         "machines": MACHINES,
         "batch": BATCH,
-        "with_rules_readings_per_s": readings / rules_s,  # plus SPC/maintenance rule kernel
-        "process_readings_per_s": readings / proc_s,  # ShardProcessor.process incl. events and rows
-        "baselines": {"numpy_sort_reduce": {"readings_per_s": base_rate, "ratio": rate / base_rate}},
+        "with_rules_readings_per_s": readings_n / rules_s,  # plus SPC/maintenance rule kernel
+        "process_readings_per_s": readings_n / proc_s,  # ShardProcessor.process incl. events and rows
+        "baselines": {"numpy_sort_reduce": {"readings_per_s": readings_n / base_s}},
     }

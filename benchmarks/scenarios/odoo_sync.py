@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.scenarios.common import peak_rss_mb
+from benchmarks.scenarios.common import peak_rss_mb, pick, progress
 
 LATENCY_MS = 5.0
 
@@ -53,16 +53,18 @@ def _apply(url: str, lines: list[bytes], poll_size: int, warmup: int, odoo) -> t
     return seconds, len(items) - warmup, odoo.stats()["calls"]
 
 
-def odoo_sync(quick: bool = False) -> dict:
+def odoo_sync(size: str = "full") -> dict:
     from andon.connectors.standin import run_standin
 
-    machines, hours, poll_size = (10, 2.0, 1000) if quick else (20, 4.0, 1000)
+    machines, hours, poll_size = pick(size, (4, 1.0, 200), (10, 2.0, 1000), (20, 4.0, 1000))
+    progress(f"odoo-sync: replaying {machines} machines x {hours} h into events, then into the Odoo stand-in")
     with tempfile.TemporaryDirectory(prefix="andon-bench-odoo-") as tmp:
         root = Path(tmp)
         lines = _events(root, machines, hours)
         with run_standin(root / "odoo", latency_ms=LATENCY_MS) as odoo:
             seconds, events, calls = _apply(odoo.url, lines, poll_size, min(poll_size, len(lines) // 4), odoo)
-        prefix = lines[: 300 if quick else 1000]
+        prefix = lines[: pick(size, 50, 300, 1000)]
+        progress("odoo-sync: baseline one_event_per_batch")
         with run_standin(root / "odoo-single", latency_ms=LATENCY_MS) as odoo:
             single_s, single_events, single_calls = _apply(odoo.url, prefix, 1, 1, odoo)
     rate = events / seconds
@@ -71,5 +73,4 @@ def odoo_sync(quick: bool = False) -> dict:
             "odoo_calls": calls, "seconds": round(seconds, 2), "latency_ms_per_call": LATENCY_MS,
             "poll_size": poll_size, "workers": 1, "peak_rss_mb": round(peak_rss_mb(), 1),
             "baselines": {"one_event_per_batch": {"events_per_s": round(single_rate, 1),
-                                                  "calls_per_event": round(single_calls / single_events, 3),
-                                                  "ratio": round(rate / single_rate, 2)}}}
+                                                  "calls_per_event": round(single_calls / single_events, 3)}}}

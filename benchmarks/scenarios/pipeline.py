@@ -3,10 +3,17 @@
 Input: the simulator's readings of the example plant (20 machines, 1 Hz). The dataflow is the production one
 (decode, shard, kernels, events to a file, Parquet files); only the source differs:
 - memory: JSON messages handed over in batches of 10,000; baseline `decode_only` = msgspec decoding the same bytes
-  into typed structs (signal names known), garbage collector paused, nothing else;
+  into typed structs (signal names known), garbage collector paused, nothing else; baseline `bytewax_fold_window` =
+  a bytewax dataflow over the same batches doing the same window aggregation with bytewax's own
+  `fold_window` (see peers.py). This is the like-for-like place for it: both sides are a bytewax dataflow from the
+  same bytes to the same per-machine, per-signal window aggregates (andon also detects states, counts, emits
+  events and writes Parquet); the `kernels` scenario times numba kernels on arrays without a dataflow around them,
+  which would flatter andon;
 - arrow: the same readings as Arrow IPC record batches of 1,000 readings per message;
-- kafka: the JSON messages from Tansu; baseline `bare_consumer` = a confluent-kafka consumer with assign() draining
-  the same topic and touching every value, nothing else.
+- kafka: the JSON messages from Tansu (key = machine); baseline `bare_consumer` = a confluent-kafka consumer with
+  assign() draining the same topic and touching every value, nothing else; baseline `quixstreams` = Quix Streams
+  doing the same tumbling-window aggregation on the same topic (timed from its first message to its last, so its
+  consumer-group join is not counted).
 """
 
 from __future__ import annotations
@@ -28,14 +35,20 @@ from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow
 from andon.readings import BatchDecoder
 from andon.readings_arrow import batch_to_arrow, encode_arrow
 from andon.simulator import Simulation
-from benchmarks.scenarios.common import peak_rss_mb
+from benchmarks.scenarios import peers
+from benchmarks.scenarios.common import peak_rss_mb, pick, progress, state_bytes
 
 BATCH = 10_000
 
 
-def _messages(quick: bool) -> tuple[list[bytes], object, tuple[int, int]]:
+def _simulation(size: str):
     site = load_site(example_site_path())
-    sim = Simulation(site, machines=20, hours=1.0 if quick else 4.0, seed=7)
+    progress("pipeline: simulating the example plant (20 machines, 1 Hz)")
+    return site, Simulation(site, machines=20, hours=pick(size, 0.1, 1.0, 4.0), seed=7)
+
+
+def _messages(size: str) -> tuple[list[bytes], object, tuple[int, int]]:
+    site, sim = _simulation(size)
     values = [value for _, value, _ in sim.messages()]
     return values, site, (sim.start_ms - 1, sim.end_ms + 1)
 
@@ -87,19 +100,42 @@ def _warm(site, bounds, values) -> None:
     _run_flow(site, bounds, TestingSource(_raw_batches(values[:2000], 1000)))
 
 
-def pipeline_memory(quick: bool = False) -> dict:
-    values, site, bounds = _messages(quick)
+def _state_of(site, values, bounds) -> dict:
+    """State bytes per machine after the whole input (a ShardProcessor over the decoded readings, not timed)."""
+    from andon.operators import ShardProcessor
+
+    decoder = BatchDecoder.for_site(site)
+    proc = ShardProcessor([site], decoder.registry)
+    for i in range(0, len(values), BATCH):
+        proc.process(decoder.decode(values[i:i + BATCH], bounds=bounds))
+    return state_bytes(proc)
+
+
+def pipeline_memory(size: str = "full") -> dict:
+    values, site, bounds = _messages(size)
     _warm(site, bounds, values)
-    seconds = _run_flow(site, bounds, TestingSource(_raw_batches(values, BATCH)))
-    base = _decode_only(values, site)
-    rate, base_rate = len(values) / seconds, len(values) / base
-    return {"readings_per_s": round(rate), "seconds": round(seconds, 3), "readings": len(values),
-            "peak_rss_mb": round(peak_rss_mb(), 1),
-            "baselines": {"decode_only": {"readings_per_s": round(base_rate), "ratio": round(rate / base_rate, 3)}}}
+    batches = _raw_batches(values, BATCH)
+    repeats = pick(size, 1, 2, 3)
+    progress(f"pipeline-memory: andon dataflow on {len(values):,} readings, best of {repeats}")
+    seconds = min(_run_flow(site, bounds, TestingSource(batches)) for _ in range(repeats))
+    rss = peak_rss_mb()
+    progress("pipeline-memory: baselines decode_only, bytewax_fold_window")
+    base = min(_decode_only(values, site) for _ in range(repeats))
+    window_s, lateness_s = site.processing.window_s, site.processing.allowed_lateness_s
+    peers.bytewax_fold_window(batches[:1], window_s, lateness_s)  # imports and first-run costs
+    fold = [peers.bytewax_fold_window(batches, window_s, lateness_s) for _ in range(repeats)]
+    fold_s, fold_windows = min(fold)
+    n = len(values)
+    return {"readings_per_s": n / seconds, "seconds": seconds, "readings": n, "machines": 20, "batch": BATCH,
+            "peak_rss_mb": rss, **_state_of(site, values, bounds),
+            "baselines": {"decode_only": {"readings_per_s": n / base},
+                          "bytewax_fold_window": {"readings_per_s": n / fold_s, "seconds": fold_s,
+                                                  "windows": fold_windows}}}
 
 
-def pipeline_arrow(quick: bool = False) -> dict:
-    values, site, bounds = _messages(quick)
+def pipeline_arrow(size: str = "full") -> dict:
+    values, site, bounds = _messages(size)
+    progress(f"pipeline-arrow: {len(values):,} readings as Arrow IPC")
     decoder = BatchDecoder.for_site(site)
     batch = decoder.decode(values, bounds=bounds)
     payloads = []
@@ -111,45 +147,54 @@ def pipeline_arrow(quick: bool = False) -> dict:
             payloads.append(encode_arrow(batch_to_arrow(take(batch, rows[s:s + 1000]), decoder.registry)))
     _warm(site, bounds, values)
     seconds = _run_flow(site, bounds, TestingSource(_raw_batches(payloads, 10)))
-    rate = len(batch) / seconds
-    return {"readings_per_s": round(rate), "seconds": round(seconds, 3), "readings": len(batch),
-            "messages": len(payloads), "peak_rss_mb": round(peak_rss_mb(), 1), "baselines": {}}
+    return {"readings_per_s": len(batch) / seconds, "seconds": seconds, "readings": len(batch),
+            "messages": len(payloads), "peak_rss_mb": peak_rss_mb(), "baselines": {}}
 
 
-def pipeline_kafka(quick: bool = False) -> dict:
+def pipeline_kafka(size: str = "full") -> dict:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from andon.connectors.broker import EmbeddedBroker
     from andon.connectors.kafka import KafkaBatchSource
 
-    values, site, bounds = _messages(quick)
+    site, sim = _simulation(size)
+    messages = [(key, value) for key, value, _ in sim.messages()]
+    values = [value for _, value in messages]
+    bounds = (sim.start_ms - 1, sim.end_ms + 1)
     _warm(site, bounds, values)
     topic = f"bench-{uuid.uuid4().hex[:6]}"
     with EmbeddedBroker([topic], partitions=1) as broker:
+        progress(f"pipeline-kafka: producing {len(values):,} readings to Tansu")
         producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50, "batch.num.messages": 10000})
-        for value in values:
+        for key, value in messages:
             while True:
                 try:
-                    producer.produce(topic, value)
+                    producer.produce(topic, value, key=key)
                     break
                 except BufferError:
                     producer.poll(0.05)
         producer.flush(60)
         conf = {"bootstrap.servers": broker.bootstrap}
 
+        progress("pipeline-kafka: andon dataflow from Tansu")
+        source = KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0)
+        seconds = _run_flow(site, bounds, source) - 1.0  # the source ends after 1 s of silence: not work
+        rss = peak_rss_mb()
+
+        progress("pipeline-kafka: baseline bare_consumer")
         consumer = Consumer({**conf, "group.id": "bare", "enable.auto.commit": False, "fetch.wait.max.ms": 50})
         consumer.assign([TopicPartition(topic, 0, 0)])
-        start, seen, size = time.perf_counter(), 0, 0
+        start, seen, nbytes = time.perf_counter(), 0, 0
         while seen < len(values):
             for msg in consumer.consume(BATCH, timeout=1.0):
-                size += len(msg.value())
+                nbytes += len(msg.value())
                 seen += 1
         bare = time.perf_counter() - start
         consumer.close()
 
-        source = KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0)
-        seconds = _run_flow(site, bounds, source) - 1.0  # the source ends after 1 s of silence: not work
-    rate, bare_rate = len(values) / seconds, len(values) / bare
-    return {"readings_per_s": round(rate), "seconds": round(seconds, 3), "readings": len(values),
-            "peak_rss_mb": round(peak_rss_mb(), 1),
-            "baselines": {"bare_consumer": {"readings_per_s": round(bare_rate), "ratio": round(rate / bare_rate, 3)}}}
+        progress("pipeline-kafka: baseline quixstreams (bounded to 180 s)")
+        quix = peers.quixstreams_window(broker.bootstrap, topic, len(values), site.processing.window_s,
+                                        site.processing.allowed_lateness_s, timeout_s=180.0)
+    n = len(values)
+    return {"readings_per_s": n / seconds, "seconds": seconds, "readings": n, "machines": 20, "peak_rss_mb": rss,
+            "baselines": {"bare_consumer": {"readings_per_s": n / bare}, "quixstreams": quix}}
