@@ -230,6 +230,7 @@ class OdooSync:
                     f"create or rename the work center in Odoo (code {code}), then: andon dlq replay"))
                 continue
             by_type[e.type].append((i, it, center["id"]))
+        self._quality_alerts(by_type["quality.hold_raised"], batch)
         self._productivity(by_type, batch)
         self._scraps(by_type["production.scrap_recorded"], batch)
         self._maintenance(by_type["maintenance.requested"], batch)
@@ -275,6 +276,38 @@ class OdooSync:
             for (i, _it, _), rid in zip(chunk, new, strict=True):
                 ids[i] = rid
         return ids
+
+    # -- quality holds: quality.alert where the Quality app (Enterprise) is installed ------------------------
+    def _quality_alerts(self, rows, batch: _Batch) -> None:
+        """An alert per hold, besides the Community time log; the event finishes with the log after it."""
+        if not rows or not self.md.data.has_quality_alert:
+            return
+        domain: list = ["|"] * (len(rows) - 1)
+        domain += [("description", "like", marker(it.event.event_id)) for _, it, _ in rows]
+        existing = {}
+        for rec in self.client.search_read("quality.alert", domain, ["id", "description"]):
+            for key, _, _ in MARKER.findall(rec.get("description") or ""):
+                existing[key] = rec["id"]
+        creates = []
+        for i, it, center in rows:
+            e, p = it.event, payload(it.event)
+            if e.event_id in existing:
+                batch.record(i, it, "quality.alert", existing[e.event_id], "create", "exists", finished=False)
+                continue
+            vals = {"title": f"Quality hold on {e.machine} ({p.rule})", "workcenter_id": center, "priority": "2",
+                    "description": f"<p>{p.description}; value {p.value:.4g}, limit {p.limit:.4g}, window "
+                                   f"{p.window_start} to {p.window_end}</p>"
+                                   f"<p>{marker(e.event_id, 'quality_alert', e.occurred_at)}</p>"}
+            wo = self.md.active_work_order(center)
+            if wo is not None:
+                vals["workorder_id"] = wo.id
+                if wo.production_id:
+                    vals["production_id"] = wo.production_id
+            creates.append((i, it, vals))
+        ids = self._create("quality.alert", creates, batch, "create")
+        for i, it, _ in creates:
+            if i in ids:
+                batch.record(i, it, "quality.alert", ids[i], "create", "applied", finished=False)
 
     # -- downtime and quality holds: mrp.workcenter.productivity -----------------------------------------
     def _productivity(self, by_type, batch: _Batch) -> None:

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path, help="directory for the SQLite database (kept)")
     parser.add_argument("--odoo-version", choices=VERSIONS, default="17", help="Odoo major version to imitate")
     parser.add_argument("--config", type=Path, default=None, help="site TOML to seed from (default: example)")
+    parser.add_argument("--enterprise", action="store_true",
+                        help="also serve Enterprise-only models andon uses where they exist (quality.alert)")
     parser.add_argument("--admin-password", default=env("ANDON_STANDIN_ADMIN_PASSWORD", "admin"))
     parser.add_argument("--api-key", default=env("ANDON_STANDIN_API_KEY"), help="API key of admin (JSON-2)")
     parser.add_argument("--integration-password",
@@ -55,7 +57,7 @@ def start(args: argparse.Namespace) -> StandinServer:
     """Open (and on first start seed) the database and bind the server; does not serve yet."""
     registry = Registry(args.data, odoo_version=args.odoo_version, admin_password=args.admin_password,
                         api_key=args.api_key, integration_password=args.integration_password,
-                        integration_api_key=args.integration_api_key)
+                        integration_api_key=args.integration_api_key, enterprise=args.enterprise)
     seed(registry, load_site(args.config or example_site_path()))
     faults = Faults(FaultConfig(latency_ms=args.latency_ms, error_rate=args.error_rate, error_kind=args.error_kind,
                                 fail_next=args.fail_next, outage=args.outage, retry_after_s=args.retry_after_s,

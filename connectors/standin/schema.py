@@ -102,8 +102,9 @@ def product_types(version: str) -> tuple[tuple[str, str], ...]:
     return (("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"))
 
 
-def build_models(version: str) -> dict[str, ModelSpec]:
-    """Every model the stand-in serves, for one Odoo major version ('16' to '19')."""
+def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]:
+    """Every model the stand-in serves, for one Odoo major version ('16' to '19'); `enterprise` adds the
+    Enterprise-only models andon uses where they exist (quality.alert)."""
     v = int(version)
     m2o = lambda rel, req=False, **kw: Field("many2one", relation=rel, required=req, **kw)  # noqa: E731
     specs = [
@@ -218,6 +219,15 @@ def build_models(version: str) -> dict[str, ModelSpec]:
                 ("normal", "In Progress"), ("blocked", "Blocked"), ("done", "Ready for next stage")))},
             order="id desc"),
     ]
+    if enterprise:  # Quality app (Enterprise): the fields andon writes, named as in Odoo's quality_control
+        specs.append(ModelSpec("quality.alert", "Quality Alert", {
+            "name": Field("char", default="New", string="Reference"), "title": Field("char"),
+            "description": Field("html"), "workcenter_id": m2o("mrp.workcenter"),
+            "workorder_id": m2o("mrp.workorder"), "production_id": m2o("mrp.production"),
+            "product_id": m2o("product.product"), "lot_id": m2o("stock.lot"),
+            "priority": Field("selection", default="0", selection=(
+                ("0", "Normal"), ("1", "Low"), ("2", "High"), ("3", "Very High")))},
+            order="id desc"))
     common = {"display_name": Field("char", computed=True), "create_date": Field("datetime", readonly=True),
               "write_date": Field("datetime", readonly=True)}
     return {spec.name: ModelSpec(spec.name, spec.description, {**spec.fields, **common}, spec.order,

@@ -40,6 +40,7 @@ INTEGRATION_RIGHTS: dict[str, set[str]] = {
     "mrp.workcenter.productivity": {"read", "create", "write"},
     "stock.scrap": {"read", "create", "write"},
     "maintenance.request": {"read", "create", "write"},
+    "quality.alert": {"read", "create"},  # only served with --enterprise
 }
 
 #: Methods that act on a recordset: over JSON-2 they take `ids`; over XML-RPC/JSON-RPC ids are args[0].
@@ -65,11 +66,11 @@ class Registry:
 
     def __init__(self, data_dir: Path, *, odoo_version: str = "17", admin_password: str = "admin",
                  api_key: str | None = None, integration_password: str = "andon-integration-secret",
-                 integration_api_key: str | None = None) -> None:
+                 integration_api_key: str | None = None, enterprise: bool = False) -> None:
         if odoo_version not in VERSIONS:
             raise ValueError(f"odoo_version must be one of {VERSIONS}, not {odoo_version!r}")
         self.version = odoo_version
-        self.models = build_models(odoo_version)
+        self.models = build_models(odoo_version, enterprise)
         self.store = Store(Path(data_dir) / f"{DATABASE}.sqlite3")
         self.credentials = Credentials()
         self.credentials.passwords[ADMIN_LOGIN] = _digest(admin_password)
