@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -336,11 +337,12 @@ class SiteConfig(_Model):
             raise ValueError("a site needs at least one [[machines]] entry")
         return self
 
+    @functools.cached_property
+    def _machines_by_id(self) -> dict[str, Machine]:
+        return {m.id: m for m in self.machines}
+
     def machine(self, machine_id: str) -> Machine:
-        for machine in self.machines:
-            if machine.id == machine_id:
-                return machine
-        raise KeyError(machine_id)
+        return self._machines_by_id[machine_id]
 
     def class_of(self, machine_id: str) -> MachineClass:
         return self.machine_classes[self.machine(machine_id).machine_class]

@@ -128,17 +128,21 @@ class ShardProcessor:
             return self._local(machine)
         return self._sorted_local[pos]
 
-    def _calendar(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+    def _calendar(self, lo: int, hi: int, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Shift calendar covering [lo, hi] and the open state of `rows` (local machines; all when None)."""
         nm = len(self._machines)
         if nm:
             s_i, a_i = self._arrays["s_i"][:nm], self._arrays["a_i"][:nm]
+            p_i = self._params["p_i"][:nm]
+            if rows is not None:  # only the machines this batch touches: cost independent of the shard's size
+                s_i, a_i, p_i = s_i[rows], a_i[rows], p_i[rows]
             seen = s_i[:, L.SI_LAST_TS] != L.NONE
             if seen.any():
                 lo = min(lo, int(s_i[seen, L.SI_ACC_TS].min()), int(s_i[seen, L.SI_CUR_SINCE].min()))
                 hi = max(hi, int(s_i[seen, L.SI_LAST_TS].max()))
             seen = a_i[:, L.AI_MAX_TS] != L.NONE
             if seen.any():
-                span = int(self._params["p_i"][:nm, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
+                span = int(p_i[:, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
                 lo = min(lo, int(a_i[seen, L.AI_MAX_TS].min()) - span)
                 hi = max(hi, int(a_i[seen, L.AI_MAX_TS].max()))
         return self._calendars.covering(lo, hi + 1)
@@ -169,7 +173,8 @@ class ShardProcessor:
         local, ts, values = local[order], ts[order], np.take(values, order, axis=0)
         walk = np.arange(n, dtype=np.int64)
         n_machines = int(np.count_nonzero(local[1:] != local[:-1])) + 1
-        cal = self._calendar(int(ts.min()), int(ts.max()))
+        starts = np.flatnonzero(np.concatenate(([True], local[1:] != local[:-1])))
+        cal = self._calendar(int(ts.min()), int(ts.max()), local[starts])
         a = self._arrays
         late, d_parts, d_rej, closed = aggregate(walk, local, ts, values, self._params, cal, a,
                                                  n_machines=n_machines, reset_ratio=C.COUNTER_RESET_RATIO,
