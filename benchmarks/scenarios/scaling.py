@@ -7,10 +7,6 @@ Two sweeps, each point on fresh state:
   long enough for windows to close (at least 2.5 windows of event time). The first tick (every machine once) is
   handed over as one batch and timed apart as `register_s` (machine registration is a one-time cost); the rest is
   the steady state. State bytes per machine = the snapshot's array bytes / machines.
-  Workaround, stated in the results: `SiteConfig.machine(id)` in andon/config.py is a linear scan, so registering
-  M machines costs O(M^2) (about 14 s for 20,000 machines, hours for 100,000); these points run with that one
-  method replaced by a dict lookup returning the same object (see `_machine_lookup`). Nothing timed in the steady
-  state calls it.
 - `dataflow` points: the whole telemetry dataflow (decode, shard, kernels, events, Parquet) on the JSON readings
   of 1,000 machines from a 2-partition source: 1 worker, 2 workers in one process, 2 processes of 1 worker.
   On a 2-core machine the 2-process figure competes with the OS and the other processes; it is reported as measured.
@@ -22,7 +18,6 @@ import multiprocessing as mp
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from andon.operators import ShardProcessor, warm_up
@@ -35,33 +30,6 @@ BATCHES = (1_000, 10_000, 100_000)
 WINDOWS = (10, 60, 300)
 
 
-WORKAROUND = "SiteConfig.machine(id) replaced by a dict lookup for registration (linear scan in andon/config.py)"
-
-
-@contextmanager
-def _machine_lookup():
-    """SiteConfig.machine(id) as a dict lookup (same Machine objects) while registering many machines."""
-    from andon.config import SiteConfig
-
-    original = SiteConfig.machine
-    index: dict[int, dict] = {}
-
-    def machine(self, machine_id: str):
-        by_id = index.get(id(self))
-        if by_id is None:
-            by_id = index[id(self)] = {m.id: m for m in self.machines}
-        try:
-            return by_id[machine_id]
-        except KeyError:
-            raise KeyError(machine_id) from None
-
-    SiteConfig.machine = machine
-    try:
-        yield
-    finally:
-        SiteConfig.machine = original
-
-
 def shard_point(machines: int, batch: int, window_s: int, target: int) -> dict:
     """Readings per second of ShardProcessor.process at one (machines, batch, window) point."""
     site = bench_site(machines, window_s=window_s)
@@ -69,10 +37,9 @@ def shard_point(machines: int, batch: int, window_s: int, target: int) -> dict:
     ticks = max(-(-target // machines), int(2.5 * window_s) + 2)
     proc = ShardProcessor([site], registry)
     stream = readings(registry, machines, ticks, batch, first=machines)
-    with _machine_lookup():
-        start = time.perf_counter()
-        proc.process(next(stream))
-        register_s = time.perf_counter() - start
+    start = time.perf_counter()
+    proc.process(next(stream))
+    register_s = time.perf_counter() - start
     seconds, timed = 0.0, 0
     for b in stream:
         start = time.perf_counter()
@@ -211,4 +178,4 @@ def scaling(size: str = "full") -> dict:
             "largest": {"machines": big["machines"], "readings_per_s": big["readings_per_s"],
                         "vs_1000_machines": big["readings_per_s"] / ref["readings_per_s"],
                         "state_bytes_per_machine": big["state_bytes_per_machine"]},
-            "workaround": WORKAROUND, "points": points, "baselines": {}}
+            "points": points, "baselines": {}}
