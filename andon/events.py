@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -150,9 +151,20 @@ def parse_iso_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
 def event_id(type_: str, site: str, machine: str, occurred_at_ms: int, discriminator: str = "") -> str:
-    """Deterministic id: the same type, machine, time and discriminator give the same id on every replay."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{type_}|{site}|{machine}|{occurred_at_ms}|{discriminator}"))
+    """Deterministic id: the same type, machine, time and discriminator give the same id on every replay.
+
+    It is RFC 4122 uuid5 of the key in EVENT_NAMESPACE (equal to ``uuid.uuid5``), computed without UUID objects.
+    """
+    digest = bytearray(hashlib.sha1(
+        _NAMESPACE_BYTES + f"{type_}|{site}|{machine}|{occurred_at_ms}|{discriminator}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def make_event(type_: str, *, site: str, machine: str, occurred_at_ms: int, detected_at_ms: int,

@@ -106,3 +106,14 @@ def test_real_events_validate_against_their_schema(tmp_path):
     ev["data"]["reason"] = 42
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(ev, schema)
+
+
+@pytest.mark.parametrize("key", [("a", "s", "m", 0, ""), ("machine.state_changed", "plant-a", "press-01",
+                                                           1764144000125, "running>stopped"), ("x", "é", "ü", -5, "|")])
+def test_event_id_is_rfc4122_uuid5(key):
+    import uuid
+
+    from andon.events import EVENT_NAMESPACE
+
+    type_, site, machine, at, disc = key
+    assert event_id(*key) == str(uuid.uuid5(EVENT_NAMESPACE, f"{type_}|{site}|{machine}|{at}|{disc}"))
