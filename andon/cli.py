@@ -6,7 +6,6 @@ check such as remaining mismatches). Set ANDON_DEBUG=1 to see tracebacks.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -27,19 +26,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),
     "audit": ("andon.audit:main", "verify (hash chain), show and anchor odoo_sync's audit trail"),
 }
-
-
-def catalog_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon catalog", description=COMMANDS["catalog"][1])
-    parser.add_argument("--schemas", metavar="DIR", help="write one JSON Schema file per event type into DIR")
-    args = parser.parse_args(argv)
-    from andon.catalog import render_markdown, write_schemas
-
-    sys.stdout.write(render_markdown())
-    if args.schemas:
-        paths = write_schemas(args.schemas)
-        print(f"\nwrote {len(paths)} schemas to {args.schemas}", file=sys.stderr)
-    return 0
 
 
 def _load(target: str):

@@ -33,6 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_last_line = [0.0]
+
+
+def _progress(text: str) -> None:
+    """A live line on a terminal; on a log (not a TTY), one line every 5 seconds."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{text}   ")
+    elif time.monotonic() - _last_line[0] >= 5:
+        _last_line[0] = time.monotonic()
+        sys.stderr.write(text + "\n")
+    else:
+        return
+    sys.stderr.flush()
+
+
 class _Counter:
     def __init__(self) -> None:
         self.sent = 0
@@ -91,17 +106,19 @@ def main(argv: list[str]) -> int:
                     "--now", str(sim.end_ms)]
         started = time.monotonic()
         producer.start()
-        flow = subprocess.Popen(flow_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        flow_log = out / "telemetry.log"  # a file, not a pipe: a chatty child can never block on a full pipe
+        out.mkdir(parents=True, exist_ok=True)
+        with open(flow_log, "wb") as sink:
+            flow = subprocess.Popen(flow_cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         while flow.poll() is None:
             processed = _scrape(metrics_port)
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"\rsimulated {counter.sent:,} readings -> Kafka; dataflow processed {processed:,.0f}"
-                             f" ({elapsed:,.0f} s)   ")
-            sys.stderr.flush()
+            _progress(f"simulated {counter.sent:,} readings -> Kafka; dataflow processed {processed:,.0f}"
+                      f" ({elapsed:,.0f} s)")
             time.sleep(0.5)
         sys.stderr.write("\n")
         producer.join()
-        log = flow.stdout.read() if flow.stdout else ""
+        log = flow_log.read_text(errors="replace")
         if errors:
             raise AndonError(f"the simulator failed: {errors[0]}")
         if flow.returncode != 0:
@@ -156,16 +173,17 @@ def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
                    "--audit", str(out / "odoo-audit.jsonl"), "--ledger", str(out / "odoo-ledger.sqlite3"),
                    "--rate-limit", str(DEMO_RATE_LIMIT)]
             started = time.monotonic()
-            sync = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            sync_log = out / "odoo-sync.log"
+            with open(sync_log, "wb") as sink:
+                sync = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
             audit = out / "odoo-audit.jsonl"
             while sync.poll() is None:
                 lines = audit.read_bytes().count(b"\n") if audit.exists() else 0
-                sys.stderr.write(f"\rodoo-sync: {lines:,} audit lines, {odoo.stats()['calls']:,} Odoo calls "
-                                 f"({time.monotonic() - started:,.0f} s)   ")
-                sys.stderr.flush()
+                _progress(f"odoo-sync: {lines:,} audit lines, {odoo.stats()['calls']:,} Odoo calls "
+                          f"({time.monotonic() - started:,.0f} s)")
                 time.sleep(0.5)
             sys.stderr.write("\n")
-            log = sync.stdout.read() if sync.stdout else ""
+            log = sync_log.read_text(errors="replace")
             if sync.returncode != 0:
                 raise AndonError(f"odoo-sync exited with status {sync.returncode}:\n{log[-3000:]}")
             after = {m: admin.search_count(m, []) for m in ODOO_MODELS}
