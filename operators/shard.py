@@ -132,19 +132,21 @@ class ShardProcessor:
         """Shift calendar covering [lo, hi] and the open state of `rows` (local machines; all when None)."""
         nm = len(self._machines)
         if nm:
-            s_i, a_i = self._arrays["s_i"][:nm], self._arrays["a_i"][:nm]
-            p_i = self._params["p_i"][:nm]
-            if rows is not None:  # only the machines this batch touches: cost independent of the shard's size
-                s_i, a_i, p_i = s_i[rows], a_i[rows], p_i[rows]
-            seen = s_i[:, L.SI_LAST_TS] != L.NONE
+            # only the columns needed, gathered for the machines this batch touches (when given): the cost does
+            # not grow with the shard's size
+            rows = np.arange(nm) if rows is None else rows
+            s_i, a_i = self._arrays["s_i"], self._arrays["a_i"]
+            last = s_i[rows, L.SI_LAST_TS]
+            seen = last != L.NONE
             if seen.any():
-                lo = min(lo, int(s_i[seen, L.SI_ACC_TS].min()), int(s_i[seen, L.SI_CUR_SINCE].min()))
-                hi = max(hi, int(s_i[seen, L.SI_LAST_TS].max()))
-            seen = a_i[:, L.AI_MAX_TS] != L.NONE
+                lo = min(lo, int(s_i[rows, L.SI_ACC_TS][seen].min()), int(s_i[rows, L.SI_CUR_SINCE][seen].min()))
+                hi = max(hi, int(last[seen].max()))
+            max_ts = a_i[rows, L.AI_MAX_TS]
+            seen = max_ts != L.NONE
             if seen.any():
-                span = int(p_i[:, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
-                lo = min(lo, int(a_i[seen, L.AI_MAX_TS].min()) - span)
-                hi = max(hi, int(a_i[seen, L.AI_MAX_TS].max()))
+                span = int(self._params["p_i"][rows, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
+                lo = min(lo, int(max_ts[seen].min()) - span)
+                hi = max(hi, int(max_ts[seen].max()))
         return self._calendars.covering(lo, hi + 1)
 
     # ---- processing ----------------------------------------------------------------------------------------
