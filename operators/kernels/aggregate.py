@@ -44,6 +44,7 @@ from andon.operators.kernels.layout import (
     WO_SHIFT,
     WO_START,
 )
+from andon.operators.kernels.scratch import scratch
 
 
 @njit(cache=True, inline="always")
@@ -227,7 +228,8 @@ def window_slots(window_ms: int, lateness_ms: int) -> int:
 
 
 def _outputs(cap: int, n_sig: int):
-    return (np.empty((cap, N_WO), np.int64), np.empty((cap, n_sig), np.int64), np.empty((cap, n_sig, 4), np.float64))
+    return (scratch("agg.wo_i", cap, (N_WO,), np.int64), scratch("agg.wo_n", cap, (n_sig,), np.int64),
+            scratch("agg.wo_f", cap, (n_sig, 4), np.float64))
 
 
 def _check(name: str, arr: np.ndarray, dtype, ndim: int) -> None:
@@ -259,7 +261,7 @@ def aggregate(order, local, ts, values, params, calendar, state, *, n_machines: 
                     calendar["sh_end"], calendar["site_sh_lo"], calendar["site_sh_hi"], float(reset_ratio),
                     float(roll_fraction), state["a_i"], state["a_f"], state["w_start"], state["w_i"], state["w_f"],
                     state["w_c"], late, d_parts, d_rej, wo_i, wo_n, wo_f)
-    return late, d_parts, d_rej, (wo_i[:nw], wo_n[:nw], wo_f[:nw])
+    return late, d_parts, d_rej, (wo_i[:nw].copy(), wo_n[:nw].copy(), wo_f[:nw].copy())
 
 
 def aggregate_flush(machines, params, calendar, state):
@@ -270,4 +272,4 @@ def aggregate_flush(machines, params, calendar, state):
     nw = _aggregate_flush(machines, params["p_i"], params["p_f"], calendar["sh_start"], calendar["sh_end"],
                           calendar["site_sh_lo"], calendar["site_sh_hi"], state["a_i"], state["w_start"],
                           state["w_i"], state["w_f"], state["w_c"], wo_i, wo_n, wo_f)
-    return wo_i[:nw], wo_n[:nw], wo_f[:nw]
+    return wo_i[:nw].copy(), wo_n[:nw].copy(), wo_f[:nw].copy()

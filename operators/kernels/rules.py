@@ -34,6 +34,7 @@ from andon.operators.kernels.layout import (
     SPC_SIDE,
     SPC_SINCE,
 )
+from andon.operators.kernels.scratch import scratch
 
 
 @njit(cache=True, inline="always")
@@ -128,9 +129,9 @@ def detect_rules(order, local, ts, values, d_parts, params, state):
     """Run the rule walk; returns (event records int64 [k, N_EV], values float64 [k])."""
     n = ts.shape[0]
     cap = n * (2 + params["spc_i"].shape[1] + params["lim_i"].shape[1]) + 1
-    ev = np.empty((cap, N_EV), np.int64)
-    evx = np.empty(cap, np.float64)
+    ev = scratch("rules.ev", cap, (N_EV,), np.int64)
+    evx = scratch("rules.evx", cap, (), np.float64)
     ne = _rules(order, local, ts, values, d_parts, params["p_i"], params["alarm_codes"], params["spc_i"],
                 params["spc_f"], params["lim_i"], params["lim_f"], state["r_i"], state["r_spc"], state["r_lim"],
                 ev, evx)
-    return ev[:ne], evx[:ne]
+    return ev[:ne].copy(), evx[:ne].copy()

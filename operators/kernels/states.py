@@ -68,6 +68,7 @@ from andon.operators.kernels.layout import (
     STOPPED,
     UNKNOWN,
 )
+from andon.operators.kernels.scratch import scratch
 
 
 @njit(cache=True, inline="always")
@@ -375,7 +376,7 @@ def _states_flush(machines, p_i, site_seg_lo, site_seg_hi, seg_start, seg_end, s
 
 
 def _buffers(n_events: int, n_rows: int):
-    return np.empty((n_events, N_EV), np.int64), np.empty((n_rows, N_SO), np.int64)
+    return scratch("states.ev", n_events, (N_EV,), np.int64), scratch("states.so", n_rows, (N_SO,), np.int64)
 
 
 def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, state, *, n_machines: int):
@@ -388,7 +389,7 @@ def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, st
                       calendar["site_sh_hi"], calendar["seg_start"], calendar["seg_end"], calendar["seg_key"],
                       calendar["seg_kend"], calendar["site_seg_lo"], calendar["site_seg_hi"], state["s_i"],
                       state["sh"], ev, so)
-    return ev[:ne], so[:nso]
+    return ev[:ne].copy(), so[:nso].copy()
 
 
 def flush_states(machines, params, calendar, state):
@@ -398,4 +399,4 @@ def flush_states(machines, params, calendar, state):
     ne, nso = _states_flush(machines, params["p_i"], calendar["site_seg_lo"], calendar["site_seg_hi"],
                             calendar["seg_start"], calendar["seg_end"], calendar["seg_key"], calendar["seg_kend"],
                             state["s_i"], state["sh"], ev, so)
-    return ev[:ne], so[:nso]
+    return ev[:ne].copy(), so[:nso].copy()
