@@ -33,6 +33,16 @@ from andon.states import MachineState, parse_state
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def _valid_regex(cls, value: str | None) -> str | None:
+    """Validator shared by the models with a `topic_pattern`."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -234,15 +244,7 @@ class Mapping(_Model):
     rename: dict[str, str] = Field(default_factory=dict)
     scale: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("topic_pattern")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
-        return value
+    _regex = field_validator("topic_pattern")(_valid_regex)
 
 
 class Gateway(_Model):
@@ -265,15 +267,7 @@ class Gateway(_Model):
     #: Filled from the environment only (a value in the file is refused).
     secret: SecretStr | None = None
 
-    @field_validator("topic_pattern")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
-        return value
+    _regex = field_validator("topic_pattern")(_valid_regex)
 
 
 def gateway_key_env(key_name: str) -> str:

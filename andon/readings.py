@@ -158,6 +158,16 @@ def _schema_reason(raw: bytes, exc: msgspec.DecodeError) -> tuple[Reason, str]:
     return Reason.MALFORMED, text
 
 
+def _collect(out: list, invalid: list[InvalidReading], i: int, raw: bytes, item) -> None:
+    """Add a decoded message's readings (one, or an array of them) to `out`; an empty array is refused."""
+    if isinstance(item, list):
+        if not item:
+            invalid.append(InvalidReading(Reason.SCHEMA, "an empty array holds no reading", raw, i))
+        out.extend((i, raw, r) for r in item)
+    else:
+        out.append((i, raw, item))
+
+
 class BatchDecoder:
     """Decodes many raw messages at once into a ReadingBatch; invalid input becomes InvalidReading data."""
 
@@ -237,12 +247,7 @@ class BatchDecoder:
                 items = None
             if items is not None and len(items) == len(sized):
                 for (i, raw), item in zip(sized, items, strict=True):
-                    if isinstance(item, list):
-                        if not item:
-                            invalid.append(InvalidReading(Reason.SCHEMA, "an empty array holds no reading", raw, i))
-                        out.extend((i, raw, r) for r in item)
-                    else:
-                        out.append((i, raw, item))
+                    _collect(out, invalid, i, raw, item)
                 return out
             for i, raw in sized:
                 try:
@@ -251,12 +256,7 @@ class BatchDecoder:
                     reason, detail = _schema_reason(raw, exc)
                     invalid.append(InvalidReading(reason, detail, raw, i))
                     continue
-                if isinstance(item, list):
-                    if not item:
-                        invalid.append(InvalidReading(Reason.SCHEMA, "an empty array holds no reading", raw, i))
-                    out.extend((i, raw, r) for r in item)
-                else:
-                    out.append((i, raw, item))
+                _collect(out, invalid, i, raw, item)
             return out
         finally:
             if gc_was_enabled:

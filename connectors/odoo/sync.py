@@ -277,17 +277,22 @@ class OdooSync:
                 ids[i] = rid
         return ids
 
+    def _marked(self, model: str, rows) -> dict[str, int]:
+        """Event id -> id of the `model` record whose description carries that event's marker (one search)."""
+        domain: list = ["|"] * (len(rows) - 1)
+        domain += [("description", "like", marker(it.event.event_id)) for _, it, _ in rows]
+        existing = {}
+        for rec in self.client.search_read(model, domain, ["id", "description"]):
+            for key, _, _ in MARKER.findall(rec.get("description") or ""):
+                existing[key] = rec["id"]
+        return existing
+
     # -- quality holds: quality.alert where the Quality app (Enterprise) is installed ------------------------
     def _quality_alerts(self, rows, batch: _Batch) -> None:
         """An alert per hold, besides the Community time log; the event finishes with the log after it."""
         if not rows or not self.md.data.has_quality_alert:
             return
-        domain: list = ["|"] * (len(rows) - 1)
-        domain += [("description", "like", marker(it.event.event_id)) for _, it, _ in rows]
-        existing = {}
-        for rec in self.client.search_read("quality.alert", domain, ["id", "description"]):
-            for key, _, _ in MARKER.findall(rec.get("description") or ""):
-                existing[key] = rec["id"]
+        existing = self._marked("quality.alert", rows)
         creates = []
         for i, it, center in rows:
             e, p = it.event, payload(it.event)
@@ -547,12 +552,7 @@ class OdooSync:
     def _maintenance(self, rows, batch: _Batch) -> None:
         if not rows:
             return
-        domain: list = ["|"] * (len(rows) - 1)
-        domain += [("description", "like", marker(it.event.event_id)) for _, it, _ in rows]
-        existing = {}
-        for rec in self.client.search_read("maintenance.request", domain, ["id", "description"]):
-            for key, _, _ in MARKER.findall(rec.get("description") or ""):
-                existing[key] = rec["id"]
+        existing = self._marked("maintenance.request", rows)
         creates = []
         for i, it, center in rows:
             e, p = it.event, payload(it.event)
