@@ -32,6 +32,11 @@ class KafkaIOError(AndonError, ConnectionError):
     """Kafka refused or failed an operation andon cannot continue without."""
 
 
+def _admin(config: dict) -> AdminClient:
+    """An admin client from consumer settings (consumer-only keys would make librdkafka warn)."""
+    return AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))})
+
+
 class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict, topic: str, partition: int, start: int, batch_size: int,
                  poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None,
@@ -134,7 +139,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.on_lag = on_lag
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient({k: v for k, v in self.config.items() if not k.startswith(("group.", "auto.", "enable."))})
+        admin = _admin(self.config)
         meta = admin.list_topics(self.topic, timeout=15)
         topic = meta.topics.get(self.topic)
         if topic is None or topic.error is not None or not topic.partitions:
@@ -200,7 +205,7 @@ class KafkaSink(DynamicSink[OutMessage]):
 def read_topic(config: dict, topic: str, *, idle_s: float = 2.0, max_messages: int | None = None) -> list:
     """Every message of `topic` from the beginning, read until nothing arrives for `idle_s` (Tansu's high
     watermark is only a lower bound, so silence is the end). Returns confluent-kafka Message objects."""
-    admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))})
+    admin = _admin(config)
     meta = admin.list_topics(topic, timeout=15).topics.get(topic)
     if meta is None or meta.error is not None:
         raise KafkaIOError(f"topic {topic!r} does not exist", hint="check the topic name and the broker")

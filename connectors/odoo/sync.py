@@ -277,6 +277,22 @@ class OdooSync:
                 ids[i] = rid
         return ids
 
+    def _with_work_order(self, vals: dict, center: int) -> dict:
+        """`vals` linked to the work center's active work order and its manufacturing order, when there is one."""
+        wo = self.md.active_work_order(center)
+        if wo is not None:
+            vals["workorder_id"] = wo.id
+            if wo.production_id:
+                vals["production_id"] = wo.production_id
+        return vals
+
+    def _create_recorded(self, model: str, creates: list, batch: _Batch, finished: bool = True) -> None:
+        """create_many `creates` and audit each created record as applied."""
+        ids = self._create(model, creates, batch, "create")
+        for i, it, _ in creates:
+            if i in ids:
+                batch.record(i, it, model, ids[i], "create", "applied", finished=finished)
+
     def _marked(self, model: str, rows) -> dict[str, int]:
         """Event id -> id of the `model` record whose description carries that event's marker (one search)."""
         domain: list = ["|"] * (len(rows) - 1)
@@ -303,16 +319,8 @@ class OdooSync:
                     "description": f"<p>{p.description}; value {p.value:.4g}, limit {p.limit:.4g}, window "
                                    f"{p.window_start} to {p.window_end}</p>"
                                    f"<p>{marker(e.event_id, 'quality_alert', e.occurred_at)}</p>"}
-            wo = self.md.active_work_order(center)
-            if wo is not None:
-                vals["workorder_id"] = wo.id
-                if wo.production_id:
-                    vals["production_id"] = wo.production_id
-            creates.append((i, it, vals))
-        ids = self._create("quality.alert", creates, batch, "create")
-        for i, it, _ in creates:
-            if i in ids:
-                batch.record(i, it, "quality.alert", ids[i], "create", "applied", finished=False)
+            creates.append((i, it, self._with_work_order(vals, center)))
+        self._create_recorded("quality.alert", creates, batch, finished=False)
 
     # -- downtime and quality holds: mrp.workcenter.productivity -----------------------------------------
     def _productivity(self, by_type, batch: _Batch) -> None:
@@ -573,16 +581,8 @@ class OdooSync:
                 vals["maintenance_team_id"] = team
             if eq:
                 vals["equipment_id"] = eq["id"]
-            wo = self.md.active_work_order(center)
-            if wo is not None:
-                vals["workorder_id"] = wo.id
-                if wo.production_id:
-                    vals["production_id"] = wo.production_id
-            creates.append((i, it, vals))
-        ids = self._create("maintenance.request", creates, batch, "create")
-        for i, it, _ in creates:
-            if i in ids:
-                batch.record(i, it, "maintenance.request", ids[i], "create", "applied")
+            creates.append((i, it, self._with_work_order(vals, center)))
+        self._create_recorded("maintenance.request", creates, batch)
 
     # -- counts: absolute qty_producing of the active work order -------------------------------------------
     def _counts(self, rows, batch: _Batch) -> None:
