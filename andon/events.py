@@ -141,10 +141,21 @@ def _iso_seconds(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
+_ISO_CACHE: dict[int, str] = {}
+
+
 def iso_ms(epoch_ms: int) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. '2026-03-02T05:00:00.125Z'."""
-    seconds, millis = divmod(int(epoch_ms), 1000)
-    return f"{_iso_seconds(seconds)}{millis:03d}Z"
+    """RFC 3339 UTC with milliseconds, e.g. '2026-03-02T05:00:00.125Z'.
+
+    Memoized: window boundaries repeat across every machine of a site, so most calls are hits."""
+    text = _ISO_CACHE.get(epoch_ms)
+    if text is None:
+        seconds, millis = divmod(int(epoch_ms), 1000)
+        text = f"{_iso_seconds(seconds)}{millis:03d}Z"
+        if len(_ISO_CACHE) >= 65_536:
+            _ISO_CACHE.clear()
+        _ISO_CACHE[epoch_ms] = text
+    return text
 
 
 def parse_iso_ms(text: str) -> int:
@@ -175,10 +186,23 @@ def make_event(type_: str, *, site: str, machine: str, occurred_at_ms: int, dete
         raise ValueError(f"unknown event type {type_!r}; known: {', '.join(EVENT_TYPES)}")
     if not isinstance(data, payload_type):
         raise TypeError(f"{type_} carries {payload_type.__name__}, not {type(data).__name__}")
+    return trusted_event(type_, site, machine, occurred_at_ms, detected_at_ms, data, discriminator, work_center,
+                         work_order, correlation_id)
+
+
+_asdict = msgspec.structs.asdict
+
+
+def trusted_event(type_: str, site: str, machine: str, occurred_at_ms: int, detected_at_ms: int,
+                  data: msgspec.Struct, discriminator: str = "", work_center: str | None = None,
+                  work_order: str | None = None, correlation_id: str | None = None) -> Event:
+    """make_event without the type checks, for producers that build the payload struct of `type_` themselves
+    (the operators' hot path). Payload fields are flat (str, int, float, None), so `asdict` equals
+    `msgspec.to_builtins` here."""
     eid = event_id(type_, site, machine, occurred_at_ms, discriminator)
     return Event(event_id=eid, type=type_, occurred_at=iso_ms(occurred_at_ms), detected_at=iso_ms(detected_at_ms),
                  site=site, machine=machine, work_center=work_center, work_order=work_order,
-                 correlation_id=correlation_id or eid, data=msgspec.to_builtins(data))
+                 correlation_id=correlation_id or eid, data=_asdict(data))
 
 
 _encoder = msgspec.json.Encoder()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from andon.errors import AndonError
@@ -82,23 +82,18 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
             if self._eof_idle is not None and datetime.now(UTC) - self._last_data > self._eof_idle:
                 raise StopIteration
             return []
-        batch = RawBatch(self._topic, self._partition, [], [], [], [], [])
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
-                if err.retriable():
-                    continue
-                raise KafkaIOError(f"consuming {self._topic}[{self._partition}] failed: {err}",
-                                   hint="check the broker, the topic and the credentials")
-            batch.offsets.append(msg.offset())
-            batch.values.append(msg.value() or b"")
-            batch.keys.append(msg.key())
-            batch.timestamps.append(msg.timestamp()[1])
-            batch.headers.append(msg.headers())
-        if not batch.offsets:
-            return []
+        errors = list(map(Message.error, msgs))
+        if errors.count(None) != len(errors):
+            msgs = self._without_errors(msgs)
+            if not msgs:
+                return []
+        # one C-level pass per column rather than five method calls and appends per message
+        values = list(map(Message.value, msgs))
+        if None in values:
+            values = [v or b"" for v in values]
+        batch = RawBatch(self._topic, self._partition, list(map(Message.offset, msgs)), values,
+                         list(map(Message.key, msgs)), [ts for _, ts in map(Message.timestamp, msgs)],
+                         list(map(Message.headers, msgs)))
         self._next = batch.offsets[-1] + 1
         self._last_data = datetime.now(UTC)
         if self._on_batch is not None:
@@ -106,6 +101,18 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
         if self._on_lag is not None:
             self._report_lag()
         return [batch]
+
+    def _without_errors(self, msgs: list) -> list:
+        """Drop end-of-partition and retriable error events; raise on any other consumer error."""
+        kept = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                kept.append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF and not err.retriable():
+                raise KafkaIOError(f"consuming {self._topic}[{self._partition}] failed: {err}",
+                                   hint="check the broker, the topic and the credentials")
+        return kept
 
     def snapshot(self) -> int:
         return self._next

@@ -45,11 +45,19 @@ class Calendars:
         self.schedules = [ShiftSchedule.from_site(s) for s in self.sites]
         self._range: tuple[int, int] | None = None
         self._arrays: dict[str, np.ndarray] | None = None
+        self._shifts: dict[tuple[int, int], Shift] = {}
 
     def shift(self, site_index: int, start_ms: int) -> Shift:
-        """The shift of site `site_index` that starts at start_ms."""
+        """The shift of site `site_index` that starts at start_ms (memoized: every closed window asks)."""
+        key = (site_index, start_ms)
+        found = self._shifts.get(key)
+        if found is not None:
+            return found
         for shift in self.schedules[site_index].shifts_between(start_ms, start_ms + 1):
             if shift.start_ms == start_ms:
+                if len(self._shifts) >= 4096:  # a long run: forget old shifts rather than grow forever
+                    self._shifts.clear()
+                self._shifts[key] = shift
                 return shift
         raise KeyError((site_index, start_ms))
 

@@ -1,6 +1,6 @@
 """Kernel records → business events (andon.events), telemetry_agg columns and shift_oee rows.
 
-Event ids come from make_event: (type, site, machine, occurred_at, discriminator), so a replay reproduces them.
+Event ids come from make_event (trusted_event here: the payload types are fixed by the code): (type, site, machine, occurred_at, discriminator), so a replay reproduces them.
 detected_at is always the event time of the reading that made the detection (at flush: the machine's last
 reading), never the wall clock.
 """
@@ -23,7 +23,7 @@ from andon.events import (
     ScrapRecorded,
     StateChanged,
     iso_ms,
-    make_event,
+    trusted_event,
 )
 from andon.operators.calendar import Calendars
 from andon.operators.kernels import layout as L
@@ -70,8 +70,7 @@ def concat_windows(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarr
 
 
 def _event(type_: str, info: MachineInfo, occ: int, det: int, data, discriminator: str) -> Event:
-    return make_event(type_, site=info.site, machine=info.machine, occurred_at_ms=int(occ), detected_at_ms=int(det),
-                      data=data, discriminator=discriminator, work_center=info.work_center)
+    return trusted_event(type_, info.site, info.machine, occ, det, data, discriminator, info.work_center)
 
 
 def _shift_id(calendars: Calendars, info: MachineInfo, key: int) -> str:
@@ -82,28 +81,35 @@ def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) ->
     """count_reported and scrap_recorded per closed window with counts; quality.hold_raised on reject rate."""
     rows = closed[0]
     out: list[Event] = []
-    for row in rows[(rows[:, L.WO_PARTS] != 0) | (rows[:, L.WO_REJ] != 0) | (rows[:, L.WO_HOLD] != 0)]:
+    append = out.append
+    keep = (rows[:, L.WO_PARTS] != 0) | (rows[:, L.WO_REJ] != 0) | (rows[:, L.WO_HOLD] != 0)
+    shift_ids: dict[tuple[int, int], str] = {}
+    for row in rows[keep].tolist():  # plain ints: indexing numpy rows per field costs more than the events
         info = infos[row[L.WO_M]]
-        start, end, det = int(row[L.WO_START]), int(row[L.WO_END]), int(row[L.WO_DETECTED])
-        shift_id = _shift_id(calendars, info, int(row[L.WO_SHIFT]))
-        parts, rej = int(row[L.WO_PARTS]), int(row[L.WO_REJ])
-        cum_total, cum_rej = int(row[L.WO_CUM_TOTAL]), int(row[L.WO_CUM_REJ])
+        start, end, det = row[L.WO_START], row[L.WO_END], row[L.WO_DETECTED]
+        key = (info.site_index, row[L.WO_SHIFT])
+        shift_id = shift_ids.get(key)
+        if shift_id is None:
+            shift_id = shift_ids[key] = _shift_id(calendars, info, key[1])
+        parts, rej = row[L.WO_PARTS], row[L.WO_REJ]
+        cum_total, cum_rej = row[L.WO_CUM_TOTAL], row[L.WO_CUM_REJ]
         disc = f"{shift_id}|{start}"
+        w_start, w_end = iso_ms(start), iso_ms(end)
         if parts or rej:
-            out.append(_event("production.count_reported", info, end, det, CountReported(
-                shift_id=shift_id, window_start=iso_ms(start), window_end=iso_ms(end), total_count=cum_total,
+            append(_event("production.count_reported", info, end, det, CountReported(
+                shift_id=shift_id, window_start=w_start, window_end=w_end, total_count=cum_total,
                 good_count=cum_total - cum_rej, reject_count=cum_rej, window_total=parts, window_rejects=rej),
                 disc))
         if rej > 0:
-            out.append(_event("production.scrap_recorded", info, end, det, ScrapRecorded(
-                shift_id=shift_id, window_start=iso_ms(start), window_end=iso_ms(end), quantity=rej,
+            append(_event("production.scrap_recorded", info, end, det, ScrapRecorded(
+                shift_id=shift_id, window_start=w_start, window_end=w_end, quantity=rej,
                 shift_reject_count=cum_rej), disc))
         if row[L.WO_HOLD]:
             rate = rej / parts if parts else 0.0
             limit = info.reject_rate_limit or 0.0
-            out.append(_event("quality.hold_raised", info, end, det, QualityHoldRaised(
-                rule="reject_rate", signal=None, value=rate, limit=limit, window_start=iso_ms(start),
-                window_end=iso_ms(end), description=f"reject rate {rate:.1%} over {parts} parts exceeds "
+            append(_event("quality.hold_raised", info, end, det, QualityHoldRaised(
+                rule="reject_rate", signal=None, value=rate, limit=limit, window_start=w_start,
+                window_end=w_end, description=f"reject rate {rate:.1%} over {parts} parts exceeds "
                 f"{limit:.1%}"), f"reject_rate|{start}"))
     return out
 

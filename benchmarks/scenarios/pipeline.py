@@ -138,13 +138,16 @@ def pipeline_arrow(size: str = "full") -> dict:
     progress(f"pipeline-arrow: {len(values):,} readings as Arrow IPC")
     decoder = BatchDecoder.for_site(site)
     batch = decoder.decode(values, bounds=bounds)
-    payloads = []
+    from andon.operators.telemetry import take
+
+    chunks = []
     for m in np.unique(batch.machine):  # a gateway batches each machine's readings in time order
         rows = np.flatnonzero(batch.machine == m)
         for s in range(0, rows.size, 1000):
-            from andon.operators.telemetry import take
-
-            payloads.append(encode_arrow(batch_to_arrow(take(batch, rows[s:s + 1000]), decoder.registry)))
+            part = take(batch, rows[s:s + 1000])
+            chunks.append((int(part.ts[0]), int(m), encode_arrow(batch_to_arrow(part, decoder.registry))))
+    # the gateways publish concurrently: the topic holds their batches interleaved in time, not machine by machine
+    payloads = [payload for _, _, payload in sorted(chunks)]
     _warm(site, bounds, values)
     seconds = _run_flow(site, bounds, TestingSource(_raw_batches(payloads, 10)))
     return {"readings_per_s": len(batch) / seconds, "seconds": seconds, "readings": len(batch),

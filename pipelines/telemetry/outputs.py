@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from andon.connectors.parquet import SHIFT_OEE, TELEMETRY_AGG, Rows
+from andon.connectors.parquet import SHIFT_OEE, TELEMETRY_AGG, TS, Rows
 from andon.events import Event, encode_event
 from andon.messages import OutMessage
 from andon.readings import Registry
@@ -22,34 +22,61 @@ def event_message(event: Event, topic: str) -> OutMessage:
     return OutMessage(topic, event.machine.encode(), encode_event(event), headers)
 
 
+class _Names:
+    """Per-registry lookup arrays for window rows: site of each machine, and machine and signal names as Arrow
+    arrays to `take` from (no Python string per row)."""
+
+    _cache: dict[int, _Names] = {}
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.site_ids = sorted({site for site, _ in registry.keys})
+        self.site_of = np.array([self.site_ids.index(site) for site, _ in registry.keys], dtype=np.int32)
+        self.machines = pa.array([machine for _, machine in registry.keys], pa.string())
+        self.signals = pa.array(registry.signals, pa.string())
+
+    @classmethod
+    def of(cls, registry: Registry) -> _Names:
+        names = cls._cache.get(id(registry))
+        if names is None or names.registry is not registry:
+            names = cls._cache[id(registry)] = cls(registry)
+        return names
+
+
 def window_rows(windows: dict[str, np.ndarray], registry: Registry) -> list[Rows]:
     """Long-format window aggregates split by site, UTC date and hour (one Parquet file each per shard)."""
     if not windows or windows["machine"].shape[0] == 0:
         return []
+    names = _Names.of(registry)
     machine = windows["machine"]
-    start = windows["window_start_ms"].astype(np.int64)
+    start = windows["window_start_ms"].astype(np.int64, copy=False)
     hour = start // HOUR_MS
-    site_idx = np.array([registry.keys[m][0] for m in range(len(registry))], dtype=object)[machine]
+    site = names.site_of[machine]
+    # one group per (site, hour): usually one or two per batch
+    group = site.astype(np.int64) * (1 << 40) + hour
+    first = group[0]
+    groups = [first] if (group == first).all() else np.unique(group).tolist()
     out = []
-    for site in np.unique(site_idx):
-        in_site = site_idx == site
-        for h in np.unique(hour[in_site]):
-            rows = np.flatnonzero(in_site & (hour == h))
-            day = datetime.fromtimestamp(int(h) * 3600, UTC)
-            names = [registry.keys[m][1] for m in machine[rows]]
-            table = pa.table({
-                "machine": pa.array(names, pa.string()),
-                "window_start": pa.array(start[rows], pa.int64()).cast(TELEMETRY_AGG.field("window_start").type),
-                "window_end": pa.array(windows["window_end_ms"][rows].astype(np.int64), pa.int64())
-                .cast(TELEMETRY_AGG.field("window_end").type),
-                "signal": pa.array([registry.signals[s] for s in windows["signal"][rows]], pa.string()),
-                "count": pa.array(windows["count"][rows].astype(np.int64)),
-                "min": pa.array(windows["min"][rows].astype(np.float64)),
-                "max": pa.array(windows["max"][rows].astype(np.float64)),
-                "mean": pa.array(windows["mean"][rows].astype(np.float64)),
-                "last": pa.array(windows["last"][rows].astype(np.float64)),
-            }, schema=TELEMETRY_AGG)
-            out.append(Rows("telemetry_agg", str(site), day.strftime("%Y-%m-%d"), day.strftime("h%H"), table))
+    for g in groups:
+        rows = None if len(groups) == 1 else np.flatnonzero(group == g)
+
+        def pick(col: np.ndarray, rows=rows) -> np.ndarray:
+            return col if rows is None else col[rows]
+
+        s, h = divmod(int(g), 1 << 40)
+        day = datetime.fromtimestamp(h * 3600, UTC)
+        table = pa.Table.from_arrays([
+            names.machines.take(pa.array(pick(machine))),
+            pa.array(pick(start), pa.int64()).cast(TS),
+            pa.array(pick(windows["window_end_ms"]).astype(np.int64, copy=False), pa.int64()).cast(TS),
+            names.signals.take(pa.array(pick(windows["signal"]))),
+            pa.array(pick(windows["count"]).astype(np.int64, copy=False)),
+            pa.array(pick(windows["min"]), pa.float64()),
+            pa.array(pick(windows["max"]), pa.float64()),
+            pa.array(pick(windows["mean"]), pa.float64()),
+            pa.array(pick(windows["last"]), pa.float64()),
+        ], schema=TELEMETRY_AGG)
+        out.append(Rows("telemetry_agg", names.site_ids[s], day.strftime("%Y-%m-%d"), day.strftime("h%H"), table))
     return out
 
 
