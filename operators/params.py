@@ -72,8 +72,25 @@ def machine_info(registry: Registry, index: int, site_index: dict[str, int]) -> 
 
 def build_params(registry: Registry, machines: Sequence[int], site_index: dict[str, int], n_spc: int,
                  n_lim: int) -> tuple[dict[str, np.ndarray], list[MachineInfo]]:
-    """Kernel parameter arrays for `machines` (registry indices, in local order) and their MachineInfo."""
-    count = max(1, len(machines))
+    """Kernel parameter arrays for `machines` (registry indices, in local order) and their MachineInfo.
+
+    Parameters depend only on (site, machine class): the arrays hold one row per such profile and `prof` maps
+    each local machine to its row, so the kernels read a few hot rows however many machines a shard has.
+    """
+    infos = []
+    profiles: dict[tuple[str, str], int] = {}
+    prof = np.zeros(max(1, len(machines)), np.int64)
+    first: list[tuple[MachineInfo, Machine, MachineClass, SiteConfig]] = []
+    for row, index in enumerate(machines):
+        info, machine, cls, site = machine_info(registry, index, site_index)
+        infos.append(info)
+        key = (info.site, machine.machine_class)
+        p = profiles.get(key)
+        if p is None:
+            p = profiles[key] = len(first)
+            first.append((info, machine, cls, site))
+        prof[row] = p
+    count = max(1, len(first))
     sig = registry.signal_index
     p_i = np.zeros((count, L.N_PI), np.int64)
     p_f = np.zeros((count, L.N_PF), np.float64)
@@ -84,10 +101,7 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
     code_keys: list[float] = []
     code_vals: list[int] = []
     alarm_codes: list[float] = []
-    infos = []
-    for row, index in enumerate(machines):
-        info, machine, cls, site = machine_info(registry, index, site_index)
-        infos.append(info)
+    for row, (info, machine, cls, site) in enumerate(first):
         proc = site.processing
         window_ms, lateness_ms = site_timing(site)
         states, rules = cls.states, cls.rules
@@ -139,7 +153,7 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
             n += 1
         p_i[row, L.PI_N_LIM] = n
     params = {
-        "p_i": p_i, "p_f": p_f, "spc_i": spc_i, "spc_f": spc_f, "lim_i": lim_i, "lim_f": lim_f,
+        "prof": prof, "p_i": p_i, "p_f": p_f, "spc_i": spc_i, "spc_f": spc_f, "lim_i": lim_i, "lim_f": lim_f,
         "code_keys": np.array(code_keys or [math.nan], np.float64),
         "code_vals": np.array(code_vals or [0], np.int64),
         "alarm_codes": np.array(alarm_codes or [math.nan], np.float64),

@@ -35,10 +35,18 @@ from andon.operators.emit import (
 from andon.operators.errors import BatchError
 from andon.operators.kernels import layout as L
 from andon.operators.kernels.aggregate import aggregate, aggregate_flush, window_slots
+from andon.operators.kernels.calendar import state_bounds
 from andon.operators.kernels.rules import detect_rules
 from andon.operators.kernels.states import detect_states, flush_states
 from andon.operators.params import MachineInfo, build_params, rule_slots, site_timing
-from andon.operators.state import ShardState, check_resumable, empty_arrays, grow
+from andon.operators.state import (
+    ShardState,
+    check_resumable,
+    empty_arrays,
+    grow,
+    live_arrays,
+    snapshot_arrays,
+)
 from andon.readings import ReadingBatch, Registry
 
 
@@ -78,7 +86,6 @@ class ShardProcessor:
         self._rule_slots = rule_slots(self.sites)
         self._calendars = Calendars(self.sites)
         self._dims = (len(registry.signals), self._k, C.SHIFT_SLOTS, *self._rule_slots)
-        self._template = empty_arrays(1, *self._dims)
         if state is None:
             self._machines: list[int] = []
             self._arrays = empty_arrays(C.INITIAL_MACHINES, *self._dims)
@@ -86,67 +93,52 @@ class ShardProcessor:
             check_resumable(state, registry.signals, self._k, C.SHIFT_SLOTS, self._rule_slots)
             self._machines = [int(m) for m in state.machines]
             rows = max(C.INITIAL_MACHINES, len(self._machines))
-            self._arrays = grow({k: np.array(v) for k, v in state.arrays.items()}, rows, self._template)
+            self._arrays = live_arrays(state.arrays, rows, self._dims)
         self._reindex()
 
     # ---- machines ------------------------------------------------------------------------------------------
 
     def _reindex(self) -> None:
         reg = np.array(self._machines, np.int64)
-        order = np.argsort(reg, kind="stable")
-        self._sorted_reg = reg[order]
-        self._sorted_local = order.astype(np.int64)
+        self._local_of_reg = np.full(len(self.registry), -1, np.int64)  # registry index -> local row (dense)
+        self._local_of_reg[reg] = np.arange(reg.size, dtype=np.int64)
         self._reg_of_local = reg.astype(np.int32)
         self._params, self._infos = build_params(self.registry, self._machines, self._site_index,
                                                  *self._rule_slots)
 
     def _local(self, machine: np.ndarray) -> np.ndarray:
         """Local row per reading, adding machines seen for the first time (in registry order)."""
-        machine = machine.astype(np.int64, copy=False)
-        if self._sorted_reg.size:
-            pos = np.minimum(np.searchsorted(self._sorted_reg, machine), self._sorted_reg.size - 1)
-            found = self._sorted_reg[pos] == machine
-        else:
-            pos, found = np.zeros(machine.shape, np.int64), np.zeros(machine.shape, bool)
-        if not found.all():
-            new = np.unique(machine[~found])
-            if new[0] < 0 or new[-1] >= len(self.registry):
-                raise BatchError(f"machine index {int(new[0] if new[0] < 0 else new[-1])} is not in the registry",
-                                 hint="decode batches with a BatchDecoder built on the same Registry")
-            for m in new.tolist():
-                site_id = self.registry.keys[m][0]
-                if site_id not in self._site_index:
-                    raise BatchError(f"machine {self.registry.keys[m]} belongs to site {site_id!r}, which this "
-                                     "shard has no config for", hint="pass every site's SiteConfig to the shard")
-            self._machines.extend(new.tolist())
-            rows = self._arrays["s_i"].shape[0]
-            if len(self._machines) > rows:
-                while rows < len(self._machines):
-                    rows *= 2
-                self._arrays = grow(self._arrays, rows, self._template)
-            self._reindex()
-            return self._local(machine)
-        return self._sorted_local[pos]
+        lo, hi = int(machine.min()), int(machine.max())
+        if lo < 0 or hi >= len(self.registry):
+            raise BatchError(f"machine index {lo if lo < 0 else hi} is not in the registry",
+                             hint="decode batches with a BatchDecoder built on the same Registry")
+        local = self._local_of_reg[machine]
+        if local.min() >= 0:
+            return local
+        new = np.unique(machine[local < 0]).astype(np.int64)
+        for m in new.tolist():
+            site_id = self.registry.keys[m][0]
+            if site_id not in self._site_index:
+                raise BatchError(f"machine {self.registry.keys[m]} belongs to site {site_id!r}, which this "
+                                 "shard has no config for", hint="pass every site's SiteConfig to the shard")
+        self._machines.extend(new.tolist())
+        rows = self._arrays["s_i"].shape[0]
+        if len(self._machines) > rows:
+            while rows < len(self._machines):
+                rows *= 2
+            self._arrays = grow(self._arrays, rows, self._dims)
+        self._reindex()
+        return self._local_of_reg[machine]
 
     def _calendar(self, lo: int, hi: int, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Shift calendar covering [lo, hi] and the open state of `rows` (local machines; all when None)."""
         nm = len(self._machines)
         if nm:
-            # only the columns needed, gathered for the machines this batch touches (when given): the cost does
-            # not grow with the shard's size
-            rows = np.arange(nm) if rows is None else rows
-            s_i, a_i = self._arrays["s_i"], self._arrays["a_i"]
-            last = s_i[rows, L.SI_LAST_TS]
-            seen = last != L.NONE
-            if seen.any():
-                lo = min(lo, int(s_i[rows, L.SI_ACC_TS][seen].min()), int(s_i[rows, L.SI_CUR_SINCE][seen].min()))
-                hi = max(hi, int(last[seen].max()))
-            max_ts = a_i[rows, L.AI_MAX_TS]
-            seen = max_ts != L.NONE
-            if seen.any():
-                span = int(self._params["p_i"][rows, L.PI_LATENESS_MS].max()) + 2 * max(self._window_ms)
-                lo = min(lo, int(max_ts[seen].min()) - span)
-                hi = max(hi, int(max_ts[seen].max()))
+            # only the machines this batch touches (when given): the cost does not grow with the shard's size
+            rows = np.arange(nm, dtype=np.int64) if rows is None else rows
+            a = self._arrays
+            lo, hi = state_bounds(rows, lo, hi, 2 * max(self._window_ms), a["s_i"], a["a_i"], self._params["p_i"],
+                                  self._params["prof"])
         return self._calendars.covering(lo, hi + 1)
 
     # ---- processing ----------------------------------------------------------------------------------------
@@ -216,7 +208,7 @@ class ShardProcessor:
         return ShardState(version=C.STATE_VERSION, machines=np.array(self._machines, np.int32),
                           signals=list(self.registry.signals), window_slots=self._k, shift_slots=C.SHIFT_SLOTS,
                           rule_slots=tuple(self._rule_slots),
-                          arrays={k: v[:nm].copy() for k, v in self._arrays.items()})
+                          arrays=snapshot_arrays(self._arrays, nm))
 
     @property
     def machines(self) -> list[MachineInfo]:

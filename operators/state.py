@@ -36,13 +36,20 @@ class ShardState:
 
 
 def empty_arrays(rows: int, n_sig: int, k: int, shift_slots: int, n_spc: int, n_lim: int) -> dict[str, np.ndarray]:
+    """Live state arrays of `rows` machines, laid out for the kernels (see `snapshot_arrays` for the stored form).
+
+    A batch touches each of its machines' rows once per kernel, so the bytes per machine a reading drags through
+    the caches set the speed with many machines. The live layout keeps those dense: window slots are slot-major
+    (w_i/w_f[K, rows, ...]: a batch's readings mostly fall in one slot), shift slots are split into the keys
+    searched on every reading, the counts added on every reading and the durations added on state changes.
+    """
     a_i = np.zeros((rows, L.N_AI), np.int64)
     a_i[:, L.AI_MAX_TS] = L.NONE
     a_i[:, L.AI_CNT_SHIFT] = L.NONE
     s_i = np.zeros((rows, L.N_SI), np.int64)
     s_i[:, L.SI_LAST_TS] = L.NONE
-    sh = np.zeros((rows, shift_slots, L.N_SH), np.int64)
-    sh[:, :, L.SH_START] = L.NONE
+    sh_key = np.zeros((rows, shift_slots, L.N_SK), np.int64)
+    sh_key[:, :, 0] = L.NONE
     r_i = np.zeros((rows, L.N_RI), np.int64)
     r_i[:, L.RI_LAST_TS] = L.NONE
     r_i[:, L.RI_ALARM] = L.NONE
@@ -52,24 +59,61 @@ def empty_arrays(rows: int, n_sig: int, k: int, shift_slots: int, n_spc: int, n_
         "a_i": a_i,
         "a_f": np.zeros((rows, L.N_AF), np.float64),
         "w_start": np.full((rows, k), L.NONE, np.int64),
-        "w_i": np.zeros((rows, k, n_sig, 2), np.int64),  # count, ts of `last`
-        "w_f": np.zeros((rows, k, n_sig, 4), np.float64),  # min, max, sum, last
+        "w_i": np.zeros((k, rows, n_sig, 2), np.int64),  # count, ts of `last`
+        "w_f": np.zeros((k, rows, n_sig, 4), np.float64),  # min, max, sum, last
         "w_c": np.zeros((rows, k, 2), np.int64),  # part and reject increments
         "s_i": s_i,
-        "sh": sh,
+        "sh_key": sh_key,
+        "sh_cnt": np.zeros((rows, shift_slots, L.N_SC), np.int64),
+        "sh_dur": np.zeros((rows, shift_slots, L.N_SD), np.int64),
         "r_i": r_i,
         "r_spc": np.zeros((rows, n_spc, L.N_SPC_ST), np.int64),
         "r_lim": r_lim,
     }
 
 
-def grow(arrays: dict[str, np.ndarray], rows: int, template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Arrays with `rows` rows: the existing rows kept, new rows taken from `template` (a 1-row empty state)."""
+_SLOT_MAJOR = ("w_i", "w_f")  # live arrays whose machine axis is axis 1
+_SH = (("sh_key", L.SH_START), ("sh_dur", L.SH_DT), ("sh_cnt", L.SH_TOTAL))  # live shift arrays, first sh column
+
+
+def snapshot_arrays(live: dict[str, np.ndarray], machines: int) -> dict[str, np.ndarray]:
+    """Copies of the first `machines` rows in the stored form: every array [machines, ...], shift slots joined
+    into sh[machines, slots, N_SH]."""
     out = {}
-    for name, arr in arrays.items():
-        new = np.repeat(template[name], rows, axis=0)
-        new[: arr.shape[0]] = arr
-        out[name] = new
+    for name, arr in live.items():
+        if name in _SLOT_MAJOR:
+            out[name] = np.ascontiguousarray(arr[:, :machines].swapaxes(0, 1))
+        elif name == "sh_key":
+            out["sh"] = np.concatenate([live[part][:machines] for part, _ in _SH], axis=2)
+        elif not name.startswith("sh_"):
+            out[name] = arr[:machines].copy()
+    return out
+
+
+def live_arrays(stored: dict[str, np.ndarray], rows: int, dims: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Live arrays of `rows` rows from stored-form arrays (a snapshot's): their rows kept, the others empty."""
+    out = empty_arrays(rows, *dims)
+    for name, arr in stored.items():
+        arr = np.asarray(arr)
+        n = arr.shape[0]
+        if name in _SLOT_MAJOR:
+            out[name][:, :n] = arr.swapaxes(0, 1)
+        elif name == "sh":
+            for part, col in _SH:
+                out[part][:n] = arr[:, :, col:col + out[part].shape[2]]
+        else:
+            out[name][:n] = arr
+    return out
+
+
+def grow(live: dict[str, np.ndarray], rows: int, dims: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Live arrays with `rows` rows: the existing rows kept, new rows empty."""
+    out = empty_arrays(rows, *dims)
+    for name, arr in live.items():
+        if name in _SLOT_MAJOR:
+            out[name][:, : arr.shape[1]] = arr
+        else:
+            out[name][: arr.shape[0]] = arr
     return out
 
 

@@ -63,13 +63,13 @@ def counter_step(prev, has_prev, v, cmax, reset_ratio, roll_fraction):
 
 
 @njit(cache=True)
-def _close_window(m, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
+def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
                   wo_i, wo_n, wo_f, nw):
-    W = p_i[m, PI_WINDOW_MS]
+    W = p_i[pm, PI_WINDOW_MS]
     start = w_start[m, slot]
     parts = w_c[m, slot, 0]
     rej = w_c[m, slot, 1]
-    site = p_i[m, PI_SITE]
+    site = p_i[pm, PI_SITE]
     j = find_shift(start, sh_start, sh_end, site_lo[site], site_hi[site])
     key = sh_start[j] if j >= 0 else NONE
     if key != a_i[m, AI_CNT_SHIFT]:
@@ -79,8 +79,8 @@ def _close_window(m, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_
     a_i[m, AI_CUM_TOTAL] += parts
     a_i[m, AI_CUM_REJ] += rej
     hold = 0
-    limit = p_f[m, PF_REJ_LIMIT]
-    if limit == limit and parts >= p_i[m, PI_REJ_MIN] and parts > 0:
+    limit = p_f[pm, PF_REJ_LIMIT]
+    if limit == limit and parts >= p_i[pm, PI_REJ_MIN] and parts > 0:
         if rej / parts > limit:
             if a_i[m, AI_HOLD] == 0:
                 hold = 1
@@ -98,17 +98,17 @@ def _close_window(m, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_
     row[WO_CUM_REJ] = a_i[m, AI_CUM_REJ]
     row[WO_HOLD] = hold
     row[WO_DETECTED] = det
-    wo_n[nw, :] = w_i[m, slot, :, 0]
-    wo_f[nw, :, :] = w_f[m, slot, :, :]
+    wo_n[nw, :] = w_i[slot, m, :, 0]
+    wo_f[nw, :, :] = w_f[slot, m, :, :]
     w_start[m, slot] = NONE
     return nw + 1
 
 
 @njit(cache=True)
-def _close_until(m, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
+def _close_until(m, pm, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
                  wo_i, wo_n, wo_f, nw):
     """Close, oldest first, every open window of machine m that ends at or before wm."""
-    W = p_i[m, PI_WINDOW_MS]
+    W = p_i[pm, PI_WINDOW_MS]
     K = w_start.shape[1]
     while True:
         best = -1
@@ -118,12 +118,12 @@ def _close_until(m, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, 
                 best = s
         if best < 0:
             return nw
-        nw = _close_window(m, best, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f,
+        nw = _close_window(m, pm, best, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f,
                            w_c, wo_i, wo_n, wo_f, nw)
 
 
 @njit(cache=True)
-def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, site_hi, reset_ratio, roll_fraction,
+def _aggregate(order, local, ts, values, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, reset_ratio, roll_fraction,
                a_i, a_f, w_start, w_i, w_f, w_c, late, d_parts, d_rej, wo_i, wo_n, wo_f):
     n = order.shape[0]
     S = values.shape[1]
@@ -132,9 +132,10 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
     for k in range(n):
         i = order[k]
         m = local[i]
+        pm = prof[m]
         t = ts[i]
-        W = p_i[m, PI_WINDOW_MS]
-        lat = p_i[m, PI_LATENESS_MS]
+        W = p_i[pm, PI_WINDOW_MS]
+        lat = p_i[pm, PI_LATENESS_MS]
         widx = t // W
         ws = widx * W
         mx = a_i[m, AI_MAX_TS]
@@ -154,7 +155,7 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
                 if st != NONE and st + W <= t - lat:
                     due = True
             if due:
-                nw = _close_until(m, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i,
+                nw = _close_until(m, pm, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i,
                                   w_f, w_c, wo_i, wo_n, wo_f, nw)
         slot = widx % K
         if w_start[m, slot] != ws:
@@ -162,11 +163,11 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
             w_c[m, slot, 0] = 0
             w_c[m, slot, 1] = 0
             for j in range(S):
-                w_i[m, slot, j, 0] = 0
-                w_i[m, slot, j, 1] = NONE
+                w_i[slot, m, j, 0] = 0
+                w_i[slot, m, j, 1] = NONE
         if in_order:
-            cmax = p_f[m, PF_COUNTER_MAX]
-            ps = p_i[m, PI_PART_SIG]
+            cmax = p_f[pm, PF_COUNTER_MAX]
+            ps = p_i[pm, PI_PART_SIG]
             if ps >= 0:
                 v = values[i, ps]
                 if v == v:
@@ -176,7 +177,7 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
                     a_i[m, AI_HAS_PART] = 1
                     d_parts[i] = inc
                     w_c[m, slot, 0] += inc
-            rs = p_i[m, PI_REJ_SIG]
+            rs = p_i[pm, PI_REJ_SIG]
             if rs >= 0:
                 v = values[i, rs]
                 if v == v:
@@ -190,34 +191,35 @@ def _aggregate(order, local, ts, values, p_i, p_f, sh_start, sh_end, site_lo, si
             v = values[i, j]
             if v != v:
                 continue
-            c = w_i[m, slot, j, 0]
+            c = w_i[slot, m, j, 0]
             if c == 0:
-                w_f[m, slot, j, 0] = v
-                w_f[m, slot, j, 1] = v
-                w_f[m, slot, j, 2] = v
+                w_f[slot, m, j, 0] = v
+                w_f[slot, m, j, 1] = v
+                w_f[slot, m, j, 2] = v
             else:
-                if v < w_f[m, slot, j, 0]:
-                    w_f[m, slot, j, 0] = v
-                if v > w_f[m, slot, j, 1]:
-                    w_f[m, slot, j, 1] = v
-                w_f[m, slot, j, 2] += v
-            w_i[m, slot, j, 0] = c + 1
-            if t >= w_i[m, slot, j, 1]:  # ties go to the later arrival
-                w_i[m, slot, j, 1] = t
-                w_f[m, slot, j, 3] = v
+                if v < w_f[slot, m, j, 0]:
+                    w_f[slot, m, j, 0] = v
+                if v > w_f[slot, m, j, 1]:
+                    w_f[slot, m, j, 1] = v
+                w_f[slot, m, j, 2] += v
+            w_i[slot, m, j, 0] = c + 1
+            if t >= w_i[slot, m, j, 1]:  # ties go to the later arrival
+                w_i[slot, m, j, 1] = t
+                w_f[slot, m, j, 3] = v
     return nw
 
 
 @njit(cache=True)
-def _aggregate_flush(machines, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
+def _aggregate_flush(machines, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
                      wo_i, wo_n, wo_f):
     nw = 0
     for k in range(machines.shape[0]):
         m = machines[k]
+        pm = prof[m]
         mx = a_i[m, AI_MAX_TS]
         if mx == NONE:
             continue
-        nw = _close_until(m, mx + p_i[m, PI_WINDOW_MS] + 1, mx, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i,
+        nw = _close_until(m, pm, mx + p_i[pm, PI_WINDOW_MS] + 1, mx, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i,
                           w_start, w_i, w_f, w_c, wo_i, wo_n, wo_f, nw)
     return nw
 
@@ -257,7 +259,7 @@ def aggregate(order, local, ts, values, params, calendar, state, *, n_machines: 
     d_rej = np.empty(n, np.int64)
     K = state["w_start"].shape[1]
     wo_i, wo_n, wo_f = _outputs(n + K * n_machines + 1, values.shape[1])
-    nw = _aggregate(order, local, ts, values, params["p_i"], params["p_f"], calendar["sh_start"],
+    nw = _aggregate(order, local, ts, values, params["p_i"], params["p_f"], params["prof"], calendar["sh_start"],
                     calendar["sh_end"], calendar["site_sh_lo"], calendar["site_sh_hi"], float(reset_ratio),
                     float(roll_fraction), state["a_i"], state["a_f"], state["w_start"], state["w_i"], state["w_f"],
                     state["w_c"], late, d_parts, d_rej, wo_i, wo_n, wo_f)
@@ -269,7 +271,7 @@ def aggregate_flush(machines, params, calendar, state):
     _check("machines", machines, np.int64, 1)
     K = state["w_start"].shape[1]
     wo_i, wo_n, wo_f = _outputs(K * machines.shape[0] + 1, state["w_i"].shape[2])
-    nw = _aggregate_flush(machines, params["p_i"], params["p_f"], calendar["sh_start"], calendar["sh_end"],
+    nw = _aggregate_flush(machines, params["p_i"], params["p_f"], params["prof"], calendar["sh_start"], calendar["sh_end"],
                           calendar["site_sh_lo"], calendar["site_sh_hi"], state["a_i"], state["w_start"],
                           state["w_i"], state["w_f"], state["w_c"], wo_i, wo_n, wo_f)
     return wo_i[:nw].copy(), wo_n[:nw].copy(), wo_f[:nw].copy()

@@ -23,6 +23,7 @@ from andon.operators.kernels.layout import (
     K_STATE,
     MODE_CODE,
     N_EV,
+    N_SD,
     N_SO,
     NONE,
     OFFLINE,
@@ -92,25 +93,25 @@ def raw_inferred(alarm, run, run_above, hysteresis, prev):
 
 
 @njit(cache=True)
-def raw_state(i, m, values, p_i, p_f, code_keys, code_vals, prev):
+def raw_state(i, pm, values, p_i, p_f, code_keys, code_vals, prev):
     """The state reading i of machine m shows, before debouncing. Written out (not called) in the hot loop:
     a call with array arguments costs reference counting per reading."""
-    if p_i[m, PI_STATE_MODE] == MODE_CODE:
+    if p_i[pm, PI_STATE_MODE] == MODE_CODE:
         r = prev
-        cs = p_i[m, PI_CODE_SIG]
+        cs = p_i[pm, PI_CODE_SIG]
         if cs >= 0:
             v = values[i, cs]
             if v == v:
-                r = p_i[m, PI_UNMAPPED]
-                for k in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
+                r = p_i[pm, PI_UNMAPPED]
+                for k in range(p_i[pm, PI_CODE_LO], p_i[pm, PI_CODE_HI]):
                     if code_keys[k] == v:
                         r = code_vals[k]
                         break
         return r
-    a = p_i[m, PI_ALARM_SIG]
-    rs = p_i[m, PI_RUN_SIG]
+    a = p_i[pm, PI_ALARM_SIG]
+    rs = p_i[pm, PI_RUN_SIG]
     return raw_inferred(values[i, a] if a >= 0 else np.nan, values[i, rs] if rs >= 0 else np.nan,
-                        p_f[m, PF_RUN_ABOVE], p_f[m, PF_HYST], prev)
+                        p_f[pm, PF_RUN_ABOVE], p_f[pm, PF_HYST], prev)
 
 
 @njit(cache=True, inline="always")
@@ -125,53 +126,59 @@ def _emit(ev, ne, kind, m, occ, det, a, b):
 
 
 @njit(cache=True)
-def _emit_slot(m, s, det, sh, so, nso):
+def _emit_slot(m, s, det, sh_key, sh_cnt, sh_dur, so, nso):
     so[nso, SO_M] = m
     so[nso, SO_DETECTED] = det
-    so[nso, SO_SLOT:] = sh[m, s, :]
-    sh[m, s, SH_START] = NONE
+    so[nso, SO_SLOT + SH_START] = sh_key[m, s, 0]
+    so[nso, SO_SLOT + SH_END] = sh_key[m, s, 1]
+    for c in range(N_SD):
+        so[nso, SO_SLOT + SH_DT + c] = sh_dur[m, s, c]
+    so[nso, SO_SLOT + SH_TOTAL] = sh_cnt[m, s, 0]
+    so[nso, SO_SLOT + SH_REJ] = sh_cnt[m, s, 1]
+    sh_key[m, s, 0] = NONE
     return nso + 1
 
 
 @njit(cache=True)
-def _slot(m, start, end, det, sh, so, nso):
+def _slot(m, start, end, det, sh_key, sh_cnt, sh_dur, so, nso):
     """Slot of the shift starting at `start` for machine m, opened (evicting the oldest if full) when missing."""
     free = -1
     oldest = -1
-    for s in range(sh.shape[1]):
-        key = sh[m, s, SH_START]
+    for s in range(sh_key.shape[1]):
+        key = sh_key[m, s, 0]
         if key == start:
             return s, nso
         if key == NONE:
             if free < 0:
                 free = s
-        elif oldest < 0 or key < sh[m, oldest, SH_START]:
+        elif oldest < 0 or key < sh_key[m, oldest, 0]:
             oldest = s
     if free < 0:
-        nso = _emit_slot(m, oldest, det, sh, so, nso)
+        nso = _emit_slot(m, oldest, det, sh_key, sh_cnt, sh_dur, so, nso)
         free = oldest
-    sh[m, free, :] = 0
-    sh[m, free, SH_START] = start
-    sh[m, free, SH_END] = end
+    sh_key[m, free, 0] = start
+    sh_key[m, free, 1] = end
+    sh_cnt[m, free, :] = 0
+    sh_dur[m, free, :] = 0
     return free, nso
 
 
 @njit(cache=True)
-def _close_slots(m, limit, det, sh, so, nso):
+def _close_slots(m, limit, det, sh_key, sh_cnt, sh_dur, so, nso):
     """Emit, oldest first, the slots of machine m whose shift ends at or before `limit`."""
     while True:
         best = -1
-        for s in range(sh.shape[1]):
-            key = sh[m, s, SH_START]
-            if key != NONE and sh[m, s, SH_END] <= limit and (best < 0 or key < sh[m, best, SH_START]):
+        for s in range(sh_key.shape[1]):
+            key = sh_key[m, s, 0]
+            if key != NONE and sh_key[m, s, 1] <= limit and (best < 0 or key < sh_key[m, best, 0]):
                 best = s
         if best < 0:
             return nso
-        nso = _emit_slot(m, best, det, sh, so, nso)
+        nso = _emit_slot(m, best, det, sh_key, sh_cnt, sh_dur, so, nso)
 
 
 @njit(cache=True)
-def _account(m, a, b, state, declared, det, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so, nso):
+def _account(m, a, b, state, declared, det, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso):
     """Add [a, b) spent in `state` to the shift slots, clipped to planned production segments."""
     if b <= a or state == RUNNING or state == UNKNOWN:
         return nso
@@ -185,20 +192,20 @@ def _account(m, a, b, state, declared, det, seg_start, seg_end, seg_key, seg_ken
     while j < hi and seg_start[j] < b:
         overlap = min(b, seg_end[j]) - max(a, seg_start[j])
         if overlap > 0 and seg_key[j] != NONE:
-            s, nso = _slot(m, seg_key[j], seg_kend[j], det, sh, so, nso)
-            sh[m, s, col] += overlap
+            s, nso = _slot(m, seg_key[j], seg_kend[j], det, sh_key, sh_cnt, sh_dur, so, nso)
+            sh_dur[m, s, col - SH_DT] += overlap
         j += 1
     return nso
 
 
 @njit(cache=True)
-def _declare(m, t_known, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne):
+def _declare(m, pm, t_known, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne):
     """Declare the current stop downtime once it reached planned time (and outlasted the threshold if STOPPED)."""
     cur = s_i[m, SI_CUR]
     if not is_stop(cur) or s_i[m, SI_DECLARED] != 0:
         return ne
     eff = next_productive(s_i[m, SI_CUR_SINCE], seg_start, seg_end, lo, hi)
-    need = p_i[m, PI_MICRO_MS] if cur == STOPPED else 0
+    need = p_i[pm, PI_MICRO_MS] if cur == STOPPED else 0
     if eff < FAR and eff <= t_known and t_known - eff >= need:
         s_i[m, SI_DECLARED] = 1
         s_i[m, SI_EFF] = eff
@@ -207,14 +214,14 @@ def _declare(m, t_known, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne):
 
 
 @njit(cache=True)
-def _end_current(m, at, det, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so, nso, ev, ne):
+def _end_current(m, pm, at, det, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso, ev, ne):
     """The current state ends at `at`: settle its class, account it, close its downtime."""
     s_i[m, SI_CAND] = s_i[m, SI_CUR]
     cur = s_i[m, SI_CUR]
     if is_stop(cur) and s_i[m, SI_DECLARED] == 0 and at > s_i[m, SI_CUR_SINCE]:
-        ne = _declare(m, at, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        ne = _declare(m, pm, at, det, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
     nso = _account(m, s_i[m, SI_ACC_TS], at, cur, s_i[m, SI_DECLARED] != 0, det, seg_start, seg_end, seg_key,
-                   seg_kend, lo, hi, sh, so, nso)
+                   seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso)
     s_i[m, SI_ACC_TS] = at
     if s_i[m, SI_DECLARED] != 0:
         ne = _emit(ev, ne, K_DT_END, m, at, det, cur, s_i[m, SI_EFF])
@@ -249,9 +256,9 @@ def _enter(m, new, at, det, s_i, ev, ne):
 
 
 @njit(cache=True)
-def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_vals, sh_start, sh_end,
+def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys, code_vals, sh_start, sh_end,
             site_sh_lo, site_sh_hi, seg_start, seg_end, seg_key, seg_kend, site_seg_lo, site_seg_hi,
-            s_i, sh, ev, so):
+            s_i, sh_key, sh_cnt, sh_dur, ev, so):
     ne = 0
     nso = 0
     c_m = -1  # cache: the shift of machine c_m's last reading, and its slot
@@ -262,29 +269,30 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
     for k in range(order.shape[0]):
         i = order[k]
         m = local[i]
+        pm = prof[m]
         t = ts[i]
         last = s_i[m, SI_LAST_TS]
         if last != NONE and t <= last:
             continue  # duplicate or out of order: no state, no counts
-        site = p_i[m, PI_SITE]
+        site = p_i[pm, PI_SITE]
         lo = site_seg_lo[site]
         hi = site_seg_hi[site]
         r = s_i[m, SI_RAW]  # raw_state(), written out
-        if p_i[m, PI_STATE_MODE] == MODE_CODE:
-            cs = p_i[m, PI_CODE_SIG]
+        if p_i[pm, PI_STATE_MODE] == MODE_CODE:
+            cs = p_i[pm, PI_CODE_SIG]
             if cs >= 0:
                 v = values[i, cs]
                 if v == v:
-                    r = p_i[m, PI_UNMAPPED]
-                    for kk in range(p_i[m, PI_CODE_LO], p_i[m, PI_CODE_HI]):
+                    r = p_i[pm, PI_UNMAPPED]
+                    for kk in range(p_i[pm, PI_CODE_LO], p_i[pm, PI_CODE_HI]):
                         if code_keys[kk] == v:
                             r = code_vals[kk]
                             break
         else:
-            a = p_i[m, PI_ALARM_SIG]
-            rs = p_i[m, PI_RUN_SIG]
+            a = p_i[pm, PI_ALARM_SIG]
+            rs = p_i[pm, PI_RUN_SIG]
             r = raw_inferred(values[i, a] if a >= 0 else np.nan, values[i, rs] if rs >= 0 else np.nan,
-                             p_f[m, PF_RUN_ABOVE], p_f[m, PF_HYST], r)
+                             p_f[pm, PF_RUN_ABOVE], p_f[pm, PF_HYST], r)
         s_i[m, SI_RAW] = r
         if last == NONE:
             s_i[m, SI_CUR] = UNKNOWN
@@ -293,12 +301,12 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
             s_i[m, SI_CAND_SINCE] = t
             s_i[m, SI_ACC_TS] = t
             s_i[m, SI_DECLARED] = 0
-        elif t - last > p_i[m, PI_OFFLINE_MS]:
-            ne, nso = _end_current(m, last, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+        elif t - last > p_i[pm, PI_OFFLINE_MS]:
+            ne, nso = _end_current(m, pm, last, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                    nso, ev, ne)
             ne = _enter(m, np.int64(OFFLINE), last, t, s_i, ev, ne)
-            ne = _declare(m, t, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
-            ne, nso = _end_current(m, t, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+            ne = _declare(m, pm, t, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+            ne, nso = _end_current(m, pm, t, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                    nso, ev, ne)
             ne = _enter(m, r, t, t, s_i, ev, ne)
         s_i[m, SI_LAST_TS] = t
@@ -309,17 +317,17 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
             if s_i[m, SI_CAND] != r:
                 s_i[m, SI_CAND] = r
                 s_i[m, SI_CAND_SINCE] = t
-            if t - s_i[m, SI_CAND_SINCE] >= p_i[m, PI_DWELL_MS]:
+            if t - s_i[m, SI_CAND_SINCE] >= p_i[pm, PI_DWELL_MS]:
                 at = s_i[m, SI_CAND_SINCE]
-                ne, nso = _end_current(m, at, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh, so,
+                ne, nso = _end_current(m, pm, at, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                        nso, ev, ne)
                 ne = _enter(m, r, at, t, s_i, ev, ne)
         pending = s_i[m, SI_CAND] != s_i[m, SI_CUR]
         t_known = s_i[m, SI_CAND_SINCE] if pending else t
         cur = s_i[m, SI_CUR]
         if is_stop(cur) and s_i[m, SI_DECLARED] == 0 and (
-                cur != STOPPED or t_known - s_i[m, SI_CUR_SINCE] >= p_i[m, PI_MICRO_MS]):
-            ne = _declare(m, t_known, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+                cur != STOPPED or t_known - s_i[m, SI_CUR_SINCE] >= p_i[pm, PI_MICRO_MS]):
+            ne = _declare(m, pm, t_known, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
         if not (t >= c_start and t < c_end and m == c_m):  # shift of this reading (cached per machine run)
             c_m = m
             j = find_shift(t, sh_start, sh_end, site_sh_lo[site], site_sh_hi[site])
@@ -328,11 +336,17 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
             else:
                 c_start, c_end = NONE, NONE
         if c_start != NONE:
-            if c_slot < 0 or sh[m, c_slot, SH_START] != c_start or c_slot_m != m:
-                c_slot, nso = _slot(m, c_start, c_end, t, sh, so, nso)
+            if c_slot < 0 or c_slot_m != m or sh_key[m, c_slot, 0] != c_start:
+                c_slot = -1
+                for q in range(sh_key.shape[1]):  # _slot()'s look-up, written out: no call per machine
+                    if sh_key[m, q, 0] == c_start:
+                        c_slot = q
+                        break
+                if c_slot < 0:
+                    c_slot, nso = _slot(m, c_start, c_end, t, sh_key, sh_cnt, sh_dur, so, nso)
                 c_slot_m = m
-            sh[m, c_slot, SH_TOTAL] += d_parts[i]
-            sh[m, c_slot, SH_REJ] += d_rej[i]
+            sh_cnt[m, c_slot, 0] += d_parts[i]
+            sh_cnt[m, c_slot, 1] += d_rej[i]
         s_i[m, SI_OP_QTY] += d_parts[i]
         settled = t_known
         cur = s_i[m, SI_CUR]
@@ -340,38 +354,39 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, code_keys, code_
             settled = min(settled, s_i[m, SI_CUR_SINCE])
         if (cur == RUNNING or cur == UNKNOWN) and settled > s_i[m, SI_ACC_TS]:
             s_i[m, SI_ACC_TS] = settled  # nothing to account; other states are accounted when a slot closes
-        limit = min(settled, t - p_i[m, PI_LATENESS_MS])
+        limit = min(settled, t - p_i[pm, PI_LATENESS_MS])
         due = False
-        for q in range(sh.shape[1]):
-            if sh[m, q, SH_START] != NONE and sh[m, q, SH_END] <= limit:
+        for q in range(sh_key.shape[1]):
+            if sh_key[m, q, 0] != NONE and sh_key[m, q, 1] <= limit:
                 due = True
         if due:
             if settled > s_i[m, SI_ACC_TS]:
                 nso = _account(m, s_i[m, SI_ACC_TS], settled, cur, s_i[m, SI_DECLARED] != 0, t, seg_start,
-                               seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
+                               seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso)
                 s_i[m, SI_ACC_TS] = settled
-            nso = _close_slots(m, limit, t, sh, so, nso)
+            nso = _close_slots(m, limit, t, sh_key, sh_cnt, sh_dur, so, nso)
     return ne, nso
 
 
 @njit(cache=True)
-def _states_flush(machines, p_i, site_seg_lo, site_seg_hi, seg_start, seg_end, seg_key, seg_kend, s_i, sh, ev, so):
+def _states_flush(machines, p_i, prof, site_seg_lo, site_seg_hi, seg_start, seg_end, seg_key, seg_kend, s_i, sh_key, sh_cnt, sh_dur, ev, so):
     ne = 0
     nso = 0
     for k in range(machines.shape[0]):
         m = machines[k]
+        pm = prof[m]
         last = s_i[m, SI_LAST_TS]
         if last == NONE:
             continue
-        site = p_i[m, PI_SITE]
+        site = p_i[pm, PI_SITE]
         lo = site_seg_lo[site]
         hi = site_seg_hi[site]
         s_i[m, SI_CAND] = s_i[m, SI_CUR]
-        ne = _declare(m, last, last, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        ne = _declare(m, pm, last, last, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
         nso = _account(m, s_i[m, SI_ACC_TS], last, s_i[m, SI_CUR], s_i[m, SI_DECLARED] != 0, last, seg_start,
-                       seg_end, seg_key, seg_kend, lo, hi, sh, so, nso)
+                       seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso)
         s_i[m, SI_ACC_TS] = last
-        nso = _close_slots(m, FAR, last, sh, so, nso)
+        nso = _close_slots(m, FAR, last, sh_key, sh_cnt, sh_dur, so, nso)
     return ne, nso
 
 
@@ -383,20 +398,20 @@ def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, st
     """Run the state walk; returns (event records, closed shift rows) as int64 arrays (layout.py columns)."""
     n = ts.shape[0]
     n_cal = calendar["seg_start"].shape[0] + 1
-    ev, so = _buffers(10 * n + 2, n + n_machines * (state["sh"].shape[1] + n_cal) + 1)
-    ne, nso = _states(order, local, ts, values, d_parts, d_rej, params["p_i"], params["p_f"], params["code_keys"],
+    ev, so = _buffers(10 * n + 2, n + n_machines * (state["sh_key"].shape[1] + n_cal) + 1)
+    ne, nso = _states(order, local, ts, values, d_parts, d_rej, params["p_i"], params["p_f"], params["prof"], params["code_keys"],
                       params["code_vals"], calendar["sh_start"], calendar["sh_end"], calendar["site_sh_lo"],
                       calendar["site_sh_hi"], calendar["seg_start"], calendar["seg_end"], calendar["seg_key"],
                       calendar["seg_kend"], calendar["site_seg_lo"], calendar["site_seg_hi"], state["s_i"],
-                      state["sh"], ev, so)
+                      state["sh_key"], state["sh_cnt"], state["sh_dur"], ev, so)
     return ev[:ne].copy(), so[:nso].copy()
 
 
 def flush_states(machines, params, calendar, state):
     """End of input: settle every machine's timeline up to its last reading and close all its shift slots."""
     n_cal = calendar["seg_start"].shape[0] + 1
-    ev, so = _buffers(2 * machines.shape[0] + 2, machines.shape[0] * (state["sh"].shape[1] + n_cal) + 1)
-    ne, nso = _states_flush(machines, params["p_i"], calendar["site_seg_lo"], calendar["site_seg_hi"],
+    ev, so = _buffers(2 * machines.shape[0] + 2, machines.shape[0] * (state["sh_key"].shape[1] + n_cal) + 1)
+    ne, nso = _states_flush(machines, params["p_i"], params["prof"], calendar["site_seg_lo"], calendar["site_seg_hi"],
                             calendar["seg_start"], calendar["seg_end"], calendar["seg_key"], calendar["seg_kend"],
-                            state["s_i"], state["sh"], ev, so)
+                            state["s_i"], state["sh_key"], state["sh_cnt"], state["sh_dur"], ev, so)
     return ev[:ne].copy(), so[:nso].copy()
