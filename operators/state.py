@@ -2,6 +2,8 @@
 
 Memory per machine is fixed: K window slots x signals, SHIFT_SLOTS shift accumulators and a few scalars; nothing
 grows with time. Rows are local machines in order of first sight; `machines[row]` is the registry index.
+The live arrays a ShardProcessor keeps are laid out for the kernels (`empty_arrays`); snapshots hold every array
+as [machines, ...] (`snapshot_arrays` / `live_arrays` convert exactly).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 One walk per machine over its readings in arrival order (the caller sorts by machine with a stable argsort).
 Each machine's watermark is its greatest event time minus its allowed lateness; a reading whose window already
-closed (window_end <= watermark) is late and is only flagged. Windows sit in a ring of K slots per machine.
+closed (window_end <= watermark) is late and is only flagged. Windows sit in a ring of K slots per machine;
+w_i/w_f are slot-major ([K, machines, signals, ...]) so that a batch, whose readings mostly share a slot, touches
+only that slot's bytes of each machine.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from __future__ import annotations
 NONE = -(2**63)
 FAR = 2**62
 
-# ---- per-machine int64 parameters p_i[L, N_PI] (rebuilt from the site config, never snapshotted)
+# ---- parameters per profile (site, machine class), rebuilt from the site config, never snapshotted; prof[L] is
+# the profile row of each local machine. int64 parameters p_i[P, N_PI]
 PI_SITE = 0
 PI_WINDOW_MS = 1
 PI_LATENESS_MS = 2
@@ -32,7 +33,7 @@ PI_N_SPC = 19
 PI_N_LIM = 20
 N_PI = 21
 
-# ---- per-machine float64 parameters p_f[L, N_PF]
+# ---- float64 parameters p_f[P, N_PF]
 PF_RUN_ABOVE = 0
 PF_HYST = 1
 PF_COUNTER_MAX = 2
@@ -118,7 +119,7 @@ N_SPC_ST = 4
 LIM_SINCE = 0
 LIM_FIRED = 1
 N_LIM_ST = 2
-# spc parameters: spc_i[L, n_spc, 3] = signal, kind (0 beyond_limits, 1 run_of_n), n; spc_f[..., 3] = lo, hi, center
+# spc parameters: spc_i[P, n_spc, 3] = signal, kind (0 beyond_limits, 1 run_of_n), n; spc_f[..., 3] = lo, hi, center
 SPC_BEYOND = 0
 SPC_RUN_OF_N = 1
 
