@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import enum
 import gc
+import heapq
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 import msgspec
 import numpy as np
 
 from andon.config import SiteConfig
 from andon.readings_fast import FastDecoder
+from andon.readings_scan import FALLBACK, TS_FUTURE, Scanner
 
 SignalValue = float | int | bool | str
 
@@ -158,6 +161,22 @@ def _schema_reason(raw: bytes, exc: msgspec.DecodeError) -> tuple[Reason, str]:
     return Reason.MALFORMED, text
 
 
+def _future_detail(t: int, hi: int) -> str:
+    return f"ts={t} is {(t - hi) / 1000:.0f} s past the newest plausible time"
+
+
+def _past_detail(t: int, lo: int) -> str:
+    return f"ts={t} is {(lo - t) / 1000:.0f} s older than the oldest plausible time"
+
+
+_ts_only = msgspec.json.Decoder(msgspec.defstruct("TsOnly", [("ts", int)], forbid_unknown_fields=False))
+
+
+def _refused_ts(raw: bytes) -> int:
+    """The timestamp of a message the scanner refused by the bounds (it took it, so this decodes)."""
+    return _ts_only.decode(raw).ts
+
+
 def _collect(out: list, invalid: list[InvalidReading], i: int, raw: bytes, item) -> None:
     """Add a decoded message's readings (one, or an array of them) to `out`; an empty array is refused."""
     if isinstance(item, list):
@@ -172,9 +191,14 @@ class BatchDecoder:
     """Decodes many raw messages at once into a ReadingBatch; invalid input becomes InvalidReading data."""
 
     def __init__(self, registry: Registry, *, max_message_bytes: int = 1_048_576,
-                 max_future_s: float = 300.0, max_past_s: float = 30 * 86_400.0) -> None:
+                 max_future_s: float = 300.0, max_past_s: float = 30 * 86_400.0, scanner: bool = True) -> None:
         self.registry = registry
         self._fast = FastDecoder(registry.signals, registry.index)
+        #: the numba byte scanner in front of the msgspec paths (None: msgspec paths only)
+        self._scanner = Scanner(registry.index, registry.signals) if scanner else None
+        #: messages the scanner took and messages it left to the msgspec paths, since construction
+        self.scanned_messages = 0
+        self.fallback_messages = 0
         self.max_message_bytes = max_message_bytes
         self.max_future_ms = int(max_future_s * 1000)
         self.max_past_ms = int(max_past_s * 1000)
@@ -194,10 +218,55 @@ class BatchDecoder:
                bounds: tuple[int, int] | None = None) -> ReadingBatch:
         """Decode `messages`. Timestamps must lie within `bounds` (default: `self.bounds(now_ms)`)."""
         bounds = bounds or self.bounds(now_ms)
+        if self._scanner is None or not messages:
+            return self._decode_msgspec(messages, bounds)[0]
+        return self._decode_scanned(messages, bounds)
+
+    def _decode_scanned(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
+        """The byte scanner for the messages it takes, the msgspec paths for the others, merged in message order.
+
+        The result equals the msgspec paths' on the whole batch: rows in message order; invalid records as the
+        msgspec paths order them (oversized and undecodable messages first, then the per-reading refusals in message
+        order), the scanner's timestamp refusals merged into the latter.
+        """
+        lo, hi = bounds
+        scan = self._scanner.scan(messages, self.max_message_bytes, lo, hi)
+        n, k = len(messages), len(scan.ts)
+        self.scanned_messages += n - scan.fallbacks
+        self.fallback_messages += scan.fallbacks
+        if scan.fallbacks == n:
+            return self._decode_msgspec(messages, bounds)[0]
+        refused: list[InvalidReading] = []
+        if k + scan.fallbacks < n:
+            for i in np.flatnonzero(scan.status >= TS_FUTURE).tolist():
+                t = _refused_ts(messages[i])
+                if scan.status[i] == TS_FUTURE:
+                    refused.append(InvalidReading(Reason.TS_FUTURE, _future_detail(t, hi), messages[i], i))
+                else:
+                    refused.append(InvalidReading(Reason.TS_PAST, _past_detail(t, lo), messages[i], i))
+        signals = self.registry.signals
+        if scan.fallbacks == 0:
+            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, refused, scan.message_index)
+        positions = np.flatnonzero(scan.status == FALLBACK)
+        rest, n_early = self._decode_msgspec([messages[i] for i in positions.tolist()], bounds)
+        moved = [InvalidReading(bad.reason, bad.detail, bad.raw, int(positions[bad.message_index]))
+                 for bad in rest.invalid]
+        invalid = moved[:n_early] + list(heapq.merge(moved[n_early:], refused, key=attrgetter("message_index")))
+        if len(rest) == 0:
+            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, invalid, scan.message_index)
+        index = np.concatenate([scan.message_index, positions[rest.message_index]])
+        order = np.argsort(index, kind="stable")
+        return ReadingBatch(np.concatenate([scan.machine, rest.machine])[order],
+                            np.concatenate([scan.ts, rest.ts])[order], np.concatenate([scan.seq, rest.seq])[order],
+                            np.concatenate([scan.values, rest.values])[order], signals, invalid, index[order])
+
+    def _decode_msgspec(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> tuple[ReadingBatch, int]:
+        """The msgspec paths; also how many leading invalid records come from sizing and decoding (the rest are
+        per-reading refusals, in message order)."""
         if messages and max(map(len, messages)) <= self.max_message_bytes:
             fast = self._fast.decode(messages)
             if fast is not None:
-                return self._checked(fast, messages, bounds)
+                return self._checked(fast, messages, bounds), 0
         invalid: list[InvalidReading] = []
         sized: list[tuple[int, bytes]] = []
         for i, raw in enumerate(messages):
@@ -207,7 +276,8 @@ class BatchDecoder:
             else:
                 sized.append((i, raw))
         decoded = self._decode_all(sized, invalid)
-        return self._columns(decoded, invalid, bounds)
+        n_early = len(invalid)
+        return self._columns(decoded, invalid, bounds), n_early
 
     def _checked(self, fast, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         """Vectorized checks of the fast path's columns; only refused rows become Python objects."""
@@ -225,9 +295,9 @@ class BatchDecoder:
                     reason = Reason.UNKNOWN_SITE if sites[r] not in self.registry.sites else Reason.UNKNOWN_MACHINE
                     detail = f"site={sites[r]!r} machine={machines[r]!r}"
                 elif future[r]:
-                    reason, detail = Reason.TS_FUTURE, f"ts={int(ts[r])} is {(int(ts[r]) - hi) / 1000:.0f} s past the newest plausible time"
+                    reason, detail = Reason.TS_FUTURE, _future_detail(int(ts[r]), hi)
                 else:
-                    reason, detail = Reason.TS_PAST, f"ts={int(ts[r])} is {(lo - int(ts[r])) / 1000:.0f} s older than the oldest plausible time"
+                    reason, detail = Reason.TS_PAST, _past_detail(int(ts[r]), lo)
                 invalid.append(InvalidReading(reason, detail, messages[i], i))
             keep = ~bad
             machine, ts, seq, values, msg_index = machine[keep], ts[keep], seq[keep], values[keep], msg_index[keep]
@@ -287,11 +357,10 @@ class BatchDecoder:
                 invalid.append(InvalidReading(Reason.BAD_TIMESTAMP, f"ts={r.ts!r}", raw, i))
                 continue
             if t > hi:
-                invalid.append(InvalidReading(Reason.TS_FUTURE, f"ts={t} is {(t - hi) / 1000:.0f} s past the newest plausible time",
-                                              raw, i))
+                invalid.append(InvalidReading(Reason.TS_FUTURE, _future_detail(t, hi), raw, i))
                 continue
             if t < lo:
-                invalid.append(InvalidReading(Reason.TS_PAST, f"ts={t} is {(lo - t) / 1000:.0f} s older than the oldest plausible time", raw, i))
+                invalid.append(InvalidReading(Reason.TS_PAST, _past_detail(t, lo), raw, i))
                 continue
             row = values[k]
             bad = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from andon.config import parse_site
-from andon.readings import ReadingBatch, Registry
+from andon.readings import BatchDecoder, ReadingBatch, Registry
 
 _SITE = {
     "site": {"id": "warm-up", "timezone": "Europe/Berlin"},
@@ -55,3 +55,13 @@ def run_warm_up() -> None:
     proc.process(batch)
     proc.process(ReadingBatch(batch.machine[:0], batch.ts[:0], batch.seq[:0], values[:0], names))
     proc.flush()
+    _warm_decoder(registry, t0)
+
+
+def _warm_decoder(registry: Registry, t0: int) -> None:
+    """Compile (or load) the JSON byte scanner: one scanned message, one left to msgspec, one with a NUL byte."""
+    good = b'{"site":"warm-up","machine":"a","ts":%d,"seq":1,"signals":{"state":1,"rpm":10.5}}' % t0
+    decoder = BatchDecoder(registry)
+    decoder.decode([good, b'{"site":"warm-up","machine":"a","ts":%d,"signals":{"alarm":true}}' % t0],
+                   bounds=(t0 - 1000, t0 + 1000))
+    decoder.decode([good, b"\x00"], bounds=(t0 - 1000, t0 + 1000))

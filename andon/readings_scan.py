@@ -1,0 +1,657 @@
+"""Numba byte scanner for the contract's flat JSON readings: a whole batch of messages straight into numpy columns.
+
+The scanner takes only what it understands completely and what every existing decoding path (msgspec typed structs,
+or the general message-by-message path) turns into the very same numbers; for anything else it marks the message for
+fallback and the caller decodes that message the old way. It takes:
+
+- one JSON object per message, JSON whitespace anywhere JSON allows it, keys in any order, no known key twice;
+- ``site`` and ``machine``: strings without backslash escapes whose bytes name a registry entry;
+- ``ts`` and ``seq``: JSON integers of at most 18 digits (``seq`` may be absent: -1);
+- ``signals``: a flat object; a known signal's value is a number read with the exact fast path only (at most 18
+  digits, a decimal mantissa below 2**53 and a power of ten with ``|e| <= 22``, so ``m * 10**e`` or ``m / 10**-e``
+  is correctly rounded; an integer literal such as ``-0`` gives what ``float(int)`` gives: 0.0);
+- unknown signals and unknown top-level keys holding ASCII strings without escapes, such numbers, true or false
+  (and null at the top level only: the general path refuses a null signal) are skipped.
+
+Everything else falls back: nested values, a signal set to null, true/false or a string, ``NaN``/``Infinity``, long
+numbers, non-ASCII text outside a matched name, bytes after the object, truncated JSON, unknown sites or machines,
+messages longer than the size limit, arrays of readings.
+
+Per message the status is OK (a row was written), FALLBACK, TS_FUTURE or TS_PAST (outside the bounds; no row).
+Rows are written compacted, in message order, with the index of their message beside them.
+
+How it is fast: one numba function (a call to a jitted helper that takes an array costs an atomic reference-count
+increment and decrement, more than scanning a key), 8 bytes at a time where it matters (unaligned loads: the batch
+buffer and the name tables end with 8 spare bytes) for name comparisons, string ends and digit runs, and each key
+first compared with the key the previous message had at the same turn (gateways repeat their key order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+OK, FALLBACK, TS_FUTURE, TS_PAST = 0, 1, 2, 3
+
+_U = np.uint64
+_PRIME = _U(0x100000001B3)
+_ONES = _U(0x0101010101010101)
+_HIGH = _U(0x8080808080808080)
+_LOW7 = _U(0x7F7F7F7F7F7F7F7F)
+_NIBBLE_LO = _U(0x0F0F0F0F0F0F0F0F)
+_NIBBLE_HI = _U(0xF0F0F0F0F0F0F0F0)
+_ZEROS = _U(0x3030303030303030)  # "00000000"
+_SIXES = _U(0x0606060606060606)
+_QUOTES = _U(0x2222222222222222)
+_SLASHES = _U(0x5C5C5C5C5C5C5C5C)
+_SPACES = _U(0x2020202020202020)
+_MAX_MANTISSA = 2**53
+_MAX_DIGITS = 18  # below 2**63: a mantissa never overflows an int64
+_P10 = np.array([float(10**k) for k in range(23)])  # exact doubles
+_P10_INT = np.array([10**k for k in range(9)], np.int64)
+_PAD = bytes(8)  # after the batch and every name table: 8-byte loads never leave the buffer
+_GUESSES = 64  # key turns per message whose key is remembered from the previous message
+_TOP_KEYS = [b"site", b"machine", b"ts", b"seq", b"signals"]
+
+# what a key means
+_UNKNOWN, _SITE, _MACHINE, _TS, _SEQ, _SIGNALS, _KNOWN_SIGNAL = 0, 1, 2, 3, 4, 5, 6
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+@intrinsic
+def _load8(typingctx, arr, idx):
+    """The 8 bytes at arr[idx:idx+8] as a little-endian uint64 (an unaligned load; the caller keeps it in bounds)."""
+    sig = types.uint64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """Count of trailing zero bits (64 for 0)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
+                                            "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _same8(x, y, r):
+    """The first min(r, 8) bytes of two words are equal."""
+    if r >= 8:
+        return x == y
+    return ((x ^ y) << _U(64 - 8 * r)) == _U(0)
+
+
+@njit(cache=True)
+def _digits(x):
+    """How many of the word's bytes, from the first, are ASCII digits (0 to 8)."""
+    y = ((x & _NIBBLE_HI) ^ _ZEROS) | (((x & _NIBBLE_LO) + _SIXES) & _NIBBLE_HI)  # byte != 0: not a digit
+    flags = (((y & _LOW7) + _LOW7) | y) & _HIGH
+    return np.int64(_cttz(flags) >> _U(3))
+
+
+@njit(cache=True)
+def _parse8(x, n):
+    """The value of the first n (1 to 8) bytes of the word, all ASCII digits."""
+    v = (x & _NIBBLE_LO) << _U(8 * (8 - n))
+    v = (v * _U(2561)) >> _U(8)
+    v = ((v & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
+    v = ((v & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)
+    return np.int64(v)
+
+
+@njit(cache=True)
+def _stops(x):
+    """Flags (high bit of a byte) where a string scan must look: a quote, a backslash, a control or a non-ASCII byte.
+
+    The lowest flag is exact (the borrows of the zero-byte test only flag bytes above a true one).
+    """
+    q = x ^ _QUOTES
+    b = x ^ _SLASHES
+    return (((q - _ONES) & ~q) | ((b - _ONES) & ~b) | ((x - _SPACES) & ~x) | x) & _HIGH
+
+
+@njit(cache=True)
+def _mix(length, first, second, middle, before_last, last, salt):
+    """A cheap hash of a name from its length and five of its bytes (collisions are resolved by comparing bytes)."""
+    h = _U(length) ^ _U(salt)
+    h = (h ^ _U(first)) * _PRIME
+    h = (h ^ _U(second)) * _PRIME
+    h = (h ^ _U(middle)) * _PRIME
+    h = (h ^ _U(before_last)) * _PRIME
+    h = (h ^ _U(last)) * _PRIME
+    h = (h ^ _U(salt)) * _PRIME
+    return h ^ (h >> _U(32))
+
+
+def name_hash(name: bytes, salt: int) -> int:
+    """The scanner's hash of a non-empty `name`, as the scan computes it from the message bytes."""
+    n = len(name)
+    return int(_mix(n, name[0], name[min(1, n - 1)], name[n // 2], name[max(n - 2, 0)], name[n - 1], salt))
+
+
+@njit(cache=True)
+def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off, mach_names, mach_off, mach_site, mach_value,
+               mach_table, key_names, key_off, sig_table, guess, out_machine, out_ts, out_seq, out_values, out_index,
+               status):
+    """Scan n messages; returns (rows written, messages left to fall back), or (-1, 0) to rescan with offsets.
+
+    With offsets (n + 1 of them), message i is buf[offsets[i]:offsets[i+1]]. Without (an empty array), the messages
+    are buf[:data_end] joined by NUL bytes: a NUL is no JSON and stops every part of the scan, so a message's end is
+    where its object ends (or, when the scan fails, the next NUL); when a message holds a NUL itself, more than n
+    messages appear and the scan answers -1.
+
+    Name tables: flat bytes + offsets; site and key entries end with their closing quote, an empty entry never
+    matches. key entries: the signals (entry j is column j), then the reading's keys in the order of the key kinds.
+    Inside a message, ``break`` out of the member loop means: not understood, fall back.
+    """
+    discover = offsets.shape[0] == 0
+    n_sig = out_values.shape[1]
+    n_sites = site_off.shape[0] - 1
+    mach_mask = mach_table.shape[0] - 1
+    sig_mask = sig_table.shape[0] - 1
+    n_guess = guess.shape[0]
+    k = 0
+    fallbacks = 0
+    cursor = 0
+    for i in range(n):
+        if discover:
+            start = cursor
+            end = data_end
+        else:
+            start = offsets[i]
+            end = offsets[i + 1]
+        code = FALLBACK
+        entry = -1
+        ts = 0
+        seq = -1
+        msg_end = -1
+        if discover or end - start <= max_len:
+            p = start
+            while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                p += 1
+            if p < end and buf[p] == 123:
+                p += 1
+                while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                    p += 1
+                site = -1
+                m_start = -1
+                m_len = 0
+                have_ts = False
+                have_seq = False
+                have_signals = False
+                depth = 1  # 1: the reading object, 2: inside "signals"
+                done = False
+                turn = 0
+                while True:  # one member per turn
+                    # ---- the key: first the key of this turn in the previous message, else scan and look it up
+                    if p >= end or buf[p] != 34:
+                        break
+                    p += 1
+                    ks = p
+                    kind = _UNKNOWN
+                    col = -1
+                    colon = False
+                    g = guess[turn] if turn < n_guess else -1
+                    if g >= 0 and (g < n_sig) == (depth == 2):
+                        a = key_off[g]
+                        size = key_off[g + 1] - a
+                        same = size > 0 and ks + size <= end
+                        q = 0
+                        while same and q < size:
+                            same = _same8(_load8(buf, ks + q), _load8(key_names, a + q), size - q)
+                            q += 8
+                        if same:
+                            p = ks + size  # after the colon
+                            colon = True
+                            if g < n_sig:
+                                kind = _KNOWN_SIGNAL
+                                col = g
+                            else:
+                                kind = g - n_sig + 1
+                    if kind == _UNKNOWN:
+                        wide = False
+                        closed = False
+                        while p < end:
+                            flags = _stops(_load8(buf, p))
+                            if flags == _U(0):
+                                p += 8
+                                continue
+                            p += np.int64(_cttz(flags) >> _U(3))
+                            if p >= end:
+                                break
+                            c = buf[p]
+                            if c == 34:
+                                closed = True
+                                break
+                            if c < 128:
+                                break  # a backslash escape or a control character
+                            wide = True
+                            p += 1
+                        if not closed:
+                            break
+                        p += 1
+                        size = p - ks + 1  # with the closing quote and a colon
+                        first = n_sig if depth == 1 else 0
+                        if depth == 1:
+                            for j in range(n_sig, n_sig + 5):
+                                a = key_off[j]
+                                if key_off[j + 1] - a == size:
+                                    same = True
+                                    q = 0
+                                    while same and q < size - 1:
+                                        same = _same8(_load8(buf, ks + q), _load8(key_names, a + q), size - 1 - q)
+                                        q += 8
+                                    if same:
+                                        kind = j - n_sig + 1
+                                        break
+                        elif size > 2:
+                            kl = size - 2
+                            h = _mix(kl, buf[ks], buf[ks + min(1, kl - 1)], buf[ks + kl // 2],
+                                     buf[ks + max(kl - 2, 0)], buf[ks + kl - 1], 0)
+                            slot = np.int64(h & _U(sig_mask))
+                            while True:
+                                j = sig_table[slot]
+                                if j < 0:
+                                    break
+                                a = key_off[j]
+                                if key_off[j + 1] - a == size:
+                                    same = True
+                                    q = 0
+                                    while same and q < size - 1:
+                                        same = _same8(_load8(buf, ks + q), _load8(key_names, a + q), size - 1 - q)
+                                        q += 8
+                                    if same:
+                                        col = j
+                                        kind = _KNOWN_SIGNAL
+                                        break
+                                slot = (slot + 1) & sig_mask
+                        if kind == _UNKNOWN and wide:
+                            break  # not validated as UTF-8 here
+                        if turn < n_guess:
+                            if kind == _KNOWN_SIGNAL:
+                                guess[turn] = col
+                            elif kind != _UNKNOWN:
+                                guess[turn] = first + kind - 1
+                            else:
+                                guess[turn] = -1
+                    turn += 1
+                    if not colon:
+                        while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                            p += 1
+                        if p >= end or buf[p] != 58:
+                            break
+                        p += 1
+                    while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                        p += 1
+                    if p >= end:
+                        break
+                    # ---- the value
+                    c = buf[p]
+                    if c == 123:
+                        if kind != _SIGNALS or have_signals:
+                            break
+                        have_signals = True
+                        depth = 2
+                        p += 1
+                        while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                            p += 1
+                        if p >= end:
+                            break
+                        if buf[p] != 125:
+                            continue  # the first signal's key
+                        depth = 1  # an empty signals object
+                        p += 1
+                    elif c == 34:
+                        p += 1
+                        vs = p
+                        if kind == _SITE:
+                            if site >= 0:
+                                break
+                            for j in range(n_sites):
+                                a = site_off[j]
+                                size = site_off[j + 1] - a
+                                same = size > 0 and vs + size <= end
+                                q = 0
+                                while same and q < size:
+                                    same = _same8(_load8(buf, vs + q), _load8(site_names, a + q), size - q)
+                                    q += 8
+                                if same:
+                                    site = j
+                                    p = vs + size
+                                    break
+                            if site < 0:
+                                break  # an unknown site (or an escape): the general path names it
+                        else:
+                            wide = False
+                            closed = False
+                            while p < end:
+                                flags = _stops(_load8(buf, p))
+                                if flags == _U(0):
+                                    p += 8
+                                    continue
+                                p += np.int64(_cttz(flags) >> _U(3))
+                                if p >= end:
+                                    break
+                                c = buf[p]
+                                if c == 34:
+                                    closed = True
+                                    break
+                                if c < 128:
+                                    break
+                                wide = True
+                                p += 1
+                            if not closed:
+                                break
+                            if kind == _MACHINE:
+                                if m_start >= 0:
+                                    break
+                                m_start = vs
+                                m_len = p - vs
+                            elif kind != _UNKNOWN or wide:
+                                break
+                            p += 1
+                    elif c == 116 or c == 102 or c == 110:
+                        if kind != _UNKNOWN or (c == 110 and depth == 2):
+                            break  # a null signal is refused by the general path, accepted by the typed one
+                        if c == 102:
+                            if (end - p < 5 or buf[p + 1] != 97 or buf[p + 2] != 108 or buf[p + 3] != 115
+                                    or buf[p + 4] != 101):
+                                break
+                            p += 5
+                        elif c == 116:
+                            if end - p < 4 or buf[p + 1] != 114 or buf[p + 2] != 117 or buf[p + 3] != 101:
+                                break
+                            p += 4
+                        else:
+                            if end - p < 4 or buf[p + 1] != 117 or buf[p + 2] != 108 or buf[p + 3] != 108:
+                                break
+                            p += 4
+                    else:
+                        # a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+                        neg = c == 45
+                        if neg:
+                            p += 1
+                        m = 0
+                        nd = 0
+                        while p < end:
+                            x = _load8(buf, p)
+                            d = min(_digits(x), end - p)
+                            if d == 0:
+                                break
+                            if nd == 0 and d > 1 and (x & _U(0xFF)) == _U(48):
+                                nd = 99  # a leading zero
+                                break
+                            m = m * _P10_INT[d] + _parse8(x, d)
+                            nd += d
+                            p += d
+                            if d < 8:
+                                break
+                        if nd == 0 or nd > _MAX_DIGITS:
+                            break
+                        e = 0
+                        is_int = True
+                        if p < end and buf[p] == 46:
+                            is_int = False
+                            p += 1
+                            fd = 0
+                            while p < end:
+                                x = _load8(buf, p)
+                                d = min(_digits(x), end - p)
+                                if d == 0:
+                                    break
+                                m = m * _P10_INT[d] + _parse8(x, d)
+                                fd += d
+                                p += d
+                                if d < 8:
+                                    break
+                            if fd == 0 or nd + fd > _MAX_DIGITS:
+                                break
+                            e = -fd
+                        if p < end and (buf[p] == 101 or buf[p] == 69):
+                            is_int = False
+                            p += 1
+                            eneg = False
+                            if p < end and (buf[p] == 43 or buf[p] == 45):
+                                eneg = buf[p] == 45
+                                p += 1
+                            x10 = 0
+                            xd = 0
+                            while p < end and buf[p] >= 48 and buf[p] <= 57:
+                                if x10 < 1000:
+                                    x10 = x10 * 10 + np.int64(buf[p] - 48)
+                                xd += 1
+                                p += 1
+                            if xd == 0:
+                                break
+                            e += -x10 if eneg else x10
+                        if kind == _TS or kind == _SEQ:
+                            if not is_int:
+                                break  # a float timestamp or seq: the general path judges it
+                            if kind == _TS:
+                                if have_ts:
+                                    break
+                                have_ts = True
+                                ts = -m if neg else m
+                            else:
+                                if have_seq:
+                                    break
+                                have_seq = True
+                                seq = -m if neg else m
+                        elif kind == _KNOWN_SIGNAL or kind == _UNKNOWN:
+                            if m >= _MAX_MANTISSA or e < -22 or e > 22:
+                                break
+                            if is_int:
+                                v = float(-m if neg else m)  # as float(int): "-0" is 0.0
+                            else:
+                                v = float(m) * _P10[e] if e >= 0 else float(m) / _P10[-e]
+                                if neg:
+                                    v = -v
+                            if kind == _KNOWN_SIGNAL:
+                                if not np.isnan(out_values[k, col]):
+                                    break  # a known signal twice
+                                out_values[k, col] = v
+                        else:
+                            break  # a number for site, machine or signals
+                    # ---- after the value: a comma, or the end of signals or of the reading
+                    while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                        p += 1
+                    if p >= end:
+                        break
+                    c = buf[p]
+                    p += 1
+                    if c == 44:
+                        while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                            p += 1
+                        continue
+                    if c != 125:
+                        break
+                    if depth == 2:
+                        depth = 1
+                        while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                            p += 1
+                        if p >= end:
+                            break
+                        c = buf[p]
+                        p += 1
+                        if c == 44:
+                            while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                                p += 1
+                            continue
+                        if c != 125:
+                            break
+                    done = True
+                    break
+                if done:
+                    while p < end and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+                        p += 1
+                    if p == end or (discover and buf[p] == 0):
+                        msg_end = p
+                    if msg_end >= 0 and site >= 0 and m_start >= 0 and have_ts and have_signals and m_len > 0:
+                        h = _mix(m_len, buf[m_start], buf[m_start + min(1, m_len - 1)], buf[m_start + m_len // 2],
+                                 buf[m_start + max(m_len - 2, 0)], buf[m_start + m_len - 1], site + 1)
+                        slot = np.int64(h & _U(mach_mask))
+                        while True:
+                            j = mach_table[slot]
+                            if j < 0:
+                                break
+                            a = mach_off[j]
+                            if mach_site[j] == site and mach_off[j + 1] - a == m_len:
+                                same = True
+                                q = 0
+                                while same and q < m_len:
+                                    same = _same8(_load8(buf, m_start + q), _load8(mach_names, a + q), m_len - q)
+                                    q += 8
+                                if same:
+                                    entry = j
+                                    break
+                            slot = (slot + 1) & mach_mask
+                        if entry >= 0:  # else an unknown machine: the general path names it
+                            code = OK
+                            if ts > hi:
+                                code = TS_FUTURE
+                            elif ts < lo:
+                                code = TS_PAST
+        if discover:
+            if msg_end < 0:  # the next NUL (the scan stopped before it)
+                msg_end = start
+                while msg_end < end:
+                    x = _load8(buf, msg_end)
+                    flags = (x - _ONES) & ~x & _HIGH
+                    if flags != _U(0):
+                        msg_end = min(msg_end + np.int64(_cttz(flags) >> _U(3)), end)
+                        break
+                    msg_end = min(msg_end + 8, end)
+            if msg_end - start > max_len:
+                code = FALLBACK  # the existing path refuses it as oversized
+            cursor = msg_end + 1
+        status[i] = code
+        if code == OK:
+            out_machine[k] = mach_value[entry]
+            out_ts[k] = ts
+            out_seq[k] = seq
+            out_index[k] = i
+            k += 1
+        else:
+            if code == FALLBACK:
+                fallbacks += 1
+            for j in range(n_sig):
+                out_values[k, j] = np.nan
+    if discover and cursor != data_end + 1:
+        return -1, 0
+    return k, fallbacks
+
+
+def _plain(name: bytes) -> bool:
+    """True when JSON writes the name as its own bytes (no quote, backslash or control character to escape)."""
+    return all(c >= 32 and c not in (34, 92) for c in name)
+
+
+def _names_table(names: list[bytes], quote: bool, colon: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Flat bytes (8 spare at the end) and offsets; names JSON must escape become empty entries (never matched).
+
+    quote: each entry ends with the name's closing quote; colon: with the closing quote and a colon.
+    """
+    tail = b'":' if colon else b'"' if quote else b""
+    entries = [name + tail if name and _plain(name) else b"" for name in names]
+    offsets = np.zeros(len(entries) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in entries])
+    return np.frombuffer(b"".join(entries) + _PAD, np.uint8).copy(), offsets
+
+
+def _hash_table(names: list[bytes], salts: list[int]) -> np.ndarray:
+    """Open addressing: slot -> entry number, -1 where empty; at least half the slots stay empty.
+
+    Names that JSON must escape are left out: a message can only name them with an escape, which falls back.
+    """
+    size = 8
+    while size < 2 * len(names):
+        size *= 2
+    table = np.full(size, -1, np.int64)
+    for j, (name, salt) in enumerate(zip(names, salts, strict=True)):
+        if not name or not _plain(name):
+            continue
+        slot = name_hash(name, salt) & (size - 1)
+        while table[slot] >= 0:
+            slot = (slot + 1) & (size - 1)
+        table[slot] = j
+    return table
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Rows of the messages the scanner took (compacted, in message order) and every message's status."""
+
+    machine: np.ndarray  # int32 registry index
+    ts: np.ndarray  # int64
+    seq: np.ndarray  # int64, -1 where absent
+    values: np.ndarray  # float64 [rows, signals], NaN where absent
+    message_index: np.ndarray  # int64
+    status: np.ndarray  # uint8 per message: OK, FALLBACK, TS_FUTURE, TS_PAST
+    fallbacks: int
+
+
+class Scanner:
+    """The byte tables of one registry's sites, machines and signals, and the batch scan over them."""
+
+    def __init__(self, index: dict[tuple[str, str], int], signals: Sequence[str]) -> None:
+        sites = list(dict.fromkeys(s for s, _ in index))
+        site_id = {s: j for j, s in enumerate(sites)}
+        self._site_names, self._site_off = _names_table([s.encode() for s in sites], quote=True)
+        entries = list(index.items())
+        machines = [m.encode() for (_, m), _ in entries]
+        self._mach_names, self._mach_off = _names_table(machines, quote=False)
+        self._mach_site = np.array([site_id[s] for (s, _), _ in entries], np.int64)
+        self._mach_value = np.array([v for _, v in entries], np.int32)
+        self._mach_table = _hash_table(machines, [site_id[s] + 1 for (s, _), _ in entries])
+        encoded = [s.encode() for s in signals]
+        self._key_names, self._key_off = _names_table(encoded + _TOP_KEYS, quote=True, colon=True)
+        self._sig_table = _hash_table(encoded, [0] * len(encoded))
+        self._n_signals = len(signals)
+
+    def scan(self, messages: Sequence[bytes], max_len: int, lo: int, hi: int) -> ScanResult:
+        n = len(messages)
+        buf = np.frombuffer(b"\0".join(chain(messages, (_PAD,))), np.uint8)
+        result = self._scan(buf, n, len(buf) - len(_PAD) - 1, np.zeros(0, np.int64), max_len, lo, hi)
+        if result is None:  # a message holds a NUL byte: find the messages by their lengths
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(np.fromiter(map(len, messages), np.int64, n), out=offsets[1:])
+            result = self._scan(np.frombuffer(b"".join(chain(messages, (_PAD,))), np.uint8), n, int(offsets[-1]),
+                                offsets, max_len, lo, hi)
+        return result
+
+    def _scan(self, buf: np.ndarray, n: int, data_end: int, offsets: np.ndarray, max_len: int, lo: int,
+              hi: int) -> ScanResult | None:
+        machine = np.empty(n, np.int32)
+        ts = np.empty(n, np.int64)
+        seq = np.empty(n, np.int64)
+        values = np.full((n, self._n_signals), np.nan)
+        index = np.empty(n, np.int64)
+        status = np.empty(n, np.uint8)
+        k, fallbacks = scan_batch(buf, n, data_end, offsets, min(max_len, _INT64_MAX), min(max(lo, _INT64_MIN), _INT64_MAX),
+                                  min(max(hi, _INT64_MIN), _INT64_MAX), self._site_names, self._site_off,
+                                  self._mach_names, self._mach_off, self._mach_site, self._mach_value,
+                                  self._mach_table, self._key_names, self._key_off, self._sig_table,
+                                  np.full(_GUESSES, -1, np.int64), machine, ts, seq, values, index, status)
+        if k < 0:
+            return None
+        return ScanResult(machine[:k], ts[:k], seq[:k], values[:k], index[:k], status, int(fallbacks))
