@@ -8,17 +8,25 @@ Example::
     payload = encode_arrow(table)                       # what an edge gateway would send
     batch = decode_arrow([payload], registry, bounds)    # ReadingBatch, like the JSON decoder's
 
-How it is fast (about 1 µs of Python per column per message instead of pyarrow.compute per column):
+How it is fast (a few µs of Python per message instead of a pyarrow.compute call per column):
 
-- the stream's prefix (schema and dictionary messages, the same bytes for every message of a gateway's machine) is
+- the stream's prefix (schema and dictionary messages: the same bytes for every message of a gateway's machine) is
   read once by pyarrow's stream reader; what it means (which column is which signal, the registry index of each
-  site/machine dictionary entry) is cached under those bytes (`_Plan`);
-- each record batch is still read by pyarrow (`read_record_batch`, which validates it), with the dictionary columns
-  read as their indices; the columns themselves are numpy views of the payload, located from the batch's
-  FieldNode/Buffer metadata, which a few `struct` reads find;
-- anything unusual (other column types, nulls in `ts`, compressed bodies, values a cast could refuse, dictionary
-  messages between record batches, ...) takes the general path (`_decode_general`, pyarrow.compute over a Table),
-  so results and error texts are the same for every input.
+  site/machine dictionary entry) is kept under those bytes (`_Plan`);
+- a record batch message is read once by pyarrow (`read_record_batch`, which refuses what its stream reader would),
+  with dictionary columns read as their indices; where each column lies in the body (from the FieldNode/Buffer
+  metadata, which a few `struct` reads find) is kept under the message's metadata bytes (`_Recipe`), for schemas
+  whose reading cannot depend on the body's content (fixed-width and dictionary columns);
+- columns are numpy views of the payload; float64 signal columns written one after the other become one strided
+  view, so the (rows, signals) matrix is filled with one copy per message; checks run once over all messages and
+  only a message with a refused row is looked at again;
+- anything else (other column types, nulls in `ts`, compressed bodies, values a cast could refuse, out-of-range
+  dictionary indices, dictionary messages between record batches, trailing bytes, ...) takes the general path
+  (`_decode_general`, pyarrow.compute over a Table), so results and refusal texts are the same for every input.
+
+A null site or machine makes its row unknown (UNKNOWN_MACHINE). A stream that fails pyarrow's full validation (string
+offsets, UTF-8, dictionary indices) or has field names that are not UTF-8 is MALFORMED: the decoder this one replaced
+raised for these, or crashed in a compute kernel.
 """
 
 from __future__ import annotations
@@ -63,7 +71,9 @@ def _decode_general(payload: bytes, registry: Registry, index: int, invalid: lis
     """(machine, ts, seq, values) of all rows (machine -1 where unknown) or None when the payload is refused."""
     try:
         table = pa.ipc.open_stream(payload).read_all()
-    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        table.column_names  # noqa: B018 - field names that are not UTF-8 raise here
+        table.validate(full=True)  # string offsets, UTF-8, dictionary indices: compute kernels trust them
+    except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         invalid.append(InvalidReading(Reason.MALFORMED, f"not an Arrow IPC stream: {exc}", payload[:4096], index))
         return None
     missing = [c for c in ("site", "machine", "ts") if c not in table.column_names]
@@ -90,7 +100,7 @@ def _decode_general(payload: bytes, registry: Registry, index: int, invalid: lis
             if name in table.column_names:
                 col = pc.cast(table[name], pa.float64())
                 values[:, j] = col.to_numpy(zero_copy_only=False)  # nulls become NaN
-    except _TYPE_ERRORS as exc:
+    except (*_TYPE_ERRORS, UnicodeDecodeError) as exc:
         invalid.append(InvalidReading(Reason.SCHEMA, f"Arrow column types: {exc}", payload[:4096], index))
         return None
     return machine, ts, seq, values
@@ -172,14 +182,17 @@ def _little_endian(buf: bytes, schema: int, hi: int) -> bool:
     return not fields or not fields[0] or (fields[0] + 2 <= hi and buf[fields[0]:fields[0] + 2] == b"\x00\x00")
 
 
-def _buffer_count(t: pa.DataType) -> int:
-    """Buffers of a column in the IPC body, for the column types the fast path lays out (one FieldNode each)."""
+def _buffer_count(name: str, t: pa.DataType) -> int:
+    """Buffers of a column in the IPC body (one FieldNode each); -1 for the types the fast path leaves alone.
+
+    Only types whose full validation cannot depend on the values (besides string offsets and UTF-8, which
+    `validate(full=True)` checks on every such batch) and dictionaries for site/machine (indices checked here).
+    """
     if pa.types.is_dictionary(t):
-        return 2
+        return 2 if name in ("site", "machine") else -1
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return 3
-    if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t)
-            or pa.types.is_decimal(t) or pa.types.is_fixed_size_binary(t)) and not pa.types.is_interval(t):
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_timestamp(t):
         return 2
     return -1
 
@@ -240,7 +253,7 @@ def _make_plan(schema: pa.Schema, first_batch: pa.RecordBatch, registry: Registr
     names = schema.names
     if len(set(names)) != len(names) or not {"site", "machine", "ts"} <= set(names):
         return None
-    counts = [_buffer_count(f.type) for f in schema]
+    counts = [_buffer_count(f.name, f.type) for f in schema]
     if -1 in counts:
         return None
     first = np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist()
@@ -289,22 +302,34 @@ def _make_plan(schema: pa.Schema, first_batch: pa.RecordBatch, registry: Registr
 
 
 class _Cache:
-    """Plans by stream prefix bytes, for one registry."""
+    """Plans by stream prefix bytes, for one registry (whose sites, machines and signals do not change)."""
 
-    LIMIT = 4096
+    PLANS = 1024
+    LAYOUTS = 4096  # record batch recipes, over all plans
 
     def __init__(self) -> None:
         self.plans: dict[bytes, _Plan | None] = {}
         self.lengths: list[int] = []  # prefix lengths seen, most recent first
+        self.n_layouts = 0
 
     def put(self, prefix: bytes, plan: _Plan | None) -> None:
-        if len(self.plans) >= self.LIMIT:
+        if len(self.plans) >= self.PLANS:
             self.plans.clear()
             self.lengths.clear()
+            self.n_layouts = 0
         self.plans[prefix] = plan
         if len(prefix) not in self.lengths:
             self.lengths.insert(0, len(prefix))
             del self.lengths[8:]
+
+    def put_layout(self, plan: _Plan, metadata: bytes, recipe) -> None:
+        if self.n_layouts >= self.LAYOUTS:
+            for other in self.plans.values():
+                if other is not None and other.layouts:
+                    other.layouts.clear()
+            self.n_layouts = 0
+        plan.layouts[metadata] = recipe
+        self.n_layouts += 1
 
 
 _caches: weakref.WeakKeyDictionary[Registry, _Cache] = weakref.WeakKeyDictionary()
@@ -329,8 +354,8 @@ def _prefix(buf: bytes, end: int, cache: _Cache) -> tuple[int, _Plan | None, boo
             raise _Slow
 
 
-def _read(buf: bytes, col: _Col, rows: int, body: int, body_len: int, nodes: list, buffers: list):
-    """(values: a numpy view of the payload, null count) of a fixed-width column."""
+def _place(col: _Col, rows: int, body_len: int, nodes: list, buffers: list) -> tuple[int, int]:
+    """(data offset, validity offset or -1 without nulls) of a fixed-width column, checked against the body."""
     n = col.node
     nulls = nodes[n + 1]
     if nodes[n] != rows or nulls < 0 or nulls > rows:
@@ -339,28 +364,72 @@ def _read(buf: bytes, col: _Col, rows: int, body: int, body_len: int, nodes: lis
     offset, need = buffers[d], rows * col.itemsize
     if offset < 0 or buffers[d + 1] < need or offset + need > body_len:
         raise _Slow
-    return np.frombuffer(buf, col.dtype, rows, body + offset), nulls
-
-
-def _valid(buf: bytes, col: _Col, rows: int, body: int, body_len: int, buffers: list) -> np.ndarray:
-    """The validity bitmap of a column with nulls, as bools."""
+    if not nulls:
+        return offset, -1
     v = col.validity
-    offset, need = buffers[v], (rows + 7) >> 3
-    if offset < 0 or buffers[v + 1] < need or offset + need > body_len:
+    valid, need = buffers[v], (rows + 7) >> 3
+    if valid < 0 or buffers[v + 1] < need or valid + need > body_len:
         raise _Slow
-    bits = np.unpackbits(np.frombuffer(buf, np.uint8, need, body + offset), count=rows, bitorder="little")
+    return offset, valid
+
+
+class _Recipe:
+    """Where one record batch layout keeps each column in the body: the content-independent part of decoding."""
+
+    __slots__ = ("rows", "body_len", "site", "machine", "ts", "seq", "runs", "others", "nan")
+
+
+def _recipe(plan: _Plan, rows: int, body_len: int, nodes: list, buffers: list) -> _Recipe:
+    r = _Recipe()
+    r.rows, r.body_len = rows, body_len
+    r.site = _place(plan.site, rows, body_len, nodes, buffers) if plan.site.kind == "dict" else None
+    r.machine = _place(plan.machine, rows, body_len, nodes, buffers) if plan.machine.kind == "dict" else None
+    r.ts = _place(plan.ts, rows, body_len, nodes, buffers)
+    if r.ts[1] >= 0:
+        raise _Slow  # null timestamps: the general path's float conversion
+    r.seq = _place(plan.seq, rows, body_len, nodes, buffers) if plan.seq is not None else None
+    # float64 columns without nulls whose data lie at a constant stride (the writer's layout): one strided copy
+    runs, others, nan = [], [], list(plan.missing)
+    run_j = run_k = run_offset = stride = last = -1
+    for col in plan.signals:
+        n = col.node
+        if nodes[n + 1] == rows and nodes[n] == rows and col.kind == "float":
+            nan.append(col.signal)  # all null: NaN whatever the data buffer holds
+            continue
+        offset, valid = _place(col, rows, body_len, nodes, buffers)
+        if valid >= 0 or col.dtype is not _F8:
+            others.append((col, offset, valid))
+            continue
+        if run_k > 0 and col.signal == run_j + run_k and offset > last and (run_k == 1 or offset - last == stride):
+            stride = offset - last
+            run_k += 1
+        else:
+            if run_k > 0:
+                runs.append((run_j, run_k, run_offset, stride))
+            run_j, run_k, run_offset = col.signal, 1, offset
+        last = offset
+    if run_k > 0:
+        runs.append((run_j, run_k, run_offset, stride))
+    r.runs, r.others, r.nan = runs, others, nan
+    return r
+
+
+def _valid(buf: bytes, at: int, rows: int) -> np.ndarray:
+    """A validity bitmap as bools."""
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8, (rows + 7) >> 3, at), count=rows, bitorder="little")
     return bits.view(np.bool_)
 
 
-def _codes(buf, col: _Col, batch: pa.RecordBatch, rows, body, body_len, nodes, buffers):
+def _codes(buf: bytes, col: _Col, place, batch: pa.RecordBatch | None, rows: int, body: int):
     """(codes, valid or None, values) of a site/machine column: dictionary indices or dictionary_encode's."""
-    if col.kind == "dict":
-        idx, nulls = _read(buf, col, rows, body, body_len, nodes, buffers)
+    if place is not None:
+        offset, valid = place
+        idx = np.frombuffer(buf, col.dtype, rows, body + offset)
         size = len(col.dictionary)
         if rows and (np.count_nonzero(idx) if size == 1 else
                      (size == 0 or np.minimum.reduce(idx) < 0 or np.maximum.reduce(idx) >= size)):
             raise _Slow  # out-of-range indices (null rows too): the general path says what pyarrow says
-        return idx, _valid(buf, col, rows, body, body_len, buffers) if nulls else None, col.dictionary
+        return idx, _valid(buf, body + valid, rows) if valid >= 0 else None, col.dictionary
     encoded = pc.dictionary_encode(batch.column(col.field))
     indices = encoded.indices
     valid = None
@@ -370,10 +439,11 @@ def _codes(buf, col: _Col, batch: pa.RecordBatch, rows, body, body_len, nodes, b
     return indices.to_numpy(zero_copy_only=False), valid, encoded.dictionary.to_pylist()
 
 
-def _machine(buf, plan: _Plan, batch, registry, rows, body, body_len, nodes, buffers) -> np.ndarray:
+def _machine(buf: bytes, plan: _Plan, r: _Recipe, batch, registry: Registry, body: int) -> np.ndarray:
     """Registry index per row, -1 where unknown or null: the general path's join of site and machine."""
-    si, svalid, svalues = _codes(buf, plan.site, batch, rows, body, body_len, nodes, buffers)
-    mi, mvalid, mvalues = _codes(buf, plan.machine, batch, rows, body, body_len, nodes, buffers)
+    rows = r.rows
+    si, svalid, svalues = _codes(buf, plan.site, r.site, batch, rows, body)
+    mi, mvalid, mvalues = _codes(buf, plan.machine, r.machine, batch, rows, body)
     ns, nm = len(svalues), len(mvalues)
     if not rows or not ns or not nm:
         return np.full(rows, -1, dtype=np.int64)
@@ -396,10 +466,9 @@ def _machine(buf, plan: _Plan, batch, registry, rows, body, body_len, nodes, buf
     return machine
 
 
-def _ts(buf, col: _Col, rows, body, body_len, nodes, buffers) -> np.ndarray:
-    ts, nulls = _read(buf, col, rows, body, body_len, nodes, buffers)
-    if nulls:
-        raise _Slow  # null timestamps: the general path's float conversion
+def _ts(buf: bytes, col: _Col, r: _Recipe, body: int) -> np.ndarray:
+    rows = r.rows
+    ts = np.frombuffer(buf, col.dtype, rows, body + r.ts[0])
     if col.scale == 1:
         if col.dtype == np.uint64 and rows and np.maximum.reduce(ts) > _INT64_MAX:
             raise _Slow
@@ -413,73 +482,47 @@ def _ts(buf, col: _Col, rows, body, body_len, nodes, buffers) -> np.ndarray:
     return ts // col.scale
 
 
-def _seq(buf, col: _Col | None, rows, body, body_len, nodes, buffers) -> np.ndarray:
+def _seq(buf: bytes, col: _Col | None, r: _Recipe, body: int) -> np.ndarray:
+    rows = r.rows
     if col is None:
         return np.full(rows, -1, dtype=np.int64)
-    seq, nulls = _read(buf, col, rows, body, body_len, nodes, buffers)
+    offset, valid = r.seq
+    seq = np.frombuffer(buf, col.dtype, rows, body + offset)
     if col.dtype == np.uint64 and rows and np.maximum.reduce(seq) > _INT64_MAX:
         raise _Slow
-    if not nulls:
+    if valid < 0:
         return seq if col.dtype == np.int64 else seq.astype(np.int64)
     seq = seq.astype(np.int64)
-    seq[~_valid(buf, col, rows, body, body_len, buffers)] = -1
+    seq[~_valid(buf, body + valid, rows)] = -1
     return seq
 
 
-def _signals(buf, plan: _Plan, rows, body, body_len, nodes, buffers) -> tuple[list, list]:
-    """([(first signal, signal count, float64 values (rows,) or (rows, count))], [all-NaN signals])."""
-    fills: list = []
-    nan = list(plan.missing)
-    run_j = run_k = run_offset = stride = last = -1
-    for col in plan.signals:
-        n = col.node
-        nulls = nodes[n + 1]
-        if nodes[n] != rows or nulls < 0 or nulls > rows:
-            raise _Slow
-        if nulls == rows and col.kind == "float":
-            nan.append(col.signal)  # all null: NaN, whatever the data buffer holds
-            continue
-        if nulls == 0 and col.dtype is _F8:  # a float64 column without nulls: read in place
-            d = col.data
-            offset, need = buffers[d], rows * 8
-            if offset < 0 or buffers[d + 1] < need or offset + need > body_len:
-                raise _Slow
-            if run_k > 0 and col.signal == run_j + run_k and offset > last and (
-                    run_k == 1 or offset - last == stride):
-                stride = offset - last
-                run_k += 1
-            else:
-                if run_k > 0:
-                    fills.append((run_j, run_k, run_offset, stride))
-                run_j, run_k, run_offset = col.signal, 1, offset
-            last = offset
-            continue
-        values, nulls = _read(buf, col, rows, body, body_len, nodes, buffers)
+def _signals(buf: bytes, r: _Recipe, body: int) -> list:
+    """[(first signal, signal count, float64 values (rows,) or (rows, count))]."""
+    rows = r.rows
+    fills = []
+    for j, k, offset, stride in r.runs:
+        if k == 1:
+            fills.append((j, 1, np.frombuffer(buf, np.float64, rows, body + offset)))
+        else:
+            fills.append((j, k, np.ndarray((rows, k), np.float64, buf, body + offset, (8, stride))))
+    for col, offset, valid in r.others:
+        values = np.frombuffer(buf, col.dtype, rows, body + offset)
         if col.wide and rows and (np.maximum.reduce(values) > _EXACT_FLOAT or
                                   (col.dtype == np.int64 and np.minimum.reduce(values) < -_EXACT_FLOAT)):
             raise _Slow  # the cast to float64 would refuse these
         values = values.astype(np.float64)
-        if nulls:
-            values[~_valid(buf, col, rows, body, body_len, buffers)] = np.nan
-        fills.append((col.signal, 1, values, 0))
-    if run_k > 0:
-        fills.append((run_j, run_k, run_offset, stride))
-    out = []
-    for j, k, src, step in fills:
-        if isinstance(src, np.ndarray):
-            out.append((j, k, src))
-        elif k == 1:
-            out.append((j, 1, np.frombuffer(buf, np.float64, rows, body + src)))
-        else:
-            out.append((j, k, np.ndarray((rows, k), np.float64, buf, body + src, (8, step))))
-    return out, nan
+        if valid >= 0:
+            values[~_valid(buf, body + valid, rows)] = np.nan
+        fills.append((col.signal, 1, values))
+    return fills
 
 
-def _layout(buf: bytes, whole: pa.Buffer, plan: _Plan, pos: int, end: int):
-    """((rows, body length, FieldNodes, Buffers) as flat int lists, the batch) of the record batch message at `pos`.
+def _layout(buf: bytes, whole: pa.Buffer, cache: _Cache, plan: _Plan, pos: int, end: int) -> tuple[_Recipe, pa.RecordBatch]:
+    """The recipe of the record batch message at `pos`, and the batch as pyarrow reads it.
 
     pyarrow reads the message (and refuses it as its stream reader would); for schemas of fixed-width and
-    dictionary columns only, that depends on the metadata bytes alone, so the layout is kept under them.
+    dictionary columns only, that depends on the metadata bytes alone, so the recipe is kept under them.
     """
     kind, header, body, body_end = _message(buf, pos, end)
     if kind != _RECORD_BATCH:
@@ -508,13 +551,16 @@ def _layout(buf: bytes, whole: pa.Buffer, plan: _Plan, pos: int, end: int):
         raise _Slow from None
     if batch.num_rows != rows:
         raise _Slow
-    layout = (rows, body_end - body, np.frombuffer(buf, "<i8", 2 * n_nodes, nodes + 4).tolist(),
-              np.frombuffer(buf, "<i8", 2 * n_buffers, buffers + 4).tolist())
+    if plan.layouts is None:  # string columns: offsets and UTF-8 as the general path checks them
+        try:
+            batch.validate(full=True)
+        except pa.ArrowException:
+            raise _Slow from None
+    recipe = _recipe(plan, rows, body_end - body, np.frombuffer(buf, "<i8", 2 * n_nodes, nodes + 4).tolist(),
+                     np.frombuffer(buf, "<i8", 2 * n_buffers, buffers + 4).tolist())
     if plan.layouts is not None:
-        if len(plan.layouts) >= 256:
-            plan.layouts.clear()
-        plan.layouts[buf[pos:body]] = layout
-    return layout, batch
+        cache.put_layout(plan, buf[pos:body], recipe)
+    return recipe, batch
 
 
 def _decode_fast(buf: bytes, registry: Registry, cache: _Cache) -> list:
@@ -524,8 +570,10 @@ def _decode_fast(buf: bytes, registry: Registry, cache: _Cache) -> list:
     if not cached:
         try:
             reader = pa.ipc.open_stream(buf)
-            plan = _make_plan(reader.schema, reader.read_next_batch(), registry)
-        except (pa.ArrowException, OSError, StopIteration):
+            first = reader.read_next_batch()
+            first.validate(full=True)  # the dictionaries the plan keeps
+            plan = _make_plan(reader.schema, first, registry)
+        except (pa.ArrowException, OSError, StopIteration, UnicodeDecodeError):
             raise _Slow from None
         cache.put(buf[:start], plan)
     if plan is None:
@@ -545,29 +593,24 @@ def _decode_fast(buf: bytes, registry: Registry, cache: _Cache) -> list:
                 raise _Slow  # bytes after the end-of-stream marker: the general path decides
             break
         body = pos + 8 + length
-        layout = layouts.get(buf[pos:body]) if layouts is not None else None
+        recipe = layouts.get(buf[pos:body]) if layouts is not None else None
         batch = None
-        if layout is None:
+        if recipe is None:
             if whole is None:
                 whole = pa.py_buffer(buf)
-            layout, batch = _layout(buf, whole, plan, pos, end)
-        rows, body_len, nodes, buffers = layout
-        body_end = body + body_len
-        if body_end > end:
+            recipe, batch = _layout(buf, whole, cache, plan, pos, end)
+        pos = body + recipe.body_len
+        if pos > end:
             raise _Slow
-        machine = _machine(buf, plan, batch, registry, rows, body, body_len, nodes, buffers)
-        ts = _ts(buf, plan.ts, rows, body, body_len, nodes, buffers)
-        seq = _seq(buf, plan.seq, rows, body, body_len, nodes, buffers)
-        fills, nan = _signals(buf, plan, rows, body, body_len, nodes, buffers)
-        out.append((rows, machine, ts, seq, fills, nan))
-        pos = body_end
+        out.append((recipe.rows, _machine(buf, plan, recipe, batch, registry, body), _ts(buf, plan.ts, recipe, body),
+                    _seq(buf, plan.seq, recipe, body), _signals(buf, recipe, body), recipe.nan))
     if not out:
         raise _Slow  # no record batch: the general path
     return out
 
 
-def _check(machine, ts, values, bounds, index: int, payload: bytes, invalid: list) -> np.ndarray | None:
-    """The refusals of one payload's rows (general path rules); the rows to keep, None when all are kept."""
+def _check(machine, ts, values, bounds, index: int, payload: bytes, invalid: list) -> np.ndarray:
+    """Refuse one payload's unknown, out-of-bounds and non-finite rows; the rows to keep."""
     lo, hi = bounds
     keep = machine >= 0
     _refuse(invalid, Reason.UNKNOWN_MACHINE, np.flatnonzero(~keep), "site/machine not in the config", index, payload)
@@ -595,7 +638,7 @@ def decode_arrow(payloads: Sequence[bytes], registry: Registry, bounds: tuple[in
         index = indices[pos] if indices is not None else pos
         try:
             batches = _decode_fast(payload, registry, cache)
-        except _Slow:
+        except (_Slow, UnicodeDecodeError):  # (strings that are not UTF-8: the general path refuses them)
             errors: list[InvalidReading] = []
             got = _decode_general(payload, registry, index, errors)
             if got is None:

@@ -50,9 +50,10 @@ def test_bad_arrow_rows_and_payloads_are_data(site):
 # ---- the fast decoder against the straightforward one ------------------------------------------------------------
 # `reference_decode` is the pyarrow.compute decoder `decode_arrow` replaced (one Table per payload, a cast per
 # column), kept here as the definition of the expected results: every input must decode to exactly the same batch,
-# refusals (reason, detail, raw, message index) included. Two deliberate differences from the original, which
-# raised IndexError for these: a null site or machine makes its row unknown (UNKNOWN_MACHINE), and an out-of-range
-# dictionary index is a schema refusal.
+# refusals (reason, detail, raw, message index) included. Deliberate differences from the original, which raised
+# (or crashed in a compute kernel) for these: a null site or machine makes its row unknown (UNKNOWN_MACHINE); a
+# stream failing pyarrow's full validation (string offsets, UTF-8, dictionary indices) or with field names that are
+# not UTF-8 is MALFORMED.
 
 import pyarrow.compute as pc  # noqa: E402
 import pytest  # noqa: E402
@@ -71,7 +72,9 @@ def _reference_refuse(invalid, reason, rows, detail, index, raw):
 def _reference_one(payload, registry, bounds, index, invalid):
     try:
         table = pa.ipc.open_stream(payload).read_all()
-    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        table.column_names  # noqa: B018 - field names that are not UTF-8 raise here
+        table.validate(full=True)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         invalid.append(InvalidReading(Reason.MALFORMED, f"not an Arrow IPC stream: {exc}", payload[:4096], index))
         return None
     missing = [c for c in ("site", "machine", "ts") if c not in table.column_names]
@@ -97,7 +100,8 @@ def _reference_one(payload, registry, bounds, index, invalid):
         for j, name in enumerate(registry.signals):
             if name in table.column_names:
                 values[:, j] = pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowIndexError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowIndexError,
+            UnicodeDecodeError) as exc:
         invalid.append(InvalidReading(Reason.SCHEMA, f"Arrow column types: {exc}", payload[:4096], index))
         return None
     keep = machine >= 0
