@@ -28,9 +28,9 @@ first compared with the key the previous message had at the same turn (gateways 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from llvmlite import ir
@@ -103,9 +103,12 @@ def _same8(x, y, r):
 
 @njit(cache=True)
 def _digits(x):
-    """How many of the word's bytes, from the first, are ASCII digits (0 to 8)."""
-    y = ((x & _NIBBLE_HI) ^ _ZEROS) | (((x & _NIBBLE_LO) + _SIXES) & _NIBBLE_HI)  # byte != 0: not a digit
-    flags = (((y & _LOW7) + _LOW7) | y) & _HIGH
+    """How many of the word's bytes, from the first, are ASCII digits (0 to 8).
+
+    Flags: a byte below "0" borrows, above "9" carries into its high bit, non-ASCII has it; borrows and carries only
+    flag bytes above a true flag, so the lowest flag is exact.
+    """
+    flags = ((x - _ZEROS) | (x + _U(0x4646464646464646)) | x) & _HIGH
     return np.int64(_cttz(flags) >> _U(3))
 
 
@@ -561,6 +564,16 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
     return k, fallbacks
 
 
+def _bound(value, to_int) -> int:
+    """A timestamp bound as an int64 that refuses the same integer timestamps (ceil for the oldest, floor for the
+    newest; NaN refuses nothing, like a comparison with NaN)."""
+    if isinstance(value, float) and math.isnan(value):
+        return _INT64_MIN if to_int is math.ceil else _INT64_MAX
+    if isinstance(value, float) and math.isinf(value):
+        return _INT64_MIN if value < 0 else _INT64_MAX
+    return min(max(to_int(value), _INT64_MIN), _INT64_MAX)
+
+
 def _plain(name: bytes) -> bool:
     """True when JSON writes the name as its own bytes (no quote, backslash or control character to escape)."""
     return all(c >= 32 and c not in (34, 92) for c in name)
@@ -630,12 +643,12 @@ class Scanner:
 
     def scan(self, messages: Sequence[bytes], max_len: int, lo: int, hi: int) -> ScanResult:
         n = len(messages)
-        buf = np.frombuffer(b"\0".join(chain(messages, (_PAD,))), np.uint8)
+        buf = np.frombuffer(b"\0".join([*messages, _PAD]), np.uint8)
         result = self._scan(buf, n, len(buf) - len(_PAD) - 1, np.zeros(0, np.int64), max_len, lo, hi)
         if result is None:  # a message holds a NUL byte: find the messages by their lengths
             offsets = np.zeros(n + 1, np.int64)
             np.cumsum(np.fromiter(map(len, messages), np.int64, n), out=offsets[1:])
-            result = self._scan(np.frombuffer(b"".join(chain(messages, (_PAD,))), np.uint8), n, int(offsets[-1]),
+            result = self._scan(np.frombuffer(b"".join([*messages, _PAD]), np.uint8), n, int(offsets[-1]),
                                 offsets, max_len, lo, hi)
         return result
 
@@ -647,8 +660,8 @@ class Scanner:
         values = np.full((n, self._n_signals), np.nan)
         index = np.empty(n, np.int64)
         status = np.empty(n, np.uint8)
-        k, fallbacks = scan_batch(buf, n, data_end, offsets, min(max_len, _INT64_MAX), min(max(lo, _INT64_MIN), _INT64_MAX),
-                                  min(max(hi, _INT64_MIN), _INT64_MAX), self._site_names, self._site_off,
+        k, fallbacks = scan_batch(buf, n, data_end, offsets, min(max_len, _INT64_MAX), _bound(lo, math.ceil),
+                                  _bound(hi, math.floor), self._site_names, self._site_off,
                                   self._mach_names, self._mach_off, self._mach_site, self._mach_value,
                                   self._mach_table, self._key_names, self._key_off, self._sig_table,
                                   np.full(_GUESSES, -1, np.int64), machine, ts, seq, values, index, status)

@@ -294,3 +294,13 @@ def test_no_compilation_after_warm_up(pair):
     new.decode([dumps_json(state=1)], bounds=BOUNDS)
     new.decode([dumps_json(state=1), b"\x00"], bounds=BOUNDS)  # the rescan by lengths too
     assert len(scan_batch.signatures) == before == 1
+
+
+@pytest.mark.parametrize("bounds", [(BOUNDS[0] + 0.5, BOUNDS[1] - 0.5), (float("-inf"), float("inf")),
+                                    (float("nan"), float("nan")), (-(2**70), 2**70),
+                                    (np.int64(BOUNDS[0]), np.int64(BOUNDS[1]))])
+def test_unusual_bounds(pair, bounds):
+    new, old = pair
+    msgs = [dumps_json(ts=t, state=1) for t in (BOUNDS[0] - 1, BOUNDS[0], BOUNDS[0] + 1, BOUNDS[1] - 1, BOUNDS[1],
+                                                BOUNDS[1] + 1, 0, 10**17)]
+    assert_same(new.decode(msgs, bounds=bounds), old.decode(msgs, bounds=bounds))
