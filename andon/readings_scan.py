@@ -56,7 +56,7 @@ _MAX_MANTISSA = 2**53
 _MAX_DIGITS = 18  # below 2**63: a mantissa never overflows an int64
 _P10 = np.array([float(10**k) for k in range(23)])  # exact doubles
 _P10_INT = np.array([10**k for k in range(9)], np.int64)
-_PAD = bytes(8)  # after the batch and every name table: 8-byte loads never leave the buffer
+_PAD = bytes(16)  # after the batch and every name table: 8-byte loads never leave the buffer
 _GUESSES = 64  # key turns per message whose key is remembered from the previous message
 _TOP_KEYS = [b"site", b"machine", b"ts", b"seq", b"signals"]
 
@@ -154,7 +154,7 @@ def name_hash(name: bytes, salt: int) -> int:
 
 @njit(cache=True)
 def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off, mach_names, mach_off, mach_site, mach_value,
-               mach_table, key_names, key_off, sig_table, guess, out_machine, out_ts, out_seq, out_values, out_index,
+               mach_table, key_names, key_off, key_words, sig_table, guess, out_machine, out_ts, out_seq, out_values, out_index,
                status):
     """Scan n messages; returns (rows written, messages left to fall back), or (-1, 0) to rescan with offsets.
 
@@ -219,7 +219,11 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                         a = key_off[g]
                         size = key_off[g + 1] - a
                         same = size > 0 and ks + size <= end
-                        q = 0
+                        if same:  # the first 16 bytes at once, masked
+                            w = 4 * g
+                            same = (((_load8(buf, ks) ^ key_words[w]) & key_words[w + 1])
+                                    | ((_load8(buf, ks + 8) ^ key_words[w + 2]) & key_words[w + 3])) == _U(0)
+                        q = 16
                         while same and q < size:
                             same = _same8(_load8(buf, ks + q), _load8(key_names, a + q), size - q)
                             q += 8
@@ -591,6 +595,18 @@ def _names_table(names: list[bytes], quote: bool, colon: bool = False) -> tuple[
     return np.frombuffer(b"".join(entries) + _PAD, np.uint8).copy(), offsets
 
 
+def _words(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per entry, its first 16 bytes as two little-endian words and their masks: [word0, mask0, word1, mask1]."""
+    out = np.zeros(4 * (len(offsets) - 1), np.uint64)
+    for j in range(len(offsets) - 1):
+        name = flat[offsets[j]:offsets[j + 1]].tobytes()[:16]
+        for half in range(2):
+            part = name[8 * half:8 * half + 8]
+            out[4 * j + 2 * half] = int.from_bytes(part, "little")
+            out[4 * j + 2 * half + 1] = (1 << (8 * len(part))) - 1
+    return out
+
+
 def _hash_table(names: list[bytes], salts: list[int]) -> np.ndarray:
     """Open addressing: slot -> entry number, -1 where empty; at least half the slots stay empty.
 
@@ -638,6 +654,7 @@ class Scanner:
         self._mach_table = _hash_table(machines, [site_id[s] + 1 for (s, _), _ in entries])
         encoded = [s.encode() for s in signals]
         self._key_names, self._key_off = _names_table(encoded + _TOP_KEYS, quote=True, colon=True)
+        self._key_words = _words(self._key_names, self._key_off)
         self._sig_table = _hash_table(encoded, [0] * len(encoded))
         self._n_signals = len(signals)
 
@@ -663,7 +680,8 @@ class Scanner:
         k, fallbacks = scan_batch(buf, n, data_end, offsets, min(max_len, _INT64_MAX), _bound(lo, math.ceil),
                                   _bound(hi, math.floor), self._site_names, self._site_off,
                                   self._mach_names, self._mach_off, self._mach_site, self._mach_value,
-                                  self._mach_table, self._key_names, self._key_off, self._sig_table,
+                                  self._mach_table, self._key_names, self._key_off, self._key_words,
+                                  self._sig_table,
                                   np.full(_GUESSES, -1, np.int64), machine, ts, seq, values, index, status)
         if k < 0:
             return None
