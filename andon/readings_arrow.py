@@ -225,8 +225,8 @@ class _Col:
 class _Plan:
     """What a stream prefix (schema + dictionaries) means for one registry."""
 
-    __slots__ = ("read_schema", "n_fields", "n_buffers", "site", "machine", "lookup", "ts", "seq", "signals",
-                 "missing", "layouts")
+    __slots__ = ("read_schema", "n_fields", "n_buffers", "site", "machine", "lookup", "single", "ts", "seq",
+                 "signals", "missing", "layouts")
 
 
 def _key(registry: Registry, site, machine) -> int:
@@ -289,10 +289,12 @@ def _make_plan(schema: pa.Schema, first_batch: pa.RecordBatch, registry: Registr
             plan.signals.append(_Col(i, first[i], _INTS[t], "int", signal=j))
         else:
             return None
-    plan.lookup = None
+    plan.lookup = plan.single = None
     if plan.site.kind == "dict" and plan.machine.kind == "dict":
         plan.lookup = np.array([[_key(registry, s, m) for m in plan.machine.dictionary] for s in plan.site.dictionary],
                                dtype=np.int64).reshape(len(plan.site.dictionary), len(plan.machine.dictionary))
+        if plan.lookup.size == 1:
+            plan.single = int(plan.lookup[0, 0])
     plan.read_schema = pa.schema([pa.field(f.name, f.type.index_type if pa.types.is_dictionary(f.type) else f.type)
                                   for f in schema])
     plan.n_fields, plan.n_buffers = len(names), first[-1]
@@ -442,6 +444,11 @@ def _codes(buf: bytes, col: _Col, place, batch: pa.RecordBatch | None, rows: int
 def _machine(buf: bytes, plan: _Plan, r: _Recipe, batch, registry: Registry, body: int) -> np.ndarray:
     """Registry index per row, -1 where unknown or null: the general path's join of site and machine."""
     rows = r.rows
+    if plan.single is not None and r.site[1] < 0 and r.machine[1] < 0:  # one site and machine, no nulls
+        if rows and (np.count_nonzero(np.frombuffer(buf, plan.site.dtype, rows, body + r.site[0])) or
+                     np.count_nonzero(np.frombuffer(buf, plan.machine.dtype, rows, body + r.machine[0]))):
+            raise _Slow  # out-of-range indices: the general path refuses them
+        return np.full(rows, plan.single, dtype=np.int64)
     si, svalid, svalues = _codes(buf, plan.site, r.site, batch, rows, body)
     mi, mvalid, mvalues = _codes(buf, plan.machine, r.machine, batch, rows, body)
     ns, nm = len(svalues), len(mvalues)
