@@ -22,7 +22,7 @@ Rows are written compacted, in message order, with the index of their message be
 
 How it is fast: one numba function (a call to a jitted helper that takes an array costs an atomic reference-count
 increment and decrement, more than scanning a key), 8 bytes at a time where it matters (unaligned loads: the batch
-buffer and the name tables end with 8 spare bytes) for name comparisons, string ends and digit runs, and each key
+buffer and the name tables end with 16 spare bytes) for name comparisons, string ends and digit runs, and each key
 first compared with the key the previous message had at the same turn (gateways repeat their key order).
 """
 
@@ -56,7 +56,7 @@ _MAX_MANTISSA = 2**53
 _MAX_DIGITS = 18  # below 2**63: a mantissa never overflows an int64
 _P10 = np.array([float(10**k) for k in range(23)])  # exact doubles
 _P10_INT = np.array([10**k for k in range(9)], np.int64)
-_PAD = bytes(16)  # after the batch and every name table: 8-byte loads never leave the buffer
+_PAD = bytes(16)  # after the batch and every name table: loads of 8 bytes (two at once) never leave the buffer
 _GUESSES = 64  # key turns per message whose key is remembered from the previous message
 _TOP_KEYS = [b"site", b"machine", b"ts", b"seq", b"signals"]
 
@@ -584,7 +584,7 @@ def _plain(name: bytes) -> bool:
 
 
 def _names_table(names: list[bytes], quote: bool, colon: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Flat bytes (8 spare at the end) and offsets; names JSON must escape become empty entries (never matched).
+    """Flat bytes (16 spare at the end) and offsets; names JSON must escape become empty entries (never matched).
 
     quote: each entry ends with the name's closing quote; colon: with the closing quote and a colon.
     """
