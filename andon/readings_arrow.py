@@ -112,10 +112,10 @@ class _Slow(Exception):
     """This payload takes the general path."""
 
 
+_i32 = struct.Struct("<i").unpack_from
 _u32 = struct.Struct("<I").unpack_from
 _i64 = struct.Struct("<q").unpack_from
 _frame8 = struct.Struct("<iI").unpack_from  # continuation marker, metadata length
-_frame = struct.Struct("<iIIi").unpack_from  # continuation marker, metadata length, root offset, vtable offset
 _vtables = [struct.Struct(f"<{n}H").unpack_from for n in range(64)]
 
 _SCHEMA, _DICTIONARY, _RECORD_BATCH = 1, 2, 3
@@ -123,13 +123,11 @@ _V5 = 4  # MetadataVersion.V5, what pyarrow writes
 _EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
-def _table(buf: bytes, table: int, hi: int, vtable_offset: int | None = None) -> tuple[int, ...]:
+def _table(buf: bytes, table: int, hi: int) -> tuple[int, ...]:
     """Field positions (0 when absent) of the flatbuffer table at `table`; `hi` bounds the metadata."""
-    if vtable_offset is None:
-        if table + 4 > hi:
-            raise _Slow
-        vtable_offset = struct.unpack_from("<i", buf, table)[0]
-    vtable = table - vtable_offset
+    if table + 4 > hi:
+        raise _Slow
+    vtable = table - _i32(buf, table)[0]
     if vtable < 0 or vtable + 4 > hi:
         raise _Slow
     size, _ = _vtables[2](buf, vtable)
@@ -145,20 +143,16 @@ def _message(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
         if pos + 8 == end and buf[pos:] == _EOS:
             return 0, 0, end, end
         raise _Slow
-    marker, length, root, vt_offset = _frame(buf, pos)
+    marker, length = _frame8(buf, pos)
     if marker != -1:
         raise _Slow
     if length == 0:
         return 0, 0, pos + 8, pos + 8
     lo = pos + 8
     hi = lo + length
-    root += lo
-    if length & 7 or hi > end or root + 4 > hi:
+    if length & 7 or hi > end:
         raise _Slow
-    if root == lo + 8:  # the usual layout: the vtable offset was read with the frame
-        fields = _table(buf, root, hi, vt_offset)
-    else:
-        fields = _table(buf, root, hi)
+    fields = _table(buf, lo + _u32(buf, lo)[0], hi)
     if len(fields) < 4:
         fields += (0,) * (4 - len(fields))
     version, kind, header, body = fields[:4]
