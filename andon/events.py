@@ -162,7 +162,9 @@ def parse_iso_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes)
+#: RFC 4122 variant: the high nibble of byte 8 becomes 10xx, i.e. hex digit 8 + (nibble & 3)
+_VARIANT = "89ab" * 4
 
 
 def event_id(type_: str, site: str, machine: str, occurred_at_ms: int, discriminator: str = "") -> str:
@@ -170,12 +172,10 @@ def event_id(type_: str, site: str, machine: str, occurred_at_ms: int, discrimin
 
     It is RFC 4122 uuid5 of the key in EVENT_NAMESPACE (equal to ``uuid.uuid5``), computed without UUID objects.
     """
-    digest = bytearray(hashlib.sha1(
-        _NAMESPACE_BYTES + f"{type_}|{site}|{machine}|{occurred_at_ms}|{discriminator}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    sha = _NAMESPACE_SHA1.copy()
+    sha.update(f"{type_}|{site}|{machine}|{occurred_at_ms}|{discriminator}".encode())
+    h = sha.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:32]}"
 
 
 def make_event(type_: str, *, site: str, machine: str, occurred_at_ms: int, detected_at_ms: int,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from andon.errors import AndonError
@@ -42,7 +42,7 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
                  poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None,
                  on_lag: LagCallback | None = None, lag_interval_s: float = 1.0):
         conf = {"group.id": f"andon-src-{uuid.uuid4()}", "enable.auto.commit": False,
-                "enable.partition.eof": False, "fetch.wait.max.ms": 50, **config}
+                "enable.partition.eof": False, "fetch.wait.max.ms": 50, "auto.offset.reset": "earliest", **config}
         self._consumer = Consumer(conf)
         self._consumer.assign([TopicPartition(topic, partition, start)])
         self._topic, self._partition = topic, partition
@@ -156,7 +156,11 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
         partition = int(for_part.rsplit("-", 1)[1])
-        start = OFFSET_BEGINNING if resume_state is None else resume_state
+        # A fresh start reads from offset 0 with auto.offset.reset=earliest: the same messages as OFFSET_BEGINNING
+        # (if retention removed offset 0, the reset lands on the first kept one), without the extra offset lookup
+        # that costs librdkafka about half a second per partition. A resumed offset that retention has since
+        # removed also resets to the earliest kept message, never to the end of the partition.
+        start = 0 if resume_state is None else resume_state
         return _KafkaPartition(self.config, self.topic, partition, start, self.batch_size, self.poll_timeout_s,
                                self.eof_idle_s, self.on_batch, self.on_lag)
 
@@ -216,8 +220,9 @@ def read_topic(config: dict, topic: str, *, idle_s: float = 2.0, max_messages: i
     meta = admin.list_topics(topic, timeout=15).topics.get(topic)
     if meta is None or meta.error is not None:
         raise KafkaIOError(f"topic {topic!r} does not exist", hint="check the topic name and the broker")
-    consumer = Consumer({"group.id": f"andon-read-{uuid.uuid4()}", "enable.auto.commit": False, **config})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
+    consumer = Consumer({"group.id": f"andon-read-{uuid.uuid4()}", "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", **config})
+    consumer.assign([TopicPartition(topic, p, 0) for p in sorted(meta.partitions)])  # see build_part
     out = []
     try:
         while max_messages is None or len(out) < max_messages:

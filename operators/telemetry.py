@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -109,8 +110,7 @@ class TelemetryDecoder:
 
     def _decode(self, raw: RawBatch) -> Decoded:
         bounds = self.fixed_bounds or self.decoder.bounds()
-        flags = list(map(bytes.startswith, raw.values, repeat(ARROW_STREAM_MAGIC, len(raw.values))))
-        arrow_idx = [i for i, flag in enumerate(flags) if flag] if True in flags else []
+        arrow_idx = _arrow_messages(raw.values)
         if not arrow_idx:
             batch = self.decoder.decode(raw.values, bounds=bounds)
         else:
@@ -129,6 +129,21 @@ class TelemetryDecoder:
                            raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
                 for bad in batch.invalid]
         return Decoded(batch, dead, len(batch) + len(dead))
+
+
+_first_byte = itemgetter(0)
+
+
+def _arrow_messages(values: list[bytes]) -> list[int]:
+    """Positions of Arrow IPC payloads. JSON text never holds a 0xFF byte, so one C-level pass over the first
+    bytes settles the common all-JSON batch; only a batch with such a byte is checked for the full marker."""
+    try:
+        if 0xFF not in bytes(map(_first_byte, values)):
+            return []
+    except IndexError:  # an empty message: the slower check below copes with it
+        pass
+    flags = list(map(bytes.startswith, values, repeat(ARROW_STREAM_MAGIC, len(values))))
+    return [i for i, flag in enumerate(flags) if flag] if True in flags else []
 
 
 def _unauthorized(raw: RawBatch, i: int, detail: str) -> DeadLetter:

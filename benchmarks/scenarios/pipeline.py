@@ -11,7 +11,8 @@ Input: the simulator's readings of the example plant (20 machines, 1 Hz). The da
   which would flatter andon;
 - arrow: the same readings as Arrow IPC record batches of 1,000 readings per message;
 - kafka: the JSON messages from Tansu (key = machine); baseline `bare_consumer` = a confluent-kafka consumer with
-  assign() draining the same topic and touching every value, nothing else; baseline `quixstreams` = Quix Streams
+  assign() draining the same topic and touching every value, nothing else (both run twice, alternating, best
+  of 2 each: Tansu serves the first read of fresh data slower); baseline `quixstreams` = Quix Streams
   doing the same tumbling-window aggregation on the same topic (timed from its first message to its last, so its
   consumer-group join is not counted).
 """
@@ -179,21 +180,32 @@ def pipeline_kafka(size: str = "full") -> dict:
         producer.flush(60)
         conf = {"bootstrap.servers": broker.bootstrap}
 
-        progress("pipeline-kafka: andon dataflow from Tansu")
-        source = KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0)
-        seconds = _run_flow(site, bounds, source) - 1.0  # the source ends after 1 s of silence: not work
-        rss = peak_rss_mb()
+        def andon_run() -> float:
+            source = KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0)
+            return _run_flow(site, bounds, source) - 1.0  # the source ends after 1 s of silence: not work
 
-        progress("pipeline-kafka: baseline bare_consumer")
-        consumer = Consumer({**conf, "group.id": "bare", "enable.auto.commit": False, "fetch.wait.max.ms": 50})
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        start, seen, nbytes = time.perf_counter(), 0, 0
-        while seen < len(values):
-            for msg in consumer.consume(BATCH, timeout=1.0):
-                nbytes += len(msg.value())
-                seen += 1
-        bare = time.perf_counter() - start
-        consumer.close()
+        def bare_run() -> float:
+            consumer = Consumer({**conf, "group.id": f"bare-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
+                                 "fetch.wait.max.ms": 50})
+            consumer.assign([TopicPartition(topic, 0, 0)])
+            start, seen, nbytes = time.perf_counter(), 0, 0
+            while seen < len(values):
+                for msg in consumer.consume(BATCH, timeout=0.05):  # the same poll as KafkaBatchSource
+                    nbytes += len(msg.value())
+                    seen += 1
+            took = time.perf_counter() - start
+            consumer.close()
+            return took
+
+        # Tansu serves the first read of fresh data slower than later ones: each side runs twice, alternating,
+        # and keeps its best, so neither is charged for the broker's first read
+        progress("pipeline-kafka: andon dataflow and baseline bare_consumer from Tansu, alternating, best of 2")
+        times: dict[str, list[float]] = {"andon": [], "bare": []}
+        for first, second in (("andon", "bare"), ("bare", "andon")):
+            for side in (first, second):
+                times[side].append(andon_run() if side == "andon" else bare_run())
+        seconds, bare = min(times["andon"]), min(times["bare"])
+        rss = peak_rss_mb()
 
         progress("pipeline-kafka: baseline quixstreams (bounded to 180 s)")
         quix = peers.quixstreams_window(broker.bootstrap, topic, len(values), site.processing.window_s,
