@@ -7,15 +7,17 @@ fallback and the caller decodes that message the old way. It takes:
 - one JSON object per message, JSON whitespace anywhere JSON allows it, keys in any order, no known key twice;
 - ``site`` and ``machine``: strings without backslash escapes whose bytes name a registry entry;
 - ``ts`` and ``seq``: JSON integers of at most 18 digits (``seq`` may be absent: -1);
-- ``signals``: a flat object; a known signal's value is a number read with the exact fast path only (at most 18
+- ``signals``: a flat object; a known signal's value is a JSON number, read with the exact fast path (at most 18
   digits, a decimal mantissa below 2**53 and a power of ten with ``|e| <= 22``, so ``m * 10**e`` or ``m / 10**-e``
-  is correctly rounded; an integer literal such as ``-0`` gives what ``float(int)`` gives: 0.0);
+  is correctly rounded; an integer literal such as ``-0`` gives what ``float(int)`` gives: 0.0), else (17-digit
+  reprs, long digit strings, far exponents) by libc's ``strtod``, correctly rounded on glibc like ``float()`` and
+  msgspec (where it is not trusted, see ``CORRECT_STRTOD``, such numbers fall back; so does a value that overflows);
 - unknown signals and unknown top-level keys holding ASCII strings without escapes, such numbers, true or false
   (and null at the top level only: the general path refuses a null signal) are skipped.
 
-Everything else falls back: nested values, a signal set to null, true/false or a string, ``NaN``/``Infinity``, long
-numbers, non-ASCII text outside a matched name, bytes after the object, truncated JSON, unknown sites or machines,
-messages longer than the size limit, arrays of readings.
+Everything else falls back: nested values, a signal set to null, true/false or a string, ``NaN``/``Infinity``,
+numbers beyond the float range, ``ts``/``seq`` beyond 18 digits, non-ASCII text outside a matched name, bytes after
+the object, truncated JSON, unknown sites or machines, messages longer than the size limit, arrays of readings.
 
 Per message the status is OK (a row was written), FALLBACK, TS_FUTURE or TS_PAST (outside the bounds; no row).
 Rows are written compacted, in message order, with the index of their message beside them.
@@ -28,7 +30,11 @@ first compared with the key the previous message had at the same turn (gateways 
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,6 +99,49 @@ def _cttz(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def _strtod(typingctx, arr, start, stop):
+    """libc ``strtod`` of the bytes from arr[start]; NaN unless it read exactly the bytes up to arr[stop].
+
+    The caller has validated a JSON number there, followed (before the buffer's end) by a byte no number goes on
+    with. The symbol is resolved from the process (libc is loaded), also when the function comes from numba's cache.
+    """
+    sig = types.float64(arr, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.DoubleType(), [i8p, i8p.as_pointer()]),
+                                            "strtod")
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        data = builder.bitcast(ary.data, i8p)
+        stop = cgutils.alloca_once(builder, i8p)
+        value = builder.call(fn, [builder.gep(data, [args[1]]), stop])
+        read_all = builder.icmp_unsigned("==", builder.load(stop), builder.gep(data, [args[2]]))
+        return builder.select(read_all, value, ir.Constant(ir.DoubleType(), math.nan))
+
+    return sig, codegen
+
+
+def _strtod_is_correct() -> bool:
+    """True where libc's strtod rounds correctly (glibc) and reads JSON numbers (a "." decimal point: LC_NUMERIC)."""
+    try:
+        if (sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64")
+                or not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")):
+            return False
+        strtod = ctypes.CDLL(None).strtod
+        strtod.restype = ctypes.c_double
+        strtod.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        return (strtod(b"0.5", None) == 0.5 and strtod(b"1e3", None) == 1000.0
+                and strtod(b"1204.7387681128703", None) == 1204.7387681128703
+                and strtod(b"2.2250738585072011e-308", None) == 2.2250738585072011e-308)
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
+#: libc's strtod converts the numbers outside the exact fast path (else such a number makes its message fall back)
+CORRECT_STRTOD = _strtod_is_correct()
+
+
 @njit(cache=True)
 def _same8(x, y, r):
     """The first min(r, 8) bytes of two words are equal."""
@@ -155,7 +204,7 @@ def name_hash(name: bytes, salt: int) -> int:
 @njit(cache=True)
 def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off, mach_names, mach_off, mach_site, mach_value,
                mach_table, key_names, key_off, key_words, sig_table, guess, out_machine, out_ts, out_seq, out_values, out_index,
-               status):
+               status, correct_strtod):
     """Scan n messages; returns (rows written, messages left to fall back), or (-1, 0) to rescan with offsets.
 
     With offsets (n + 1 of them), message i is buf[offsets[i]:offsets[i+1]]. Without (an empty array), the messages
@@ -396,24 +445,29 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                     else:
                         # a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
                         neg = c == 45
+                        num = p  # where strtod starts
                         if neg:
                             p += 1
                         m = 0
                         nd = 0
+                        long = False  # more digits than m holds: only strtod converts it
                         while p < end:
                             x = _load8(buf, p)
                             d = min(_digits(x), end - p)
                             if d == 0:
                                 break
                             if nd == 0 and d > 1 and (x & _U(0xFF)) == _U(48):
-                                nd = 99  # a leading zero
+                                nd = -1  # a leading zero
                                 break
-                            m = m * _P10_INT[d] + _parse8(x, d)
+                            if nd + d <= _MAX_DIGITS:
+                                m = m * _P10_INT[d] + _parse8(x, d)
+                            else:
+                                long = True
                             nd += d
                             p += d
                             if d < 8:
                                 break
-                        if nd == 0 or nd > _MAX_DIGITS:
+                        if nd <= 0:
                             break
                         e = 0
                         is_int = True
@@ -426,12 +480,15 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                                 d = min(_digits(x), end - p)
                                 if d == 0:
                                     break
-                                m = m * _P10_INT[d] + _parse8(x, d)
+                                if nd + fd + d <= _MAX_DIGITS:
+                                    m = m * _P10_INT[d] + _parse8(x, d)
+                                else:
+                                    long = True
                                 fd += d
                                 p += d
                                 if d < 8:
                                     break
-                            if fd == 0 or nd + fd > _MAX_DIGITS:
+                            if fd == 0:
                                 break
                             e = -fd
                         if p < end and (buf[p] == 101 or buf[p] == 69):
@@ -452,8 +509,8 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                                 break
                             e += -x10 if eneg else x10
                         if kind == _TS or kind == _SEQ:
-                            if not is_int:
-                                break  # a float timestamp or seq: the general path judges it
+                            if not is_int or long:
+                                break  # a float timestamp or seq, or one beyond 18 digits: the general path judges it
                             if kind == _TS:
                                 if have_ts:
                                     break
@@ -465,9 +522,13 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                                 have_seq = True
                                 seq = -m if neg else m
                         elif kind == _KNOWN_SIGNAL or kind == _UNKNOWN:
-                            if m >= _MAX_MANTISSA or e < -22 or e > 22:
-                                break
-                            if is_int:
+                            if long or m >= _MAX_MANTISSA or e < -22 or e > 22:
+                                if not correct_strtod or p >= end:
+                                    break  # (a number at the message's end never ends a valid message)
+                                v = _strtod(buf, num, p)
+                                if not np.isfinite(v):
+                                    break  # it read other than the number, or overflowed: msgspec judges it
+                            elif is_int:
                                 v = float(-m if neg else m)  # as float(int): "-0" is 0.0
                             else:
                                 v = float(m) * _P10[e] if e >= 0 else float(m) / _P10[-e]
@@ -682,7 +743,8 @@ class Scanner:
                                   self._mach_names, self._mach_off, self._mach_site, self._mach_value,
                                   self._mach_table, self._key_names, self._key_off, self._key_words,
                                   self._sig_table,
-                                  np.full(_GUESSES, -1, np.int64), machine, ts, seq, values, index, status)
+                                  np.full(_GUESSES, -1, np.int64), machine, ts, seq, values, index, status,
+                                  CORRECT_STRTOD)
         if k < 0:
             return None
         return ScanResult(machine[:k], ts[:k], seq[:k], values[:k], index[:k], status, int(fallbacks))

@@ -304,3 +304,124 @@ def test_unusual_bounds(pair, bounds):
     msgs = [dumps_json(ts=t, state=1) for t in (BOUNDS[0] - 1, BOUNDS[0], BOUNDS[0] + 1, BOUNDS[1] - 1, BOUNDS[1],
                                                 BOUNDS[1] + 1, 0, 10**17)]
     assert_same(new.decode(msgs, bounds=bounds), old.decode(msgs, bounds=bounds))
+
+
+# ---- numbers outside the exact fast path: libc strtod (correctly rounded on glibc) --------------------------------
+
+
+def exact_decimal(x: float) -> str:
+    """Every digit of the double's exact decimal value (up to ~770 significant digits)."""
+    from decimal import Decimal
+
+    return format(Decimal(x), "f")
+
+
+@st.composite
+def float_text(draw) -> str:
+    """A valid JSON number, in the spellings gateways and JSON libraries use and in some they do not."""
+    x = draw(st.floats(allow_nan=False, allow_infinity=False, width=64))
+    kind = draw(st.integers(0, 9))
+    if kind <= 2:
+        return repr(x)
+    if kind == 3:
+        return f"{x:.17g}"
+    if kind == 4:
+        return f"{x:.{draw(st.integers(0, 20))}{draw(st.sampled_from('eE'))}}"
+    if kind == 5:
+        return exact_decimal(x)
+    if kind == 6:  # a random digit string, maybe very long, with a random exponent
+        sign = draw(st.sampled_from(["", "-"]))
+        whole = draw(st.sampled_from(["0", str(draw(st.integers(1, 9))) + draw(st.text("0123456789", max_size=400))]))
+        frac = draw(st.sampled_from(["", "." + draw(st.text("0123456789", min_size=1, max_size=400))]))
+        exp = draw(st.sampled_from(["", f"e{draw(st.integers(-400, 400))}", f"E+{draw(st.integers(0, 400))}",
+                                    f"e-{draw(st.integers(0, 20)):03d}"]))
+        return sign + whole + frac + exp
+    if kind == 7:  # halfway between two doubles, and just beside it: the hardest cases to round
+        from decimal import Decimal
+
+        y = abs(x) or 5e-324
+        mid = (Decimal(y) + Decimal(float(np.nextafter(y, 0.0)))) / 2  # exact: both have at most 1074 decimals
+        text = format(mid, "f")
+        beside = draw(st.sampled_from(["", "1", "-"]))
+        if beside == "1":
+            return text + ("" if "." in text else ".") + "0" * 20 + "1"
+        if beside == "-":
+            return format(mid - Decimal(10) ** -1100, "f")
+        return text
+    return draw(st.sampled_from([
+        "-0.0", "-0", "0e400", "-0e-400", "0.0e-999", "1e-400", "-1e-400", "4.9e-324", "5e-324", "2.4703282292062327e-324",
+        "2.4703282292062328e-324", "2.2250738585072011e-308", "2.2250738585072014e-308", "1.5E+300", "1.5e-300",
+        "1.7976931348623157e308", "1.7976931348623158e308", "1204.7387681128703", "9007199254740993", "1e23",
+        "12345678901234567890123456789", "-12345678901234567890123456789.5e-10", "0.1e1", "1e0", "1E-0",
+        "100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001e-100",
+    ]))
+
+
+def float_message(text: str, ws: str, at: int) -> bytes:
+    signals = ['"state":1', f'"power_kw":{text}{ws}', f'"torque":{text}', f'"spindle_rpm":-{text.lstrip("-")}']
+    signals = signals[at:] + signals[:at]
+    return (f'{{"site":"plant-a","machine":"press-01","ts":{NOW - 1000},"fw":{text}{ws},'
+            f'"signals":{{{",".join(signals)}}}}}').encode()
+
+
+@pytest.fixture(scope="module")
+def wide_pair(registry):
+    """Room for the longest digit strings (a message holds its number four times)."""
+    return BatchDecoder(registry, max_message_bytes=65536), BatchDecoder(registry, max_message_bytes=65536,
+                                                                         scanner=False)
+
+
+def _bits(values) -> list[bytes]:
+    return [struct.pack("<d", v) for v in values]
+
+
+def _value(text: str) -> float:
+    """What every decoding path makes of a JSON number: float(int) for an integer literal ("-0": 0.0)."""
+    return float(int(text)) if text.lstrip("-").isdigit() else float(text)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(float_text(), st.sampled_from(["", " ", "\n"]), st.integers(0, 3)), min_size=1,
+                max_size=8))
+@example([("1.7976931348623159e308", "", 0), ("1e400", " ", 1), ("-1e400", "", 2), ("1204.7387681128703", "", 3)])
+@example([("123." + "4" * 2000 + "e-2010", "", 0), ("4.9e-324", "", 0), ("-0.0", "\n", 1)])
+def test_long_and_far_numbers_converted_by_strtod(wide_pair, texts):
+    """Any valid JSON number: the very bits msgspec and float() give; no fallback unless the value overflows."""
+    import math
+
+    new, old = wide_pair
+    msgs = [float_message(text, ws, at) for text, ws, at in texts]
+    before = new.fallback_messages
+    batch = new.decode(msgs, bounds=BOUNDS)
+    assert_same(batch, old.decode(msgs, bounds=BOUNDS))
+    finite = [math.isfinite(float(text)) for text, _, _ in texts]
+    assert new.fallback_messages - before == finite.count(False)
+    kept = [text for (text, _, _), ok in zip(texts, finite, strict=True) if ok]
+    assert _bits(batch.column("power_kw")) == _bits([_value(text) for text in kept])
+    assert _bits(batch.column("spindle_rpm")) == _bits([_value("-" + text.lstrip("-")) for text in kept])
+
+
+def test_strtod_numbers_without_it_fall_back(pair, monkeypatch):
+    """Where libc's strtod is not trusted (not glibc, a locale with a decimal comma), such numbers fall back."""
+    import andon.readings_scan as scan
+
+    new, old = pair
+    msgs = [float_message(text, "", 0) for text in ["1204.7387681128703", "1.5", "1e-400"]]
+    assert new._scanner.scan(msgs, 4096, *BOUNDS).status.tolist() == [OK, OK, OK]
+    monkeypatch.setattr(scan, "CORRECT_STRTOD", False)
+    assert new._scanner.scan(msgs, 4096, *BOUNDS).status.tolist() == [FALLBACK, OK, FALLBACK]
+    assert_same(new.decode(msgs, bounds=BOUNDS), old.decode(msgs, bounds=BOUNDS))
+
+
+def test_strtod_never_reads_past_the_message(pair):
+    """A long number at the very end of a message (found by lengths: the next message's digits follow it)."""
+    new, old = pair
+    head = b'{"site":"plant-a","machine":"press-01","ts":%d,"signals":{"power_kw":' % (NOW - 1000)
+    msgs = [head + b"1204.7387681128703", b"5}", head + b"1.5e300}", b"\x00", head + b"1e400}}", head + b"1e-7"]
+    scan = new._scanner.scan(msgs, 4096, *BOUNDS)
+    assert scan.status.tolist() == [FALLBACK, FALLBACK, FALLBACK, FALLBACK, FALLBACK, FALLBACK]
+    assert_same(new.decode(msgs, bounds=BOUNDS), old.decode(msgs, bounds=BOUNDS))
+    msgs[-1] += b"}}"
+    msgs[2] = msgs[2] + b"}"
+    assert new._scanner.scan(msgs, 4096, *BOUNDS).status.tolist() == [FALLBACK, FALLBACK, OK, FALLBACK, FALLBACK, OK]
+    assert_same(new.decode(msgs, bounds=BOUNDS), old.decode(msgs, bounds=BOUNDS))
