@@ -14,7 +14,10 @@ Input: the simulator's readings of the example plant (20 machines, 1 Hz). The da
   assign() draining the same topic and touching every value, nothing else (both run twice, alternating, best
   of 2 each: Tansu serves the first read of fresh data slower); baseline `quixstreams` = Quix Streams
   doing the same tumbling-window aggregation on the same topic (timed from its first message to its last, so its
-  consumer-group join is not counted).
+  consumer-group join is not counted); baseline `bytewax_kafka_source` = bytewax's own KafkaSource (batches of
+  10,000, not tailing) only draining the topic in a dataflow that counts messages, beside
+  `source_only_readings_per_s`, andon's KafkaBatchSource drained the same way: the one-object-per-message source
+  against the batch source, and the whole andon dataflow against a bytewax source that does nothing else.
 """
 
 from __future__ import annotations
@@ -207,9 +210,49 @@ def pipeline_kafka(size: str = "full") -> dict:
         seconds, bare = min(times["andon"]), min(times["bare"])
         rss = peak_rss_mb()
 
+        progress("pipeline-kafka: sources alone: KafkaBatchSource vs bytewax's KafkaSource draining the topic")
+        drained = {"andon": _drain(KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0),
+                                   lambda b: len(b.values), idle_s=1.0),
+                   "bytewax": _drain(_bytewax_kafka_source(broker.bootstrap, topic), lambda _msg: 1)}
+
         progress("pipeline-kafka: baseline quixstreams (bounded to 180 s)")
         quix = peers.quixstreams_window(broker.bootstrap, topic, len(values), site.processing.window_s,
                                         site.processing.allowed_lateness_s, timeout_s=180.0)
     n = len(values)
     return {"readings_per_s": n / seconds, "seconds": seconds, "readings": n, "machines": 20, "peak_rss_mb": rss,
-            "baselines": {"bare_consumer": {"readings_per_s": n / bare}, "quixstreams": quix}}
+            "source_only_readings_per_s": drained["andon"]["readings_per_s"],
+            "baselines": {"bare_consumer": {"readings_per_s": n / bare}, "quixstreams": quix,
+                          "bytewax_kafka_source": drained["bytewax"]}}
+
+
+def _bytewax_kafka_source(bootstrap: str, topic: str):
+    from bytewax.connectors.kafka import KafkaSource
+
+    # its fastest setting: batches of 10,000 like andon's source, ends at the partition's end instead of tailing
+    return KafkaSource([bootstrap], [topic], tail=False, starting_offset=0, batch_size=BATCH)
+
+
+def _drain(source, count, idle_s: float = 0.0) -> dict:
+    """A bytewax dataflow that only reads `source` and counts readings (`count(item)` each): the source's own
+    cost per message, nothing downstream. `idle_s` = the silence after which the source ends (not work)."""
+    import bytewax.operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+    seen = [0]
+
+    class _Count(StatelessSinkPartition):
+        def write_batch(self, items) -> None:
+            seen[0] += sum(items)
+
+    class _CountSink(DynamicSink):
+        def build(self, step_id, worker_index, worker_count):
+            return _Count()
+
+    flow = Dataflow("drain")
+    op.output("count", op.map("n", op.input("in", flow, source), count), _CountSink())
+    start = time.perf_counter()
+    run_main(flow)
+    seconds = time.perf_counter() - start - idle_s
+    return {"readings_per_s": seen[0] / seconds, "seconds": seconds, "readings": seen[0],
+            "what": "source only: the topic drained by a bytewax dataflow that counts messages"}
