@@ -8,8 +8,10 @@ the same folder and renamed into place.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,11 +104,33 @@ def file_path(root: Path, dataset: str, site: str, date: str, period: str, shard
     return root / dataset / f"site={site}" / f"date={date}" / f"part-{period}-{shard}.parquet"
 
 
+#: Temporary files being written by this process right now (the stale-file sweep must leave them alone).
+_writing: set[Path] = set()
+_writing_lock = threading.Lock()
+
+
 def write_atomic(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with _writing_lock:
+        _writing.add(tmp)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        with _writing_lock:
+            _writing.discard(tmp)
+
+
+def sweep_stale(root: Path, shard: str) -> None:
+    """Remove temporary files a killed process left behind for `shard` (the final names are never partial).
+
+    Files this process is writing now are kept: bytewax builds a shard's partition of each output step when
+    the step first needs it, possibly while the writer thread works on another step's file of the same shard."""
+    with _writing_lock:
+        for stale in root.glob(f"*/site=*/date=*/.part-*-{shard}.parquet.*.tmp"):
+            if stale not in _writing:
+                stale.unlink(missing_ok=True)
 
 
 def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table]) -> pa.Table:
@@ -124,6 +148,20 @@ def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table]) -> pa.Table:
         differs = ne if differs is None else pc.or_(differs, ne)
     keep = pa.concat_arrays([differs.combine_chunks(), pa.array([True])])
     return table if pc.all(keep).as_py() else table.filter(keep)
+
+
+_writer_lock = threading.Lock()
+_writer: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """One writer thread per process: Parquet encoding, compression and the write release the GIL, so files are
+    written on the second core while the dataflow goes on. One thread keeps writes of a path in submit order."""
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="andon-parquet")
+        return _writer
 
 
 @dataclass(slots=True)
@@ -147,15 +185,16 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
         self.write_interval_s = write_interval_s
         self._last_write = time.monotonic()
         self.rows_written = 0
-        # a process killed mid-write leaves its temporary file behind; the final names are never partial
-        for stale in root.glob(f"*/site=*/date=*/.part-*-{shard}.parquet.*.tmp"):
-            stale.unlink(missing_ok=True)
+        self._inflight: dict[Path, Future] = {}  # files handed to the writer thread and not yet known written
+        sweep_stale(root, shard)
 
     def write_batch(self, values: list[Rows]) -> None:
+        self._settle(done_only=True)
         for rows in values:
             ident = (rows.dataset, rows.site, rows.date, rows.period)
             if ident not in self.pending:
                 path = file_path(self.root, *ident, self.shard)
+                self._settle(path)
                 self.pending[ident] = [pq.read_table(path)] if path.exists() else []  # re-opened after it closed
                 self.order.append(ident)
             self.pending[ident].append(rows.table)
@@ -178,9 +217,29 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
             spec = DATASETS[ident[0]]
             table = _dedup_sorted(spec, tables)
             self.pending[ident] = [table]
-            write_atomic(table, file_path(self.root, *ident, self.shard))
+            path = file_path(self.root, *ident, self.shard)
+            self._inflight[path] = _background().submit(write_atomic, table, path)
             self.rows_written += table.num_rows
         self.dirty.discard(ident)
+
+    def _settle(self, path: Path | None = None, *, done_only: bool = False) -> None:
+        """Wait for the writer thread: for `path` only, for every file (None), or just collect finished writes
+        (`done_only`). A failed write raises here, in the dataflow, with the file it was for."""
+        if path is not None:
+            futures = [(path, self._inflight[path])] if path in self._inflight else []
+        else:
+            futures = list(self._inflight.items())
+        for p, future in futures:
+            if done_only and not future.done():
+                continue
+            try:
+                future.result()
+            except OSError as exc:
+                raise OSError(exc.errno, f"writing Parquet file {p} failed: {exc.strerror or exc}; check free space "
+                                         f"and permissions of {self.root}, then restart (recovery rewrites it)") from exc
+            finally:
+                if self._inflight.get(p) is future:
+                    del self._inflight[p]
 
     def flush(self) -> None:
         for ident in list(self.dirty):
@@ -188,10 +247,13 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
         self._last_write = time.monotonic()
 
     def snapshot(self) -> dict:
+        # finalized periods leave the state once written: a snapshot must never get ahead of the files
+        self._settle()
         return {"version": 1, "pending": self.pending, "order": list(self.order)}
 
     def close(self) -> None:
         self.flush()
+        self._settle()
 
 
 class ParquetSink(FixedPartitionedSink[Rows, dict]):

@@ -6,6 +6,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pytest
 
 from andon.connectors.parquet import TELEMETRY_AGG, ParquetSink, Rows, file_path, write_data_dictionary
 
@@ -28,8 +29,9 @@ def test_files_are_deterministic_deduplicated_and_readable(tmp_path):
     part = sink.build_part("out", "shard-00", None)
     part.write_batch([agg_rows("press-02", [T0, T0 + 60_000], 1.0), agg_rows("press-01", [T0], 2.0)])
     snapshot = part.snapshot()
-    part.write_batch([agg_rows("press-01", [T0 + H], 3.0)])  # next hour: h06 is finalized and written
+    part.write_batch([agg_rows("press-01", [T0 + H], 3.0)])  # next hour: h06 is finalized and handed to the writer
     path06 = file_path(tmp_path, "telemetry_agg", "plant-a", "2026-03-02", "h06", "shard-00")
+    assert "pending" in part.snapshot()  # a snapshot drops h06 from the state, so it waits until h06 is written
     assert path06.exists()
     first = path06.read_bytes()
     # a resumed partition (as after a crash) replays the same rows: same file, nothing duplicated
@@ -64,3 +66,34 @@ def test_data_dictionary_lists_every_column(tmp_path):
     text = write_data_dictionary(tmp_path).read_text()
     for column in [*TELEMETRY_AGG.names, "downtime_by_reason", "oee", "planned_time_s"]:
         assert f"| {column} |" in text
+
+
+def test_a_failed_background_write_stops_the_dataflow_with_the_file_named(tmp_path):
+    sink = ParquetSink(tmp_path, ["s0"], retain=1, write_interval_s=3600)
+    part = sink.build_part("out", "s0", None)
+    part.write_batch([agg_rows("press-01", [T0], 1.0)])
+    blocker = tmp_path / "telemetry_agg" / "site=plant-a" / "date=2026-03-02"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the date folder should be")
+    part.write_batch([agg_rows("press-01", [T0 + H], 1.0)])  # h06 finalized: its write cannot succeed
+    with pytest.raises(OSError, match=r"part-h06-s0\.parquet failed.*restart"):
+        part.snapshot()  # a snapshot after a failed write must fail, never claim the rows were written
+
+
+def test_building_a_partition_sweeps_stale_temporary_files_but_not_ones_being_written(tmp_path):
+    from andon.connectors import parquet
+
+    folder = tmp_path / "shift_oee" / "site=plant-a" / "date=2026-03-02"
+    folder.mkdir(parents=True)
+    stale = folder / ".part-day-s0.parquet.999.tmp"  # left by a killed process
+    busy = folder / ".part-h06-s0.parquet.1000.tmp"  # the writer thread is on it (another output step)
+    other_shard = folder / ".part-day-s1.parquet.999.tmp"
+    for f in (stale, busy, other_shard):
+        f.write_bytes(b"partial")
+    parquet._writing.add(busy)
+    try:
+        ParquetSink(tmp_path, ["s0", "s1"]).build_part("out", "s0", None)
+    finally:
+        parquet._writing.discard(busy)
+    assert not stale.exists()
+    assert busy.exists() and other_shard.exists()
