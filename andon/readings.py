@@ -220,22 +220,48 @@ class BatchDecoder:
         bounds = bounds or self.bounds(now_ms)
         if self._scanner is None or not messages:
             return self._decode_msgspec(messages, bounds)[0]
-        return self._decode_scanned(messages, bounds)
+        return self._decode_scanned(messages, bounds)[0]
 
-    def _decode_scanned(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
-        """The byte scanner for the messages it takes, the msgspec paths for the others, merged in message order.
+    def decode_json_only(self, messages: Sequence[bytes], skip_prefix: bytes, *,
+                         bounds: tuple[int, int]) -> tuple[ReadingBatch, list[int]]:
+        """Decode the JSON messages and set aside those starting with `skip_prefix` (another payload format,
+        e.g. Arrow IPC): returns the batch (message indices relative to all `messages`) and the set-aside
+        positions. JSON text never starts with that prefix, so only messages the scanner could not take are
+        looked at: an all-JSON batch pays nothing for the check."""
+        if self._scanner is None or not messages:
+            skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
+            if not skipped:
+                return self._decode_msgspec(messages, bounds)[0], []
+            taken = set(skipped)
+            kept = [i for i in range(len(messages)) if i not in taken]
+            return _renumbered(self._decode_msgspec([messages[i] for i in kept], bounds)[0], kept), skipped
+        return self._decode_scanned(messages, bounds, skip_prefix)
 
-        The result equals the msgspec paths' on the whole batch: rows in message order; invalid records as the
-        msgspec paths order them (oversized and undecodable messages first, then the per-reading refusals in message
-        order), the scanner's timestamp refusals merged into the latter.
+    def _decode_scanned(self, messages: Sequence[bytes], bounds: tuple[int, int],
+                        skip_prefix: bytes | None = None) -> tuple[ReadingBatch, list[int]]:
+        """The byte scanner for the messages it takes, the msgspec paths for the others, merged in message order;
+        messages starting with `skip_prefix` (among those the scanner left) are set aside, their positions
+        returned beside the batch.
+
+        The result equals the msgspec paths' on the whole batch (less the set-aside messages): rows in message
+        order; invalid records as the msgspec paths order them (oversized and undecodable messages first, then the
+        per-reading refusals in message order), the scanner's timestamp refusals merged into the latter.
         """
         lo, hi = bounds
         scan = self._scanner.scan(messages, self.max_message_bytes, lo, hi)
         n, k = len(messages), len(scan.ts)
         self.scanned_messages += n - scan.fallbacks
         self.fallback_messages += scan.fallbacks
-        if scan.fallbacks == n:
-            return self._decode_msgspec(messages, bounds)[0]
+        skipped: list[int] = []
+        positions = np.flatnonzero(scan.status == FALLBACK) if scan.fallbacks else np.zeros(0, np.int64)
+        if skip_prefix is not None and scan.fallbacks:
+            pos = positions.tolist()
+            skipped = [i for i in pos if messages[i].startswith(skip_prefix)]
+            if skipped:
+                taken = set(skipped)
+                positions = np.asarray([i for i in pos if i not in taken], dtype=np.int64)
+        if scan.fallbacks == n and not skipped:
+            return self._decode_msgspec(messages, bounds)[0], skipped
         refused: list[InvalidReading] = []
         if k + scan.fallbacks < n:
             for i in np.flatnonzero(scan.status >= TS_FUTURE).tolist():
@@ -245,20 +271,22 @@ class BatchDecoder:
                 else:
                     refused.append(InvalidReading(Reason.TS_PAST, _past_detail(t, lo), messages[i], i))
         signals = self.registry.signals
-        if scan.fallbacks == 0:
-            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, refused, scan.message_index)
-        positions = np.flatnonzero(scan.status == FALLBACK)
+        if positions.size == 0:
+            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, refused,
+                                scan.message_index), skipped
         rest, n_early = self._decode_msgspec([messages[i] for i in positions.tolist()], bounds)
         moved = [InvalidReading(bad.reason, bad.detail, bad.raw, int(positions[bad.message_index]))
                  for bad in rest.invalid]
         invalid = moved[:n_early] + list(heapq.merge(moved[n_early:], refused, key=attrgetter("message_index")))
         if len(rest) == 0:
-            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, invalid, scan.message_index)
+            return ReadingBatch(scan.machine, scan.ts, scan.seq, scan.values, signals, invalid,
+                                scan.message_index), skipped
         index = np.concatenate([scan.message_index, positions[rest.message_index]])
         order = np.argsort(index, kind="stable")
         return ReadingBatch(np.concatenate([scan.machine, rest.machine])[order],
                             np.concatenate([scan.ts, rest.ts])[order], np.concatenate([scan.seq, rest.seq])[order],
-                            np.concatenate([scan.values, rest.values])[order], signals, invalid, index[order])
+                            np.concatenate([scan.values, rest.values])[order], signals, invalid,
+                            index[order]), skipped
 
     def _decode_msgspec(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> tuple[ReadingBatch, int]:
         """The msgspec paths; also how many leading invalid records come from sizing and decoding (the rest are
@@ -383,6 +411,14 @@ class BatchDecoder:
             msg_index[k] = i
             k += 1
         return ReadingBatch(machine[:k], ts[:k], seq[:k], values[:k], reg.signals, invalid, msg_index[:k])
+
+
+def _renumbered(batch: ReadingBatch, kept: Sequence[int]) -> ReadingBatch:
+    """`batch` decoded from the messages at positions `kept`: message indices made relative to all messages."""
+    where = np.asarray(kept, dtype=np.int64)
+    invalid = [InvalidReading(bad.reason, bad.detail, bad.raw, int(where[bad.message_index])) for bad in batch.invalid]
+    index = where[batch.message_index] if batch.message_index is not None and len(batch) else batch.message_index
+    return ReadingBatch(batch.machine, batch.ts, batch.seq, batch.values, batch.signals, invalid, index)
 
 
 _encoder = msgspec.json.Encoder()

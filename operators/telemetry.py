@@ -10,8 +10,6 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -110,17 +108,12 @@ class TelemetryDecoder:
 
     def _decode(self, raw: RawBatch) -> Decoded:
         bounds = self.fixed_bounds or self.decoder.bounds()
-        arrow_idx = _arrow_messages(raw.values)
+        # JSON first; Arrow IPC payloads (never valid JSON) come back set aside, by position
+        jb, arrow_idx = self.decoder.decode_json_only(raw.values, ARROW_STREAM_MAGIC, bounds=bounds)
         if not arrow_idx:
-            batch = self.decoder.decode(raw.values, bounds=bounds)
+            batch = jb
         else:
-            arrow_set = set(arrow_idx)
-            json_idx = [i for i in range(len(raw.values)) if i not in arrow_set]
-            jb = self.decoder.decode([raw.values[i] for i in json_idx], bounds=bounds)
             ab = decode_arrow([raw.values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
-            for bad in jb.invalid:
-                object.__setattr__(bad, "message_index", json_idx[bad.message_index])
-            jb.message_index = np.asarray(json_idx, dtype=np.int64)[jb.message_index]
             batch = concat([jb, ab])
             order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
             batch = take(batch, order)
@@ -129,21 +122,6 @@ class TelemetryDecoder:
                            raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
                 for bad in batch.invalid]
         return Decoded(batch, dead, len(batch) + len(dead))
-
-
-_first_byte = itemgetter(0)
-
-
-def _arrow_messages(values: list[bytes]) -> list[int]:
-    """Positions of Arrow IPC payloads. JSON text never holds a 0xFF byte, so one C-level pass over the first
-    bytes settles the common all-JSON batch; only a batch with such a byte is checked for the full marker."""
-    try:
-        if 0xFF not in bytes(map(_first_byte, values)):
-            return []
-    except IndexError:  # an empty message: the slower check below copes with it
-        pass
-    flags = list(map(bytes.startswith, values, repeat(ARROW_STREAM_MAGIC, len(values))))
-    return [i for i, flag in enumerate(flags) if flag] if True in flags else []
 
 
 def _unauthorized(raw: RawBatch, i: int, detail: str) -> DeadLetter:

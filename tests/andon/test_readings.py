@@ -112,3 +112,27 @@ def test_empty_array_message_is_refused_not_silently_dropped(decoder):
     batch = decoder.decode([raw(reading(seq=1)), b"[]", b" [ ] "], now_ms=NOW)
     assert [(bad.reason, bad.message_index) for bad in batch.invalid] == [(Reason.SCHEMA, 1), (Reason.SCHEMA, 2)]
     assert len(batch) == 1
+
+
+@pytest.mark.parametrize("scanner", [True, False])
+def test_json_decoding_sets_arrow_payloads_aside_by_position(site, scanner):
+    from andon.readings_arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
+
+    dec = BatchDecoder.for_site(site)
+    dec_under_test = BatchDecoder(dec.registry, scanner=scanner)
+    some = dec.decode([raw(reading(seq=s)) for s in (7, 8)], now_ms=NOW)
+    arrow = encode_arrow(batch_to_arrow(some, dec.registry))
+    msgs = [raw(reading(seq=1)), arrow, b"{not json", raw(reading("cnc-02", seq=2)), arrow,
+            raw(reading(ts=NOW + 10**9, seq=3))]
+    bounds = (NOW - 10**6, NOW + 10**6)
+    batch, skipped = dec_under_test.decode_json_only(msgs, ARROW_STREAM_MAGIC, bounds=bounds)
+    assert skipped == [1, 4]
+    assert batch.seq.tolist() == [1, 2] and batch.message_index.tolist() == [0, 3]
+    assert [(bad.reason, bad.message_index) for bad in batch.invalid] == [(Reason.MALFORMED, 2),
+                                                                           (Reason.TS_FUTURE, 5)]
+    # the JSON messages alone give the same readings and refusals, only numbered within their own list
+    alone = dec.decode([msgs[i] for i in (0, 2, 3, 5)], bounds=bounds)
+    assert np.array_equal(alone.values, batch.values, equal_nan=True)
+    assert [(b.reason, b.detail) for b in alone.invalid] == [(b.reason, b.detail) for b in batch.invalid]
+    only_arrow, skipped = dec_under_test.decode_json_only([arrow, arrow], ARROW_STREAM_MAGIC, bounds=bounds)
+    assert skipped == [0, 1] and len(only_arrow) == 0 and only_arrow.invalid == []
