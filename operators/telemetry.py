@@ -159,10 +159,22 @@ class Sharding:
         if len(batch) == 0:
             return []
         shard = self.of_machine[batch.machine]
+        first = shard[0]
+        if (shard == first).all():  # the columns as they are; refusals travel as dead letters, not with the rows
+            return [(self.keys[int(first)], ReadingBatch(batch.machine, batch.ts, batch.seq, batch.values,
+                                                         batch.signals, [], batch.message_index))]
+        # one stable gather by shard (radix sort of small keys), then a contiguous slice (a view) per shard
+        order = np.argsort(shard.astype(np.uint16) if len(self.keys) <= 2**16 else shard, kind="stable")
+        grouped = take(batch, order)
+        bounds = np.flatnonzero(np.diff(shard[order])) + 1
+        starts = np.concatenate(([0], bounds))
+        ends = np.concatenate((bounds, [len(order)]))
         out = []
-        for s in np.unique(shard):
-            rows = np.flatnonzero(shard == s)
-            out.append((self.keys[int(s)], take(batch, rows)))
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            part = ReadingBatch(grouped.machine[a:b], grouped.ts[a:b], grouped.seq[a:b], grouped.values[a:b],
+                                grouped.signals, [], grouped.message_index[a:b]
+                                if grouped.message_index is not None else None)
+            out.append((self.keys[int(shard[order[a]])], part))
         return out
 
 
