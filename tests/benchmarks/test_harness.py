@@ -18,7 +18,8 @@ CASES = [
                  {"kernels": {"numpy_sort_reduce"}, "pipeline-memory": {"decode_only", "bytewax_fold_window"},
                   "scaling": set()}, id="in-memory"),
     pytest.param(["pipeline-kafka", "odoo-sync"],
-                 {"pipeline-kafka": {"bare_consumer", "quixstreams"}, "odoo-sync": {"one_event_per_batch"}},
+                 {"pipeline-kafka": {"bare_consumer", "quixstreams", "bytewax_kafka_source"},
+                  "odoo-sync": {"one_event_per_batch"}},
                  id="broker-and-odoo", marks=[pytest.mark.broker, pytest.mark.odoo]),
 ]
 
@@ -48,6 +49,11 @@ def test_tiny_run_writes_the_results_format(tmp_path, scenarios, baselines):
                 assert name == "quixstreams" and base["error"]
                 continue
             assert math.isclose(base["ratio"], result[key] / base[key], rel_tol=1e-9), name
+
+    for result in doc["results"]:
+        if result["scenario"] == "pipeline-kafka":  # the batch source and bytewax's KafkaSource drained the topic
+            assert result["source_only_readings_per_s"] > 0
+            assert result["baselines"]["bytewax_kafka_source"]["readings"] == result["readings"]
 
     table = (tmp_path / "results.md").read_text()
     assert all(f"| {name} |" in table for name in scenarios)
