@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -133,8 +134,9 @@ def sweep_stale(root: Path, shard: str) -> None:
                 stale.unlink(missing_ok=True)
 
 
-def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table]) -> pa.Table:
-    table = pa.concat_tables(tables).combine_chunks()
+def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table | AggColumns]) -> pa.Table:
+    tables = as_tables(tables)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
     order = [(k, "ascending") for k in spec.key]
     table = table.take(pc.sort_indices(table, sort_keys=order))
     if table.num_rows < 2:
@@ -172,7 +174,74 @@ class Rows:
     site: str
     date: str
     period: str
-    table: pa.Table
+    table: pa.Table | AggColumns
+
+
+@dataclass(slots=True)
+class AggColumns:
+    """telemetry_agg rows as numpy columns, made into an Arrow table only when their file is written: a batch
+    adds a few slices, and each file builds one table from all of them instead of one per batch.
+
+    `machine` and `signal` index `machine_names` / `signal_names` (Arrow string arrays shared by every batch of
+    a dataflow, so a snapshot pickles them once)."""
+
+    machine: np.ndarray  # int32
+    window_start_ms: np.ndarray  # int64
+    window_end_ms: np.ndarray  # int64
+    signal: np.ndarray  # int16
+    count: np.ndarray  # int64
+    min: np.ndarray
+    max: np.ndarray
+    mean: np.ndarray
+    last: np.ndarray
+    machine_names: pa.Array
+    signal_names: pa.Array
+
+    _NUMERIC = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last")
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.machine.shape[0])
+
+    @classmethod
+    def concat(cls, parts: list[AggColumns]) -> AggColumns:
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in cls._NUMERIC}
+        return cls(**cols, machine_names=first.machine_names, signal_names=first.signal_names)
+
+    def to_table(self) -> pa.Table:
+        return pa.Table.from_arrays([
+            self.machine_names.take(pa.array(self.machine)),
+            pa.array(self.window_start_ms, pa.int64()).cast(TS),
+            pa.array(self.window_end_ms, pa.int64()).cast(TS),
+            self.signal_names.take(pa.array(self.signal)),
+            pa.array(self.count, pa.int64()),
+            pa.array(self.min, pa.float64()),
+            pa.array(self.max, pa.float64()),
+            pa.array(self.mean, pa.float64()),
+            pa.array(self.last, pa.float64()),
+        ], schema=TELEMETRY_AGG)
+
+
+def as_tables(parts: list[pa.Table | AggColumns]) -> list[pa.Table]:
+    """Arrow tables of a file's pending parts, consecutive AggColumns with the same name tables built as one."""
+    out: list[pa.Table] = []
+    run: list[AggColumns] = []
+    for part in [*parts, None]:
+        if isinstance(part, AggColumns) and (not run or (part.machine_names is run[0].machine_names
+                                                         and part.signal_names is run[0].signal_names)):
+            run.append(part)
+            continue
+        if run:
+            out.append(AggColumns.concat(run).to_table())
+            run = []
+        if isinstance(part, AggColumns):
+            run.append(part)
+        elif part is not None:
+            out.append(part)
+    return out
 
 
 class _ShardFiles(StatefulSinkPartition[Rows, dict]):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from andon.connectors.parquet import SHIFT_OEE, TELEMETRY_AGG, TS, Rows
+from andon.connectors.parquet import SHIFT_OEE, AggColumns, Rows
 from andon.events import Event, encode_event
 from andon.messages import OutMessage
 from andon.readings import Registry
@@ -44,7 +44,8 @@ class _Names:
 
 
 def window_rows(windows: dict[str, np.ndarray], registry: Registry) -> list[Rows]:
-    """Long-format window aggregates split by site, UTC date and hour (one Parquet file each per shard)."""
+    """Long-format window aggregates split by site, UTC date and hour (one Parquet file each per shard), as
+    numpy columns the Parquet sink turns into one Arrow table per file when it writes it."""
     if not windows or windows["machine"].shape[0] == 0:
         return []
     names = _Names.of(registry)
@@ -65,18 +66,14 @@ def window_rows(windows: dict[str, np.ndarray], registry: Registry) -> list[Rows
 
         s, h = divmod(int(g), 1 << 40)
         day = datetime.fromtimestamp(h * 3600, UTC)
-        table = pa.Table.from_arrays([
-            names.machines.take(pa.array(pick(machine))),
-            pa.array(pick(start), pa.int64()).cast(TS),
-            pa.array(pick(windows["window_end_ms"]).astype(np.int64, copy=False), pa.int64()).cast(TS),
-            names.signals.take(pa.array(pick(windows["signal"]))),
-            pa.array(pick(windows["count"]).astype(np.int64, copy=False)),
-            pa.array(pick(windows["min"]), pa.float64()),
-            pa.array(pick(windows["max"]), pa.float64()),
-            pa.array(pick(windows["mean"]), pa.float64()),
-            pa.array(pick(windows["last"]), pa.float64()),
-        ], schema=TELEMETRY_AGG)
-        out.append(Rows("telemetry_agg", names.site_ids[s], day.strftime("%Y-%m-%d"), day.strftime("h%H"), table))
+        columns = AggColumns(
+            pick(machine).astype(np.int32, copy=False), pick(start),
+            pick(windows["window_end_ms"]).astype(np.int64, copy=False),
+            pick(windows["signal"]).astype(np.int16, copy=False),
+            pick(windows["count"]).astype(np.int64, copy=False), pick(windows["min"]), pick(windows["max"]),
+            pick(windows["mean"]), pick(windows["last"]), names.machines, names.signals)
+        out.append(Rows("telemetry_agg", names.site_ids[s], day.strftime("%Y-%m-%d"), day.strftime("h%H"),
+                        columns))
     return out
 
 

@@ -97,3 +97,35 @@ def test_building_a_partition_sweeps_stale_temporary_files_but_not_ones_being_wr
         parquet._writing.discard(busy)
     assert not stale.exists()
     assert busy.exists() and other_shard.exists()
+
+
+def test_window_columns_become_one_table_per_file_with_tables_from_older_snapshots(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from andon.connectors.parquet import AggColumns, as_tables
+
+    machines, signals = pa.array(["press-01", "press-02"]), pa.array(["power_kw", "rpm"])
+
+    def cols(machine: int, start: int, value: float) -> AggColumns:
+        one = np.array
+        return AggColumns(one([machine], np.int32), one([start], np.int64), one([start + 60_000], np.int64),
+                          one([0], np.int16), one([60], np.int64), one([value]), one([value]), one([value]),
+                          one([value]), machines, signals)
+
+    older = agg_rows("press-01", [T0 + 60_000], 9.0).table  # a pa.Table, as a version-1 snapshot holds
+    parts = pickle.loads(pickle.dumps([older, cols(1, T0, 1.0), cols(0, T0, 2.0), cols(0, T0 + 60_000, 3.0)]))
+    tables = as_tables(parts)
+    assert len(tables) == 2 and tables[0].equals(older)  # the three column parts were built as one table
+    assert tables[1].column("machine").to_pylist() == ["press-02", "press-01", "press-01"]
+    assert tables[1].schema == TELEMETRY_AGG
+
+    sink = ParquetSink(tmp_path, ["s0"], retain=1, write_interval_s=3600)
+    part = sink.build_part("out", "s0", None)
+    part.write_batch([Rows("telemetry_agg", "plant-a", "2026-03-02", "h06", p) for p in parts])
+    part.close()
+    got = pl.read_parquet(file_path(tmp_path, "telemetry_agg", "plant-a", "2026-03-02", "h06", "s0"))
+    # sorted by key; the replayed (press-01, T0 + 60 s) row keeps the last value written
+    assert got["machine"].to_list() == ["press-01", "press-01", "press-02"]
+    assert got["mean"].to_list() == [2.0, 3.0, 1.0]
