@@ -125,9 +125,12 @@ class TelemetryDecoder:
             batch = jb
         else:
             ab = decode_arrow([raw.values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
-            batch = concat([jb, ab])
-            order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
-            batch = take(batch, order)
+            if len(jb) == 0:  # Arrow only: decode_arrow keeps the payloads' order already
+                batch = ab
+            else:
+                batch = concat([jb, ab])
+                order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
+                batch = take(batch, order)
             batch.invalid = jb.invalid + ab.invalid
         dead = [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
                            raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
