@@ -134,6 +134,18 @@ def sweep_stale(root: Path, shard: str) -> None:
                 stale.unlink(missing_ok=True)
 
 
+def _dedup(spec: DatasetSpec, parts: list[pa.Table | AggColumns]) -> tuple[pa.Table, pa.Table | AggColumns]:
+    """The file's table (sorted by key, last row of each key kept) and what to keep pending in its place."""
+    first = parts[0] if parts else None
+    if isinstance(first, AggColumns) and all(
+            isinstance(t, AggColumns) and t.machine_names is first.machine_names
+            and t.signal_names is first.signal_names for t in parts):
+        merged = AggColumns.concat(parts).sorted_unique()  # integer keys: no string sort
+        return merged.to_table(), merged
+    table = _dedup_sorted(spec, parts)
+    return table, table
+
+
 def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table | AggColumns]) -> pa.Table:
     tables = as_tables(tables)
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
@@ -211,6 +223,23 @@ class AggColumns:
         cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in cls._NUMERIC}
         return cls(**cols, machine_names=first.machine_names, signal_names=first.signal_names)
 
+    def take(self, rows: np.ndarray) -> AggColumns:
+        return AggColumns(*(getattr(self, name)[rows] for name in self._NUMERIC), self.machine_names,
+                          self.signal_names)
+
+    def sorted_unique(self) -> AggColumns:
+        """Rows sorted by (machine, window_start, signal) names as Arrow sorts strings, and of rows with the same
+        key only the last one added (a replayed window replaces, never duplicates): what `_dedup_sorted` does on a
+        table, on integer keys."""
+        km = _ranks(self.machine_names)[self.machine]
+        kw = self.window_start_ms
+        ks = _ranks(self.signal_names)[self.signal]
+        order = np.lexsort((ks, kw, km))  # stable: equal keys keep the order they were added in
+        km, kw, ks = km[order], kw[order], ks[order]
+        last = np.ones(order.shape[0], dtype=bool)
+        last[:-1] = (km[1:] != km[:-1]) | (kw[1:] != kw[:-1]) | (ks[1:] != ks[:-1])
+        return self.take(order if last.all() else order[last])
+
     def to_table(self) -> pa.Table:
         return pa.Table.from_arrays([
             self.machine_names.take(pa.array(self.machine)),
@@ -223,6 +252,22 @@ class AggColumns:
             pa.array(self.mean, pa.float64()),
             pa.array(self.last, pa.float64()),
         ], schema=TELEMETRY_AGG)
+
+
+_rank_cache: dict[int, tuple[pa.Array, np.ndarray]] = {}
+
+
+def _ranks(names: pa.Array) -> np.ndarray:
+    """Position of each name in Arrow's string sort order (cached per name table: one per dataflow)."""
+    hit = _rank_cache.get(id(names))
+    if hit is not None and hit[0] is names:
+        return hit[1]
+    ranks = np.empty(len(names), dtype=np.int64)
+    ranks[pc.sort_indices(names).to_numpy()] = np.arange(len(names))
+    if len(_rank_cache) > 64:
+        _rank_cache.clear()
+    _rank_cache[id(names)] = (names, ranks)
+    return ranks
 
 
 def as_tables(parts: list[pa.Table | AggColumns]) -> list[pa.Table]:
@@ -284,8 +329,8 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
         tables = self.pending[ident]
         if tables:
             spec = DATASETS[ident[0]]
-            table = _dedup_sorted(spec, tables)
-            self.pending[ident] = [table]
+            table, kept = _dedup(spec, tables)
+            self.pending[ident] = [kept]
             path = file_path(self.root, *ident, self.shard)
             self._inflight[path] = _background().submit(write_atomic, table, path)
             self.rows_written += table.num_rows

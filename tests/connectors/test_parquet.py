@@ -7,6 +7,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from andon.connectors.parquet import TELEMETRY_AGG, ParquetSink, Rows, file_path, write_data_dictionary
 
@@ -129,3 +131,25 @@ def test_window_columns_become_one_table_per_file_with_tables_from_older_snapsho
     # sorted by key; the replayed (press-01, T0 + 60 s) row keeps the last value written
     assert got["machine"].to_list() == ["press-01", "press-01", "press-02"]
     assert got["mean"].to_list() == [2.0, 3.0, 1.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 2), st.floats(-5, 5)),
+                         min_size=1, max_size=12), min_size=1, max_size=5))
+def test_window_columns_deduplicate_exactly_like_the_table_path(batches):
+    import numpy as np
+
+    from andon.connectors.parquet import DATASETS, AggColumns, _dedup, _dedup_sorted
+
+    # names in an order unlike their sort order, with a non-ASCII one
+    machines, signals = pa.array(["press-10", "Press-2", "drück-1", "press-1"]), pa.array(["rpm", "power_kw", "Ä"])
+    parts = []
+    for rows in batches:
+        m, w, sig, v = (np.array(c) for c in zip(*rows, strict=True))
+        parts.append(AggColumns(m.astype(np.int32), T0 + w.astype(np.int64) * 60_000,
+                                T0 + (w.astype(np.int64) + 1) * 60_000, sig.astype(np.int16),
+                                np.full(len(rows), 60, np.int64), v, v, v, v, machines, signals))
+    spec = DATASETS["telemetry_agg"]
+    fast, kept = _dedup(spec, parts)
+    assert isinstance(kept, AggColumns)
+    assert fast.equals(_dedup_sorted(spec, [p.to_table() for p in parts]))
