@@ -103,7 +103,7 @@ def cluster_port(sts: dict) -> int:
     return next(p["containerPort"] for p in ports if p["name"] == "cluster")
 
 
-@pytest.mark.parametrize(("target", "replicas"), [("base", 2), ("dev", 1), ("prod", 3), ("edge", 1)])
+@pytest.mark.parametrize(("target", "replicas"), [("base", 2), ("dev", 1), ("prod", 6), ("edge", 1)])
 def test_addresses_list_every_pod_through_the_headless_service(rendered, target, replicas):
     resources = rendered[target]
     sts = one(resources, "StatefulSet", "andon-telemetry")
