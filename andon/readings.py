@@ -228,13 +228,14 @@ class BatchDecoder:
         e.g. Arrow IPC): returns the batch (message indices relative to all `messages`) and the set-aside
         positions. JSON text never starts with that prefix, so only messages the scanner could not take are
         looked at: an all-JSON batch pays nothing for the check."""
-        if self._scanner is None or not messages:
+        if self._scanner is None or len(messages) <= _FEW:
+            # few messages (an Arrow batch is few large ones): look at each and never scan the Arrow bytes
             skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
             if not skipped:
-                return self._decode_msgspec(messages, bounds)[0], []
+                return self.decode(messages, bounds=bounds), []
             taken = set(skipped)
             kept = [i for i in range(len(messages)) if i not in taken]
-            return _renumbered(self._decode_msgspec([messages[i] for i in kept], bounds)[0], kept), skipped
+            return _renumbered(self.decode([messages[i] for i in kept], bounds=bounds), kept), skipped
         return self._decode_scanned(messages, bounds, skip_prefix)
 
     def _decode_scanned(self, messages: Sequence[bytes], bounds: tuple[int, int],
@@ -411,6 +412,10 @@ class BatchDecoder:
             msg_index[k] = i
             k += 1
         return ReadingBatch(machine[:k], ts[:k], seq[:k], values[:k], reg.signals, invalid, msg_index[:k])
+
+
+#: Up to this many messages, decode_json_only looks at each message's prefix instead of scanning them all.
+_FEW = 64
 
 
 def _renumbered(batch: ReadingBatch, kept: Sequence[int]) -> ReadingBatch:

@@ -108,19 +108,8 @@ class TelemetryDecoder:
 
     def _decode(self, raw: RawBatch) -> Decoded:
         bounds = self.fixed_bounds or self.decoder.bounds()
-        values = raw.values
-        if len(values) <= 64:  # few messages (Arrow ones are large): look at each, hand the scanner only JSON
-            arrow_idx = [i for i, v in enumerate(values) if v.startswith(ARROW_STREAM_MAGIC)]
-            if len(arrow_idx) == len(values):
-                jb = self.decoder.decode([], bounds=bounds)
-            elif arrow_idx:
-                jb, _ = self.decoder.decode_json_only(values, ARROW_STREAM_MAGIC, bounds=bounds)
-            else:
-                jb = self.decoder.decode(values, bounds=bounds)
-        else:
-            # JSON first; Arrow IPC payloads (never valid JSON) come back set aside by position, found among the
-            # messages the scanner could not take: an all-JSON batch pays nothing for the check
-            jb, arrow_idx = self.decoder.decode_json_only(values, ARROW_STREAM_MAGIC, bounds=bounds)
+        # JSON first; Arrow IPC payloads (never valid JSON) come back set aside by position
+        jb, arrow_idx = self.decoder.decode_json_only(raw.values, ARROW_STREAM_MAGIC, bounds=bounds)
         if not arrow_idx:
             batch = jb
         else:

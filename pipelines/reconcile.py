@@ -25,6 +25,7 @@ from andon.pipelines import reconcile_checks
 from andon.pipelines.reconcile_checks import Inputs, compare
 from andon.pipelines.reconcile_data import (
     PROD,
+    add_range_arguments,
     check_parquet_root,
     date_range,
     odoo_client,
@@ -149,10 +150,7 @@ def emit(site: SiteConfig, events: list[Event], bootstrap: str | None) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon reconcile", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="site TOML (secrets from ANDON_* environment variables)")
-    parser.add_argument("--parquet", required=True, metavar="DIR", help="Parquet root (the telemetry --out)")
-    parser.add_argument("--from", dest="start", required=True, metavar="DATE", help="first local shift date")
-    parser.add_argument("--to", dest="end", required=True, metavar="DATE", help="last local shift date (inclusive)")
+    add_range_arguments(parser, "site TOML (secrets from ANDON_* environment variables)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="report directory: mismatches.parquet, reconcile.html, summary.json "
                              "(default PARQUET/reconcile/FROM_TO)")

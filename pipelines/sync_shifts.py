@@ -33,6 +33,7 @@ from andon.pipelines.reconcile_data import (
     PROD,
     REALTIME_KINDS,
     SHIFT_KEY,
+    add_range_arguments,
     check_parquet_root,
     clipped_seconds,
     date_range,
@@ -195,10 +196,7 @@ def _progress(done: int, total: int) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon sync-shifts", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="site TOML (Odoo secrets from ANDON_ODOO_* variables)")
-    parser.add_argument("--parquet", required=True, metavar="DIR", help="Parquet root (the telemetry --out)")
-    parser.add_argument("--from", dest="start", required=True, metavar="DATE", help="first local shift date")
-    parser.add_argument("--to", dest="end", required=True, metavar="DATE", help="last local shift date (inclusive)")
+    add_range_arguments(parser, "site TOML (Odoo secrets from ANDON_ODOO_* variables)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
     args = parser.parse_args(argv)
     site = load_site(args.config)

@@ -633,17 +633,23 @@ class OdooSync:
                        f"ready for {e.type}", "release a work order for the work center in Odoo, then: "
                        "andon dlq replay")
 
-    def _start(self, i: int, it: Inbound, center: int, found: list, batch: _Batch) -> None:
-        e = it.event
-        if found:
-            batch.record(i, it, "mrp.workorder", m2o(found[0]["workorder_id"]), "button_start", "exists")
-            return
+    def _order_for(self, center: int, e):
+        """The work center's active work order, read again from Odoo once if the cached one is gone; none refuses
+        the event (it goes to the DLQ with what to do)."""
         wo = self.md.active_work_order(center)
         if wo is None:
             self.md.reload_orders(center)
             wo = self.md.active_work_order(center)
             if wo is None:
                 raise _Refused(self._no_order(e))
+        return wo
+
+    def _start(self, i: int, it: Inbound, center: int, found: list, batch: _Batch) -> None:
+        e = it.event
+        if found:
+            batch.record(i, it, "mrp.workorder", m2o(found[0]["workorder_id"]), "button_start", "exists")
+            return
+        wo = self._order_for(center, e)
         outcome = "exists"
         if wo.state != "progress":
             try:
@@ -671,12 +677,7 @@ class OdooSync:
                 batch.record(i, it, "mrp.workorder", wo_id, "button_finish", "exists")
             self._finished(center, e.occurred_at)
             return
-        wo = self.md.active_work_order(center)
-        if wo is None:
-            self.md.reload_orders(center)
-            wo = self.md.active_work_order(center)
-            if wo is None:
-                raise _Refused(self._no_order(e))
+        wo = self._order_for(center, e)
         if p.lot:
             lot = self.md.lots([p.lot])[p.lot]
             lot_id = self._check_lot(p.lot, lot, wo.product_id)

@@ -136,3 +136,20 @@ def test_json_decoding_sets_arrow_payloads_aside_by_position(site, scanner):
     assert [(b.reason, b.detail) for b in alone.invalid] == [(b.reason, b.detail) for b in batch.invalid]
     only_arrow, skipped = dec_under_test.decode_json_only([arrow, arrow], ARROW_STREAM_MAGIC, bounds=bounds)
     assert skipped == [0, 1] and len(only_arrow) == 0 and only_arrow.invalid == []
+
+
+def test_json_decoding_of_many_messages_sets_arrow_payloads_aside_among_the_scanner_fallbacks(site):
+    from andon.readings_arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
+
+    dec = BatchDecoder.for_site(site)
+    arrow = encode_arrow(batch_to_arrow(dec.decode([raw(reading(seq=7))], now_ms=NOW), dec.registry))
+    msgs = [raw(reading(seq=s)) for s in range(100)]
+    msgs[10], msgs[70] = arrow, arrow
+    msgs[40] = b"{not json"
+    bounds = (NOW - 10**6, NOW + 10**6)
+    batch, skipped = dec.decode_json_only(msgs, ARROW_STREAM_MAGIC, bounds=bounds)
+    assert skipped == [10, 70]
+    kept = [i for i in range(100) if i not in (10, 40, 70)]
+    assert batch.message_index.tolist() == kept and batch.seq.tolist() == kept
+    assert [(bad.reason, bad.message_index) for bad in batch.invalid] == [(Reason.MALFORMED, 40)]
+    assert dec.fallback_messages >= 3  # the Arrow payloads and the broken one went past the scanner

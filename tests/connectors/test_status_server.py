@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+from httptools import get
 
 from andon.connectors.status_server import StatusServer
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_endpoints():

@@ -7,13 +7,12 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 from confluent_kafka import Producer
 from flowtools import ROOT, site_config
+from httptools import get
 
 from andon.connectors.broker import free_port
 from andon.connectors.odoo.journal import read_audit
@@ -23,16 +22,6 @@ from andon.logs import CORRELATION_HEADER
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
 CORRELATION = "mes-order-4711/step-3"
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def test_correlation_id_from_kafka_header_to_log_and_audit(tmp_path, broker, odoo, event_lines):
