@@ -217,6 +217,11 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+def encode_event_lines(events: list[Event]) -> bytes:
+    """Events as JSON lines (each `encode_event(event)` + newline) in one buffer."""
+    return _encoder.encode_lines(events)
+
+
 def decode_event(raw: bytes) -> Event:
     """Decode and validate an envelope and its payload; raises EventError saying what is wrong."""
     try:

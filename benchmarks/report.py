@@ -53,6 +53,15 @@ def markdown(doc: dict, command: str = "") -> str:
         lines.append(f"| {r['scenario']} | {_fmt(r[key])} {unit} | {r.get('seconds', 0):.2f} | "
                      f"{_fmt(r.get('peak_rss_mb', ''))} | {_fmt(r.get('state_bytes_per_machine', ''))} | "
                      f"{'; '.join(bases) or '—'} |")
+    arrow = next((r for r in doc["results"] if r["scenario"] == "pipeline-arrow" and "stages_ns_per_reading" in r),
+                 None)
+    if arrow:
+        stages = arrow["stages_ns_per_reading"]
+        lines += ["", "pipeline-arrow, ns per reading: each stage alone (no bytewax) and the whole dataflow "
+                      "(Parquet runs on the writer thread there):", "",
+                  "| " + " | ".join(stages) + " | sum | dataflow |", "|" + "---:|" * (len(stages) + 2),
+                  "| " + " | ".join(f"{v:.0f}" for v in stages.values()) + f" | {sum(stages.values()):.0f} | "
+                  f"{arrow['dataflow_ns_per_reading']:.0f} |"]
     scaling = next((r for r in doc["results"] if r["scenario"] == "scaling" and "points" in r), None)
     if scaling:
         lines += ["", "Scaling (`shard` = one ShardProcessor; `dataflow` = whole telemetry dataflow):", "",

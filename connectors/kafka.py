@@ -172,6 +172,14 @@ def producer_config(config: dict, *, idempotent: bool = True) -> dict:
     return conf
 
 
+def _flat(items: list[OutMessage | list[OutMessage]]):
+    for item in items:
+        if isinstance(item, list):
+            yield from item
+        else:
+            yield item
+
+
 class _ProducerPartition(StatelessSinkPartition[OutMessage]):
     def __init__(self, config: dict, flush_timeout_s: float) -> None:
         self._producer = Producer(config)
@@ -182,8 +190,8 @@ class _ProducerPartition(StatelessSinkPartition[OutMessage]):
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err}")
 
-    def write_batch(self, items: list[OutMessage]) -> None:
-        for item in items:
+    def write_batch(self, items: list[OutMessage | list[OutMessage]]) -> None:
+        for item in _flat(items):
             while True:
                 try:
                     self._producer.produce(item.topic, item.value, item.key, headers=list(item.headers) or None,
@@ -203,7 +211,8 @@ class _ProducerPartition(StatelessSinkPartition[OutMessage]):
 
 
 class KafkaSink(DynamicSink[OutMessage]):
-    """Idempotent producer per worker; each write batch is flushed before the dataflow moves on."""
+    """Idempotent producer per worker; each write batch is flushed before the dataflow moves on. Items are
+    OutMessages or lists of them (a block, e.g. one shard batch's events), produced in order."""
 
     def __init__(self, config: dict, *, flush_timeout_s: float = 30.0) -> None:
         self.config = producer_config(config)

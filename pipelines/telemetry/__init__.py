@@ -23,7 +23,7 @@ from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
 from andon.pipelines.status import BOARD
 from andon.pipelines.telemetry import metrics
-from andon.pipelines.telemetry.outputs import event_message, shift_rows, window_rows
+from andon.pipelines.telemetry.outputs import event_messages, shift_rows, window_rows
 from andon.readings import Registry
 
 
@@ -86,7 +86,8 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     results = op.stateful_batch("operators", sharded, lambda resume: ShardLogic(make_processor, resume))
     shard_key_and_result = op.map("count_outputs", results, metrics.count_outputs)
 
-    events = op.flat_map("events", shard_key_and_result, lambda kv: kv[1][1].events)
+    # a shard batch's events travel as one item (a block), not one bytewax item per event
+    events = op.filter_map("events", shard_key_and_result, lambda kv: kv[1][1].events or None)
     dead = op.merge(
         "dead_letters",
         op.flat_map("invalid", decoded, lambda d: d.dead),
@@ -103,14 +104,15 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
 
     if cfg.source == "kafka":
         sink = KafkaSink({**site.kafka.client_config(), **cfg.kafka_config})
-        op.output("events_out", op.map("event_msg", events, lambda e: event_message(e, topics.events)), sink)
+        op.output("events_out", op.map("event_msg", events, lambda block: event_messages(block, topics.events)),
+                  sink)
         op.output("dlq_out", op.map("dlq_msg", dead, lambda d: metrics.dead_letter_message(d, topics.telemetry_dlq)),
                   sink)
     else:
-        from andon.events import encode_event
+        from andon.events import encode_event_lines
         from andon.pipelines.telemetry.files import dead_letter_line
 
-        op.output("events_out", op.map("event_line", events, lambda e: ("events", encode_event(e))),
+        op.output("events_out", op.map("event_lines", events, lambda block: ("events", encode_event_lines(block))),
                   JsonlSink(out_dir / "events.jsonl"))
         def dlq_line(d):
             metrics.count_dead_letter("dlq.jsonl", d.reason)

@@ -22,6 +22,11 @@ def event_message(event: Event, topic: str) -> OutMessage:
     return OutMessage(topic, event.machine.encode(), encode_event(event), headers)
 
 
+def event_messages(events: list[Event], topic: str) -> list[OutMessage]:
+    """The messages of a block of events (one shard batch's), in order."""
+    return [event_message(event, topic) for event in events]
+
+
 class _Names:
     """Per-registry lookup arrays for window rows: site of each machine, and machine and signal names as Arrow
     arrays to `take` from (no Python string per row)."""

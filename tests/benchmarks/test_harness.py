@@ -14,9 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CASES = [
-    pytest.param(["kernels", "pipeline-memory", "scaling"],
+    pytest.param(["kernels", "pipeline-memory", "pipeline-arrow", "scaling"],
                  {"kernels": {"numpy_sort_reduce"}, "pipeline-memory": {"decode_only", "bytewax_fold_window"},
-                  "scaling": set()}, id="in-memory"),
+                  "pipeline-arrow": set(), "scaling": set()}, id="in-memory"),
     pytest.param(["pipeline-kafka", "odoo-sync"],
                  {"pipeline-kafka": {"bare_consumer", "quixstreams", "bytewax_kafka_source"},
                   "odoo-sync": {"one_event_per_batch"}},
@@ -55,8 +55,17 @@ def test_tiny_run_writes_the_results_format(tmp_path, scenarios, baselines):
             assert result["source_only_readings_per_s"] > 0
             assert result["baselines"]["bytewax_kafka_source"]["readings"] == result["readings"]
 
+    for result in doc["results"]:
+        if result["scenario"] == "pipeline-arrow":  # each stage timed alone, beside the whole dataflow
+            stages = result["stages_ns_per_reading"]
+            assert list(stages) == ["decode", "shard", "kernels", "events", "outputs", "parquet"]
+            assert all(v > 0 for v in stages.values()), stages
+            assert math.isclose(result["dataflow_ns_per_reading"], 1e9 / result["readings_per_s"], rel_tol=1e-9)
+
     table = (tmp_path / "results.md").read_text()
     assert all(f"| {name} |" in table for name in scenarios)
+    if "pipeline-arrow" in scenarios:
+        assert "| decode | shard | kernels | events | outputs | parquet | sum | dataflow |" in table
     if "scaling" in scenarios:
         scaling = doc["results"][-1]
         assert scaling["state_bytes_per_machine"] > 0
