@@ -15,6 +15,7 @@ from andon.events import (
     EventError,
     decode_event,
     encode_event,
+    encode_event_lines,
     event_id,
     iso_ms,
     make_event,
@@ -42,6 +43,14 @@ def test_round_trip_and_typed_payload():
     assert back == ev
     assert back.occurred_at == "2025-11-26T08:00:00.125Z" == iso_ms(1764144000125)
     assert payload(back) == DowntimeStarted(reason="Equipment Failure", state="breakdown")
+
+
+def test_a_block_of_events_is_their_lines_in_order():
+    events = [downtime(), downtime(machine="press-02"), downtime(occurred_at_ms=1764144000126)]
+    block = encode_event_lines(events)
+    assert block == b"".join(encode_event(e) + b"\n" for e in events)
+    assert [decode_event(line) for line in block.splitlines()] == events
+    assert encode_event_lines([]) == b""
 
 
 @pytest.mark.parametrize(
