@@ -147,6 +147,33 @@ def concat(batches: Sequence[ReadingBatch]) -> ReadingBatch:
                         first.signals, [x for b in batches for x in b.invalid], np.concatenate(msg))
 
 
+#: Up to this many changes of key in a batch, grouping by key copies runs instead of sorting the whole batch.
+FEW_RUNS = 64
+
+
+def key_runs(keys: np.ndarray) -> list[tuple[int, list[tuple[int, int]]]] | None:
+    """[(key, [(start, end), ...])] in ascending key order, each key's runs in arrival order, when `keys` changes
+    fewer than FEW_RUNS times (e.g. Arrow payloads of one machine each); None otherwise. Concatenating the runs
+    gives the rows of a stable sort by key, in the same order."""
+    if keys.shape[0] == 0:
+        return []
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    if cuts.size >= FEW_RUNS:
+        return None
+    starts = [0, *cuts.tolist()]
+    runs: dict[int, list[tuple[int, int]]] = {}
+    for a, b in zip(starts, [*starts[1:], keys.shape[0]], strict=True):
+        runs.setdefault(int(keys[a]), []).append((a, b))
+    return sorted(runs.items())
+
+
+def cut(col: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """The rows of `spans` of a column, in order: a view for one span, else one copy."""
+    if len(spans) == 1:
+        return col[spans[0][0]:spans[0][1]]
+    return np.concatenate([col[a:b] for a, b in spans])
+
+
 class Sharding:
     """Stable machine -> shard assignment (crc32 of site/machine), independent of worker count and process."""
 
@@ -162,11 +189,11 @@ class Sharding:
         if len(batch) == 0:
             return []
         shard = self.of_machine[batch.machine]
-        first = shard[0]
-        if (shard == first).all():  # the columns as they are; refusals travel as dead letters, not with the rows
-            return [(self.keys[int(first)], ReadingBatch(batch.machine, batch.ts, batch.seq, batch.values,
-                                                         batch.signals, [], batch.message_index))]
-        # one stable gather by shard (radix sort of small keys), then a contiguous slice (a view) per shard
+        runs = key_runs(shard)  # refusals travel as dead letters, not with the rows
+        return self._split_gather(batch, shard) if runs is None else self._split_runs(batch, runs)
+
+    def _split_gather(self, batch: ReadingBatch, shard: np.ndarray) -> list[tuple[str, ReadingBatch]]:
+        """One stable gather by shard (radix sort of small keys), then a contiguous slice (a view) per shard."""
         order = np.argsort(shard.astype(np.uint16) if len(self.keys) <= 2**16 else shard, kind="stable")
         grouped = take(batch, order)
         bounds = np.flatnonzero(np.diff(shard[order])) + 1
@@ -179,6 +206,16 @@ class Sharding:
                                 if grouped.message_index is not None else None)
             out.append((self.keys[int(shard[order[a]])], part))
         return out
+
+
+    def _split_runs(self, batch: ReadingBatch, runs) -> list[tuple[str, ReadingBatch]]:
+        """`split` for batches made of few runs of one shard (`key_runs`): each shard's runs copied together in
+        arrival order, the same rows in the same order as the stable gather (one run: views of the columns)."""
+        msg = batch.message_index
+        return [(self.keys[k], ReadingBatch(cut(batch.machine, spans), cut(batch.ts, spans), cut(batch.seq, spans),
+                                            cut(batch.values, spans), batch.signals, [],
+                                            None if msg is None else cut(msg, spans)))
+                for k, spans in runs]
 
 
 _late_encoder = msgspec.json.Encoder()
