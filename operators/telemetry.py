@@ -207,7 +207,6 @@ class Sharding:
             out.append((self.keys[int(shard[order[a]])], part))
         return out
 
-
     def _split_runs(self, batch: ReadingBatch, runs) -> list[tuple[str, ReadingBatch]]:
         """`split` for batches made of few runs of one shard (`key_runs`): each shard's runs copied together in
         arrival order, the same rows in the same order as the stable gather (one run: views of the columns)."""
