@@ -12,7 +12,6 @@ import functools
 import os
 import re
 import tomllib
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,10 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from andon.calendar_config import WEEKDAYS, Break, ShiftCalendar, ShiftPattern  # noqa: F401 (re-exported)
 from andon.errors import ConfigError
 from andon.states import MachineState, parse_state
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _valid_regex(cls, value: str | None) -> str | None:
@@ -107,35 +105,6 @@ class OdooSettings(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     rate_limit_per_s: Annotated[float, Field(gt=0)] = 50.0
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
-
-
-class Break(_Model):
-    start: time
-    end: time
-
-
-class ShiftPattern(_Model):
-    """A shift that starts at local `start` on each of `days` and ends at local `end` (the next day if earlier)."""
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
-    start: time
-    end: time
-    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
-    breaks: list[Break] = Field(default_factory=list)
-
-    @field_validator("days")
-    @classmethod
-    def _weekdays(cls, value: list[str]) -> list[str]:
-        bad = [d for d in value if d.lower() not in WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown weekday(s) {bad}; use {', '.join(WEEKDAYS)}")
-        return [d.lower() for d in value]
-
-
-class ShiftCalendar(_Model):
-    shifts: list[ShiftPattern] = Field(default_factory=list)
-    #: Planned stops (e.g. weekly maintenance) as "YYYY-MM-DDTHH:MM/YYYY-MM-DDTHH:MM" local-time intervals.
-    planned_stops: list[str] = Field(default_factory=list)
 
 
 class Thresholds(_Model):

@@ -1,5 +1,7 @@
 """Shift calendar: turns the site's local-time shift patterns into UTC intervals, daylight-saving aware.
 
+A shift's planned stops (`breaks_ms`) are its breaks and the parts of the site's planned stops inside it, merged.
+
 Example::
 
     cal = ShiftSchedule.from_site(site)
@@ -55,6 +57,21 @@ def _local_ms(day: date, at: time, zone: ZoneInfo) -> int:
     return int(local.astimezone(UTC).timestamp() * 1000)
 
 
+def _local_dt_ms(at: datetime, zone: ZoneInfo) -> int:
+    return _local_ms(at.date(), at.time(), zone)
+
+
+def _merged(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Breaks and planned stops of a shift as sorted, non-overlapping [start, end) spans (a stop may meet a break)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return tuple(out)
+
+
 class ShiftSchedule:
     """Concrete shifts of a site's calendar, computed on demand and cached per local day."""
 
@@ -62,6 +79,8 @@ class ShiftSchedule:
         self.calendar = calendar
         self.zone = ZoneInfo(timezone)
         self._cache: dict[date, list[Shift]] = {}
+        self._stops_ms = [(_local_dt_ms(a, self.zone), _local_dt_ms(b, self.zone))
+                          for a, b in calendar.stop_intervals()]
 
     @classmethod
     def from_site(cls, site: SiteConfig) -> ShiftSchedule:
@@ -84,7 +103,9 @@ class ShiftSchedule:
                 b_day = day if brk.start >= pattern.start else end_day
                 b_end_day = b_day + timedelta(days=1) if brk.end <= brk.start else b_day
                 breaks.append((_local_ms(b_day, brk.start, self.zone), _local_ms(b_end_day, brk.end, self.zone)))
-            shifts.append(Shift(f"{day.isoformat()}-{pattern.name}", pattern.name, start_ms, end_ms, tuple(breaks)))
+            breaks.extend((max(a, start_ms), min(b, end_ms)) for a, b in self._stops_ms if a < end_ms and b > start_ms)
+            shifts.append(Shift(f"{day.isoformat()}-{pattern.name}", pattern.name, start_ms, end_ms,
+                                _merged(breaks)))
         shifts.sort(key=lambda s: s.start_ms)
         self._cache[day] = shifts
         return shifts
