@@ -1,1 +1,1 @@
-"""andon benchmarks: `python -m benchmarks [SCENARIO ...] [--quick] [--json PATH]` (see ARCHITECTURE.md)."""
+"""andon benchmarks: `python -m benchmarks [SCENARIO ...] [--quick] [--json PATH]` (see benchmarks/README.md)."""

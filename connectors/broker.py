@@ -5,7 +5,7 @@ Example::
     with EmbeddedBroker(topics=["andon.telemetry.v1"]) as broker:
         producer = Producer({"bootstrap.servers": broker.bootstrap})
 
-Tansu keeps data in memory only. Known quirks (see ARCHITECTURE.md): its reported high watermark is a lower bound,
+Tansu keeps data in memory only. Known quirks: its reported high watermark is a lower bound,
 so read until no message arrives; use `session.timeout.ms=6000` for consumer groups; topics are created with explicit
 `retention.ms` and `retention.bytes`.
 """

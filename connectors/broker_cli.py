@@ -4,24 +4,53 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 
-from andon.config import example_site_path, load_site
+from andon.config import SiteConfig, example_site_path, load_site
 from andon.connectors.broker import EmbeddedBroker, site_topics
+from andon.errors import BrokerError, ConfigError
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def configured_port(site: SiteConfig) -> int:
+    """The port of the site's first bootstrap server, which must be on this host (the broker listens on loopback)."""
+    first = site.kafka.bootstrap_servers.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    if host not in _LOOPBACK or not port.isdigit():
+        raise ConfigError(f"kafka.bootstrap_servers is {site.kafka.bootstrap_servers!r}; the embedded broker "
+                          "listens on loopback only",
+                          hint="pass --port P (0 for a free one), or set kafka.bootstrap_servers (or "
+                               "ANDON_KAFKA_BOOTSTRAP_SERVERS) to 127.0.0.1:PORT")
+    return int(port)
+
+
+def _check_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise BrokerError(f"port {port} on 127.0.0.1 is already in use (another broker?)",
+                              hint="stop whatever listens there, or pass --port P (0 for a free one)") from None
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon broker", description="Start Tansu on loopback until interrupted.")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port to listen on (default: the port of the site's kafka.bootstrap_servers; 0: a free one)")
     parser.add_argument("--config", help="site TOML whose topics to create (default: the example plant)")
     parser.add_argument("--partitions", type=int, default=None, help="partitions per topic (default: from config)")
     args = parser.parse_args(argv)
     site = load_site(args.config or example_site_path())
     partitions = args.partitions or site.topics.partitions
+    port = configured_port(site) if args.port is None else args.port
+    if port:
+        _check_free(port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedBroker(site_topics(site), partitions=partitions, port=args.port or None) as broker:
+    with EmbeddedBroker(site_topics(site), partitions=partitions, port=port or None) as broker:
         print(f"broker ready: bootstrap {broker.bootstrap} (topics: {', '.join(site_topics(site))}; "
               f"{partitions} partitions); Ctrl-C to stop", flush=True)
         try:

@@ -1,4 +1,4 @@
-"""OEE as ARCHITECTURE.md defines it (Nakajima/Vorne), and the shift_oee row built from a closed shift slot.
+"""OEE as docs/architecture.md defines it (Nakajima/Vorne), and the shift_oee row built from a closed shift slot.
 
 Example (Vorne's worked example)::
 
