@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from andon.calendar_config import WEEKDAYS, Break, ShiftCalendar, ShiftPattern  # noqa: F401 (re-exported)
 from andon.errors import ConfigError
@@ -179,6 +180,105 @@ class Rules(_Model):
     maintenance_signal_limits: list[SignalLimit] = Field(default_factory=list)
 
 
+#: [mapping] keys each profile reads (besides `profile`); any other key set under that profile is refused.
+PROFILE_KEYS: dict[str, frozenset[str]] = {
+    "andon": frozenset(),
+    "umh": frozenset({"site_from", "machine_from", "topic_pattern", "rename", "scale"}),
+    "custom": frozenset({"site_from", "machine_from", "topic_pattern", "site_field", "machine_field", "ts_field",
+                         "ts_format", "signals_field", "rename", "scale"}),
+}
+#: Per machine class [machine_classes.X.mapping] keys each site profile reads.
+CLASS_PROFILE_KEYS: dict[str, frozenset[str]] = {
+    "andon": frozenset(),
+    "umh": frozenset({"rename", "scale"}),
+    "custom": frozenset({"ts_field", "ts_format", "signals_field", "rename", "scale"}),
+}
+
+TsFormat = Literal["epoch_ms", "epoch_s", "rfc3339"]
+
+
+def _keys_not_read(model: BaseModel, allowed: frozenset[str], profile: str, where: str) -> None:
+    extra = sorted(set(model.model_fields_set) - allowed - {"profile"})
+    if extra:
+        reads = ", ".join(sorted(allowed)) or "no key but profile"
+        raise PydanticCustomError(
+            "unread_key", "not read under profile {profile} ({where} reads {reads}): remove the key or choose the "
+            "profile that uses it", {"keys": extra, "profile": repr(profile), "where": where, "reads": reads})
+
+
+class ClassMapping(_Model):
+    """Per machine class overrides of the site's [mapping], where gateways differ within a site.
+
+    Where site and machine are found stays the site's (`site_from`, `machine_from`, field names, `topic_pattern`);
+    a class may change how the rest of its payloads reads."""
+
+    ts_field: str | None = None
+    ts_format: TsFormat | None = None
+    #: "" = signals at the top level of the payload.
+    signals_field: str | None = None
+    rename: dict[str, str] | None = None
+    scale: dict[str, float] | None = None
+
+
+class Mapping(_Model):
+    """Per-site mapping profile that adapts a gateway's payloads to the reading contract (see andon.mapping).
+
+    `andon`: payloads already in the contract format (the default, decoded as they are). `umh`: United Manufacturing
+    Hub data model v1, the UNS path `umh.v1.<enterprise>.<site>.<area>….<machine>._historian` in the topic or the
+    key, payloads `{"timestamp_ms": …, "<tag>": value, …}`. `custom`: field names, timestamp format and site and
+    machine sources named here. `rename` (gateway name -> andon name) applies first, then `scale` (value × factor).
+    """
+
+    profile: Literal["andon", "umh", "custom"] = "andon"
+    #: where the site id comes from; default: topic for umh, payload for custom
+    site_from: Literal["payload", "topic", "key", "config"] | None = None
+    #: where the machine id comes from; default: topic for umh, payload for custom
+    machine_from: Literal["payload", "topic", "key"] | None = None
+    #: custom: regular expression with named groups `site` and/or `machine`, matched against the whole topic (or
+    #: key) for the ids taken from there; umh: which topics carry UNS paths (default: every `umh.v1.…._historian`)
+    topic_pattern: str | None = None
+    site_field: str = "site"
+    machine_field: str = "machine"
+    ts_field: str = "ts"
+    ts_format: TsFormat = "epoch_ms"
+    #: "" = signals at the top level of the payload (every field other than site, machine, ts and seq)
+    signals_field: str = "signals"
+    rename: dict[str, str] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+
+    _regex = field_validator("topic_pattern")(_valid_regex)
+
+    @model_validator(mode="after")
+    def _profile_keys(self) -> Mapping:
+        _keys_not_read(self, PROFILE_KEYS[self.profile], self.profile, "mapping")
+        if self.profile == "andon":
+            return self
+        site_from, machine_from = self.site_source, self.machine_source
+        if self.profile == "umh":
+            if site_from == "payload" or machine_from == "payload":
+                raise ValueError("UMH payloads carry no site or machine: site_from must be topic, key or config and "
+                                 "machine_from topic or key")
+            return self
+        groups = set(re.compile(self.topic_pattern).groupindex) if self.topic_pattern else set()
+        for name, source in (("site", site_from), ("machine", machine_from)):
+            if source in ("topic", "key") and name not in groups:
+                raise ValueError(f"{name}_from = {source!r} needs a topic_pattern with a named group {name!r}, "
+                                 f"e.g. topic_pattern = '^plant/(?P<site>[^/]+)/(?P<machine>[^/]+)$'")
+        if self.topic_pattern and "topic" not in (site_from, machine_from) and "key" not in (site_from, machine_from):
+            raise ValueError("topic_pattern is not read: neither site_from nor machine_from is topic or key")
+        return self
+
+    @property
+    def site_source(self) -> str:
+        """Where the site id comes from, with the profile's default."""
+        return self.site_from or ("topic" if self.profile == "umh" else "payload")
+
+    @property
+    def machine_source(self) -> str:
+        """Where the machine id comes from, with the profile's default."""
+        return self.machine_from or ("topic" if self.profile == "umh" else "payload")
+
+
 class MachineClass(_Model):
     #: Numeric signals this class publishes (used for typed batch decoding and window aggregation).
     signals: list[str] = Field(default_factory=lambda: ["state", "spindle_rpm", "power_kw", "part_count",
@@ -188,6 +288,8 @@ class MachineClass(_Model):
     part_counter: str = "part_count"
     reject_counter: str = "reject_count"
     counter_max: Annotated[int, Field(ge=1)] = 2**32 - 1
+    #: Overrides of the site's [mapping] for this class's gateways (profiles umh and custom only).
+    mapping: ClassMapping | None = None
 
 
 class Machine(_Model):
@@ -196,24 +298,6 @@ class Machine(_Model):
     work_center: str
     equipment: str | None = None
     ideal_cycle_time_s: Annotated[float, Field(gt=0, le=86_400)]
-
-
-class Mapping(_Model):
-    """Per-site mapping profile that adapts a gateway's payloads to the reading contract."""
-
-    profile: Literal["andon", "umh", "custom"] = "andon"
-    site_from: Literal["payload", "topic", "key", "config"] = "payload"
-    machine_from: Literal["payload", "topic", "key"] = "payload"
-    topic_pattern: str | None = None
-    site_field: str = "site"
-    machine_field: str = "machine"
-    ts_field: str = "ts"
-    ts_format: Literal["epoch_ms", "epoch_s", "rfc3339"] = "epoch_ms"
-    signals_field: str | None = "signals"
-    rename: dict[str, str] = Field(default_factory=dict)
-    scale: dict[str, float] = Field(default_factory=dict)
-
-    _regex = field_validator("topic_pattern")(_valid_regex)
 
 
 class Gateway(_Model):
@@ -298,6 +382,10 @@ class SiteConfig(_Model):
                 )
         if not self.machines:
             raise ValueError("a site needs at least one [[machines]] entry")
+        for name, cls in self.machine_classes.items():
+            if cls.mapping is not None:
+                _keys_not_read(cls.mapping, CLASS_PROFILE_KEYS[self.mapping.profile], self.mapping.profile,
+                               f"machine_classes.{name}.mapping")
         return self
 
     @functools.cached_property
@@ -368,6 +456,20 @@ def apply_env_overrides(raw: dict, env: dict[str, str] | None = None) -> dict:
     return out
 
 
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return ("unknown key: no andon code reads it (check its spelling and section against "
+                "examples/plant-a.toml)")
+    return err["msg"].removeprefix("Value error, ")
+
+
+def _error_lines(source: str, err: dict) -> list[str]:
+    """One line per refused key: file, key path, reason."""
+    if err["type"] == "unread_key":
+        return [f"{source}: {err['ctx']['where']}.{key}: {err['msg']}" for key in err["ctx"]["keys"]]
+    return [f"{source}: {_location(err['loc'])}: {_message(err)}"]
+
+
 def _location(loc: tuple) -> str:
     path = ""
     for part in loc:
@@ -410,7 +512,7 @@ def parse_site(raw: dict, source: str = "<config>", env: dict[str, str] | None =
         return SiteConfig.model_validate(apply_gateway_secrets(apply_env_overrides(expand_machine_groups(raw), env),
                                                                env))
     except ValidationError as exc:
-        lines = [f"{source}: {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        lines = [line for err in exc.errors() for line in _error_lines(source, err)]
         raise ConfigError(
             "invalid site config:\n  " + "\n  ".join(lines),
             hint="fix the keys named above (see examples/plant-a.toml for a complete file)",

@@ -40,8 +40,8 @@ def _admin(config: dict) -> AdminClient:
 class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict, topic: str, partition: int, start: int, batch_size: int,
                  poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None,
-                 on_lag: LagCallback | None = None, lag_interval_s: float = 1.0):
-        conf = {"group.id": f"andon-src-{uuid.uuid4()}", "enable.auto.commit": False,
+                 on_lag: LagCallback | None = None, lag_interval_s: float = 1.0, group_prefix: str = "andon"):
+        conf = {"group.id": f"{group_prefix}-src-{uuid.uuid4()}", "enable.auto.commit": False,
                 "enable.partition.eof": False, "fetch.wait.max.ms": 50, "auto.offset.reset": "earliest", **config}
         self._consumer = Consumer(conf)
         self._consumer.assign([TopicPartition(topic, partition, start)])
@@ -127,12 +127,14 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     `eof_idle_s` makes the source finite: a partition ends after that long without a message (Tansu's high
     watermark is only a lower bound, so "caught up" is judged by silence, not by offsets). `on_batch` sees every
     batch before the dataflow does; `on_lag(topic, partition, messages_behind)` gets the consumer lag about once a
-    second per partition (a lower bound on Tansu, see `_KafkaPartition._report_lag`).
+    second per partition (a lower bound on Tansu, see `_KafkaPartition._report_lag`). Partitions are assigned,
+    not joined through a consumer group, and offsets live in the snapshots; each consumer still names a group id,
+    `<group_prefix>-src-<uuid>` (the site's kafka.group_id), so broker ACLs on a group prefix apply.
     """
 
     def __init__(self, config: dict, topic: str, *, batch_size: int = 10_000, poll_timeout_s: float = 0.05,
                  eof_idle_s: float | None = None, on_batch: Callable[[RawBatch], None] | None = None,
-                 on_lag: LagCallback | None = None) -> None:
+                 on_lag: LagCallback | None = None, group_prefix: str = "andon") -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not topic:
@@ -144,6 +146,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.eof_idle_s = eof_idle_s
         self.on_batch = on_batch
         self.on_lag = on_lag
+        self.group_prefix = group_prefix
 
     def list_parts(self) -> list[str]:
         admin = _admin(self.config)
@@ -162,7 +165,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         # removed also resets to the earliest kept message, never to the end of the partition.
         start = 0 if resume_state is None else resume_state
         return _KafkaPartition(self.config, self.topic, partition, start, self.batch_size, self.poll_timeout_s,
-                               self.eof_idle_s, self.on_batch, self.on_lag)
+                               self.eof_idle_s, self.on_batch, self.on_lag, group_prefix=self.group_prefix)
 
 
 def producer_config(config: dict, *, idempotent: bool = True) -> dict:

@@ -191,7 +191,8 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
 
     flow = Dataflow("andon_odoo_sync")
     raw = op.input("events_in", flow, KafkaBatchSource(kafka, topics.events, batch_size=cfg.poll_size,
-                                                       eof_idle_s=cfg.eof_idle_s, on_lag=report_lag))
+                                                       eof_idle_s=cfg.eof_idle_s, on_lag=report_lag,
+                                                       group_prefix=site.kafka.group_id))
     decoded = op.map("decode", raw, decode)
     invalid = op.flat_map("invalid", decoded, lambda d: d.dead)
     sharded = op.flat_map("shard", decoded, shard)

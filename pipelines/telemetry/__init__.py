@@ -71,7 +71,7 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     if cfg.source == "kafka":
         kafka = {**site.kafka.client_config(), **cfg.kafka_config}
         source = KafkaBatchSource(kafka, topics.telemetry, batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s,
-                                  on_lag=metrics.report_lag)
+                                  on_lag=metrics.report_lag, group_prefix=site.kafka.group_id)
     elif cfg.source == "custom":
         source = cfg.custom_source
     else:
