@@ -1,0 +1,152 @@
+"""What every handler shares: the records of one `apply` call (`Inbound`, `Refusal`, `Batch`), the `Writer` the
+apply loop offers handlers (batched creates, grouped writes, per-event guards, parallel calls) and small helpers
+several models need (the active work order link, loss and lot checks, Odoo's datetime format).
+
+A handler takes the rows of its event types in event order, `(index in the batch, Inbound, work center id)`,
+and records each event's outcome on the `Batch` (applied, exists, skipped, or refused for the DLQ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from andon.connectors.odoo.errors import OdooError
+from andon.connectors.odoo.journal import AuditRecord
+from andon.connectors.odoo.masterdata import MasterData
+from andon.events import Event, decode_event
+
+PROD = "mrp.workcenter.productivity"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One event as read from the topic: the decoded envelope plus the original bytes and where they came from."""
+
+    event: Event
+    raw: bytes
+    key: bytes | None = None
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+    @classmethod
+    def of(cls, raw: bytes, **where) -> Inbound:
+        return cls(decode_event(raw), raw, **where)
+
+
+#: (index of the event in the batch, the event, its work center's Odoo id)
+Row = tuple[int, Inbound, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an event cannot be applied until someone fixes the cause (Odoo's own error when Odoo refused)."""
+
+    reason: str
+    detail: str
+    hint: str
+    odoo_name: str | None = None
+
+    @classmethod
+    def from_odoo(cls, exc: OdooError) -> Refusal:
+        return cls("odoo_refused", exc.odoo_message, exc.hint, exc.odoo_name or type(exc).__name__)
+
+
+class Refused(Exception):
+    """Raised inside a guarded call: this one event is refused for good (it goes to the DLQ)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
+@dataclass
+class SyncResult:
+    audit: list[AuditRecord] = field(default_factory=list)
+    dead: list[tuple[Inbound, Refusal]] = field(default_factory=list)
+    held_s: float = 0.0
+
+
+@dataclass
+class Batch:
+    """Bookkeeping of one `apply` call: audit records as they happen, which events are finished."""
+
+    result: SyncResult
+    done: set[int] = field(default_factory=set)
+
+    def record(self, i: int, it: Inbound, model: str | None, rid: int | None, op: str, outcome: str,
+               detail: str = "", finished: bool = True) -> None:
+        e = it.event
+        self.result.audit.append(AuditRecord(e.event_id, e.type, e.machine, model, rid, op, outcome, detail))
+        if finished:
+            self.done.add(i)
+
+    def refuse(self, i: int, it: Inbound, refusal: Refusal) -> None:
+        self.result.dead.append((it, refusal))
+        self.record(i, it, None, None, "refuse", "dead_letter", f"{refusal.reason}: {refusal.detail}")
+
+
+class Writer(Protocol):
+    """What the apply loop offers handlers (see `OdooSync`)."""
+
+    client: object
+    md: MasterData
+    chunk: int
+    quality_loss: str
+    scrap_insufficient: str
+
+    def guard(self, batch: Batch, i: int, it: Inbound, fn: Callable[[], None]) -> None: ...
+
+    def create(self, model: str, rows: list[tuple[int, Inbound, dict]], batch: Batch) -> dict[int, int]: ...
+
+    def create_recorded(self, model: str, creates: list[tuple[int, Inbound, dict]], batch: Batch,
+                        finished: bool = True) -> None: ...
+
+    def grouped_write(self, model: str, fname: str, groups: dict, batch: Batch) -> None: ...
+
+    def marked(self, model: str, rows: list[Row]) -> dict[str, int]: ...
+
+    def parallel(self, jobs: list[tuple[int, Inbound, Callable]], batch: Batch) -> None: ...
+
+
+class Handler(Protocol):
+    """One Odoo model's writes for the event types it handles."""
+
+    model: str
+    types: tuple[str, ...]
+
+    def apply(self, rows: list[Row], batch: Batch) -> None: ...
+
+
+def odoo_dt(iso: str) -> str:
+    """RFC 3339 UTC ('2026-03-02T05:02:00.000Z') to Odoo's 'YYYY-MM-DD HH:MM:SS'."""
+    return f"{iso[:10]} {iso[11:19]}"
+
+
+def with_work_order(md: MasterData, vals: dict, center: int) -> dict:
+    """`vals` linked to the work center's active work order and its manufacturing order, when there is one."""
+    wo = md.active_work_order(center)
+    if wo is not None:
+        vals["workorder_id"] = wo.id
+        if wo.production_id:
+            vals["production_id"] = wo.production_id
+    return vals
+
+
+def unknown_loss(name: str) -> Refusal:
+    return Refusal("unknown_loss_reason", f"Odoo has no mrp.workcenter.productivity.loss named {name!r}",
+                   "create the loss reason in Odoo (Manufacturing > Configuration) or fix the reason mapping")
+
+
+def check_lot(name: str, lot: dict | None, product: int | None) -> int:
+    """The id of lot `name` (as `MasterData.lots` found it) for `product`; refuses an unknown or foreign lot."""
+    if lot is None:
+        raise Refused(Refusal("unknown_lot", f"Odoo has no stock.lot named {name!r}",
+                              "create the lot in Odoo or correct the event's lot, then: andon dlq replay"))
+    if product is not None and lot["product_id"] != product:
+        raise Refused(Refusal("lot_product_mismatch", f"lot {name!r} is for product id {lot['product_id']}, "
+                              f"the work order makes product id {product}",
+                              "correct the lot reference or the work order"))
+    return lot["id"]

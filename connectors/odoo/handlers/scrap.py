@@ -1,0 +1,89 @@
+"""`stock.scrap`: a scrap of the work order's product per `production.scrap_recorded`, then `action_validate`
+(Odoo insists on one record per call: validations run in parallel over the loop's connections). Keyed by the
+marker in `origin`; a draft found on replay is validated, a done one left alone."""
+
+from __future__ import annotations
+
+from andon.connectors.odoo.handlers.base import Batch, Inbound, Refusal, Refused, Row, Writer, check_lot
+from andon.connectors.odoo.masterdata import marker
+from andon.events import payload
+
+INSUFFICIENT_QTY_WIZARD = "stock.warn.insufficient.qty.scrap"
+
+
+class ScrapHandler:
+    model = "stock.scrap"
+    types = ("production.scrap_recorded",)
+
+    def __init__(self, w: Writer) -> None:
+        self.w = w
+
+    def apply(self, rows: list[Row], batch: Batch) -> None:
+        if not rows:
+            return
+        w = self.w
+        keys = [marker(it.event.event_id) for _, it, _ in rows]
+        existing = {}
+        for start in range(0, len(keys), w.chunk * 10):
+            for rec in w.client.search_read(self.model, [("origin", "in", keys[start:start + w.chunk * 10])],
+                                            ["id", "origin", "state"]):
+                existing[rec["origin"]] = rec
+        lots = w.md.lots([it.event.data["lot"] for _, it, _ in rows if it.event.data.get("lot")])
+        creates, validate = [], []
+        for i, it, center in rows:
+            rec = existing.get(marker(it.event.event_id))
+            if rec is not None:
+                if rec["state"] == "done":
+                    batch.record(i, it, self.model, rec["id"], "create+validate", "exists")
+                else:
+                    batch.record(i, it, self.model, rec["id"], "create", "exists", finished=False)
+                    validate.append((i, it, rec["id"]))
+                continue
+            try:
+                creates.append((i, it, self.vals(it, center, lots)))
+            except Refused as exc:
+                batch.refuse(i, it, exc.refusal)
+        ids = w.create(self.model, creates, batch)
+        for i, it, _ in creates:
+            if i in ids:
+                batch.record(i, it, self.model, ids[i], "create", "applied", finished=False)
+                validate.append((i, it, ids[i]))
+        w.parallel([(i, it, lambda client, i=i, it=it, rid=rid: self.validate(client, i, it, rid, batch))
+                    for i, it, rid in sorted(validate, key=lambda r: r[0])], batch)
+
+    def vals(self, it: Inbound, center: int, lots: dict) -> dict:
+        md = self.w.md
+        e, p = it.event, payload(it.event)
+        wo = md.active_work_order(center)
+        product = md.product_of(center)
+        if product is None:
+            raise Refused(Refusal("no_product", f"no work order on work center {e.work_center} names a product",
+                                  "release a work order for the work center, then: andon dlq replay"))
+        vals = {"product_id": product, "scrap_qty": float(p.quantity), "origin": marker(e.event_id)}
+        if md.data.stock_location:
+            vals["location_id"] = md.data.stock_location
+        if md.data.scrap_location:
+            vals["scrap_location_id"] = md.data.scrap_location
+        if wo is not None:
+            vals["workorder_id"] = wo.id
+            if wo.production_id:
+                vals["production_id"] = wo.production_id
+        if p.lot:
+            vals["lot_id"] = check_lot(p.lot, lots.get(p.lot), product)
+        return vals
+
+    def validate(self, client, i: int, it: Inbound, rid: int, batch: Batch) -> None:
+        answer = client.call_button(self.model, [rid], "action_validate")
+        if isinstance(answer, dict):
+            if answer.get("res_model") != INSUFFICIENT_QTY_WIZARD:
+                raise Refused(Refusal("unexpected_wizard", f"action_validate opened {answer.get('res_model')}",
+                                      "validate the scrap in Odoo by hand"))
+            if self.w.scrap_insufficient == "refuse":
+                raise Refused(Refusal("insufficient_quantity", f"Odoo warns that stock of the product is below "
+                                      f"the scrap quantity (scrap id {rid} left in draft)",
+                                      "correct the stock in Odoo, then: andon dlq replay"))
+            client.call_button(self.model, [rid], "do_scrap")
+            batch.record(i, it, self.model, rid, "action_validate+do_scrap", "applied",
+                         "confirmed Odoo's insufficient-quantity warning (the parts were scrapped on the floor)")
+            return
+        batch.record(i, it, self.model, rid, "action_validate", "applied")

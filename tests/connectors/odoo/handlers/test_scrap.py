@@ -1,0 +1,73 @@
+"""ScrapHandler against the fake Odoo: a validated stock.scrap per event, lots checked, Odoo's wizard handled."""
+
+from __future__ import annotations
+
+import pytest
+from fake_odoo import event, iso, outcomes
+
+from andon.events import ScrapRecorded
+
+
+def scrap(minute, quantity=3, lot=None, machine="press-01"):
+    return event("production.scrap_recorded", minute, ScrapRecorded(
+        shift_id="s", window_start=iso(minute - 1), window_end=iso(minute), quantity=quantity,
+        shift_reject_count=quantity, lot=lot), machine=machine)
+
+
+def test_each_event_is_one_validated_scrap_of_the_orders_product(fake, sync):
+    result = sync.apply([scrap(1, 3), scrap(2, 1)])
+    wo = fake.rows("mrp.workorder")[0]
+    rows = fake.rows("stock.scrap")
+    assert [(r["scrap_qty"], r["state"], r["product_id"], r["workorder_id"], r["production_id"]) for r in rows] == [
+        (3.0, "done", wo["product_id"], wo["id"], wo["production_id"])] + [
+        (1.0, "done", wo["product_id"], wo["id"], wo["production_id"])]
+    assert {r["scrap_location_id"] for r in rows} == {fake.rows("stock.location", [("usage", "=", "inventory")])[0]["id"]}
+    assert outcomes(result) == [("production.scrap_recorded", "applied")] * 2
+
+
+@pytest.mark.parametrize(("lot", "reason"), [("LOT-NOPE", "unknown_lot"), ("LOT-OTHER", "lot_product_mismatch")])
+def test_a_bad_lot_is_refused(fake, sync, lot, reason):
+    result = sync.apply([scrap(1, lot=lot)])
+    assert [r.reason for _, r in result.dead] == [reason]
+    assert fake.rows("stock.scrap") == []
+
+
+def test_a_known_lot_is_set(fake, sync):
+    sync.apply([scrap(1, lot="LOT-PB-100-0001")])
+    lot = fake.rows("stock.lot", [("name", "=", "LOT-PB-100-0001")])[0]["id"]
+    assert [r["lot_id"] for r in fake.rows("stock.scrap")] == [lot]
+
+
+def test_a_work_center_without_any_order_has_no_product_to_scrap(fake, sync):
+    result = sync.apply([scrap(1, machine="press-02")])
+    assert [r.reason for _, r in result.dead] == ["no_product"]
+
+
+@pytest.mark.parametrize(("policy", "state", "dead"), [("confirm", "done", []), ("refuse", "draft",
+                                                                                  ["insufficient_quantity"])])
+def test_the_insufficient_quantity_wizard_follows_the_policy(fake, site, policy, state, dead):
+    from andon.connectors.odoo.sync import OdooSync
+
+    fake.wizard_on_validate = True
+    result = OdooSync(fake, site, scrap_insufficient=policy, concurrency=1).apply([scrap(1)])
+    assert [r["state"] for r in fake.rows("stock.scrap")] == [state]
+    assert [r.reason for _, r in result.dead] == dead
+
+
+def test_a_replay_validates_a_draft_and_leaves_a_done_scrap_alone(fake, sync):
+    fake.transient[("stock.scrap", "action_validate")] = 1  # created, then Odoo went away before validation
+    sync.apply([scrap(1)])
+    assert [r["state"] for r in fake.rows("stock.scrap")] == ["done"], "the held segment was retried"
+    assert len(sync.slept) == 1
+    created = fake.writes()[("stock.scrap", "create")]
+    result = sync.apply([scrap(1)])
+    assert fake.writes()[("stock.scrap", "create")] == created == 1
+    assert outcomes(result) == [("production.scrap_recorded", "exists")]
+
+
+def test_a_zero_quantity_refused_by_odoo_does_not_block_the_others(fake, sync):
+    fake.refuse[("stock.scrap", "create")] = lambda rows: (
+        "You can only enter positive quantities." if any(r["scrap_qty"] <= 0 for r in rows) else None)
+    result = sync.apply([scrap(1, 2), scrap(2, 0), scrap(3, 1)])
+    assert [r.detail for _, r in result.dead] == ["You can only enter positive quantities."]
+    assert [r["scrap_qty"] for r in fake.rows("stock.scrap")] == [2.0, 1.0]
