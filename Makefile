@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean system-deps
+.PHONY: demo test lint bench fuzz install clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,23 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The decoders' and kernels' property tests with random draws and ANDON_FUZZ_SCALE times their CI examples, round
+# after round (a new seed each, printed) for FUZZ_SECONDS; replay a failure with `make fuzz SEED=<seed>`.
+FUZZ_SECONDS ?= 300
+FUZZ_SCALE ?= 20
+FUZZ_TESTS := tests/fault/test_fuzzed_readings.py tests/andon/test_jsonguard.py \
+	tests/andon/test_readings.py tests/andon/test_readings_scan.py tests/andon/test_readings_arrow.py \
+	tests/operators/test_reference_twins.py
+fuzz: $(STAMP)
+	@end=$$(( $$(date +%s) + $(FUZZ_SECONDS) )); round=0; \
+	while [ $$round -eq 0 ] || [ $$(date +%s) -lt $$end ]; do \
+	  round=$$((round + 1)); seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	  echo "fuzz round $$round: seed $$seed (replay: make fuzz SEED=$$seed FUZZ_SECONDS=0)"; \
+	  ANDON_HYPOTHESIS_PROFILE=fuzz ANDON_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest -q -x -p no:cacheprovider \
+	    --hypothesis-seed=$$seed $(FUZZ_TESTS) || { echo "fuzz FAILED with seed $$seed"; exit 1; }; \
+	  [ -z "$(SEED)" ] || break; \
+	done; echo "fuzz: $$round round(s), no failure"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,6 +18,8 @@ from typing import Literal
 
 import msgspec
 
+from andon.jsonguard import screen
+
 SCHEMA_VERSION = 1
 #: Namespace for uuid5 event ids; fixed forever so replays reproduce ids.
 EVENT_NAMESPACE = uuid.UUID("6f1d3a52-8c4e-5b7a-9e21-0a4d2c6b7e10")
@@ -224,9 +226,12 @@ def encode_event_lines(events: list[Event]) -> bytes:
 
 def decode_event(raw: bytes) -> Event:
     """Decode and validate an envelope and its payload; raises EventError saying what is wrong."""
+    refusal = screen(raw)
+    if refusal is not None:  # not UTF-8, nested too deep, or a key twice: readers could disagree on its meaning
+        raise EventError(f"not a v1 event envelope: {refusal.kind}: {refusal.detail}")
     try:
         event = _decoder.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise EventError(f"not a v1 event envelope: {exc}") from None
     payload_type = EVENT_TYPES.get(event.type)
     if payload_type is None:

@@ -32,7 +32,7 @@ class DeadLetter:
     def headers(self) -> list[tuple[str, bytes]]:
         return [
             ("andon.dlq.reason", self.reason.encode()),
-            ("andon.dlq.detail", self.detail.encode()[:1024]),
+            ("andon.dlq.detail", self.detail.encode("utf-8", "backslashreplace")[:1024]),
             ("andon.dlq.hint", self.hint.encode()),
             ("andon.source.topic", self.source_topic.encode()),
             ("andon.source.partition", str(self.source_partition).encode()),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import gc
 import heapq
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -25,10 +26,13 @@ import msgspec
 import numpy as np
 
 from andon.config import SiteConfig
+from andon.jsonguard import MAX_DEPTH, screen
 from andon.readings_fast import FastDecoder
 from andon.readings_scan import FALLBACK, TS_FUTURE, Scanner
 
 SignalValue = float | int | bool | str
+
+log = logging.getLogger(__name__)
 
 
 class Reading(msgspec.Struct, forbid_unknown_fields=False):
@@ -54,6 +58,11 @@ class Reason(enum.StrEnum):
     UNKNOWN_SITE = "unknown_site"
     UNKNOWN_MACHINE = "unknown_machine"
     UNAUTHORIZED = "unauthorized_publisher"
+    INVALID_UTF8 = "invalid_utf8"
+    DUPLICATE_KEY = "duplicate_key"
+    TOO_DEEP = "nesting_too_deep"
+    DECODER_ERROR = "decoder_error"
+    IMPLAUSIBLE_COUNTER = "implausible_counter"
 
 
 HINTS = {
@@ -67,6 +76,12 @@ HINTS = {
     Reason.UNKNOWN_SITE: "add the site's config file or fix the gateway's site name",
     Reason.UNKNOWN_MACHINE: "add the machine to the site config ([[machines]]) or fix the gateway's machine name",
     Reason.UNAUTHORIZED: "publish only for the sites this gateway is authorized for",
+    Reason.INVALID_UTF8: "the gateway must send UTF-8 text (check its character encoding setting)",
+    Reason.DUPLICATE_KEY: "send each key once per object: readers disagree on which of two equal keys counts",
+    Reason.TOO_DEEP: f"a reading nests 3 deep; keep payloads under {MAX_DEPTH} levels of arrays and objects",
+    Reason.DECODER_ERROR: "a bug in andon's decoder: report it with this message (kept here, nothing else lost)",
+    Reason.IMPLAUSIBLE_COUNTER: "check the gateway's counter mapping; a counter is a whole number from 0 to "
+                                "counter_max that grows at most as fast as the machine's ideal cycle time allows",
 }
 
 
@@ -218,9 +233,14 @@ class BatchDecoder:
                bounds: tuple[int, int] | None = None) -> ReadingBatch:
         """Decode `messages`. Timestamps must lie within `bounds` (default: `self.bounds(now_ms)`)."""
         bounds = bounds or self.bounds(now_ms)
-        if self._scanner is None or not messages:
-            return self._decode_msgspec(messages, bounds)[0]
-        return self._decode_scanned(messages, bounds)[0]
+        try:
+            if self._scanner is None or not messages:
+                return self._decode_msgspec(messages, bounds)[0]
+            return self._decode_scanned(messages, bounds)[0]
+        except Exception as exc:  # a bug in a fast path must not stop the plant: the reference path, one by one
+            log.warning("batch decoder failed (%s: %s); decoding its %d messages one by one", type(exc).__name__,
+                        exc, len(messages))
+            return self.decode_each(messages, bounds)
 
     def decode_json_only(self, messages: Sequence[bytes], skip_prefix: bytes, *,
                          bounds: tuple[int, int]) -> tuple[ReadingBatch, list[int]]:
@@ -228,6 +248,31 @@ class BatchDecoder:
         e.g. Arrow IPC): returns the batch (message indices relative to all `messages`) and the set-aside
         positions. JSON text never starts with that prefix, so only messages the scanner could not take are
         looked at: an all-JSON batch pays nothing for the check."""
+        try:
+            return self._decode_json_only(messages, skip_prefix, bounds)
+        except Exception as exc:  # as in decode: the reference path, message by message
+            log.warning("batch decoder failed (%s: %s); decoding its %d messages one by one", type(exc).__name__,
+                        exc, len(messages))
+            skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
+            taken = set(skipped)
+            kept = [i for i in range(len(messages)) if i not in taken]
+            return _renumbered(self.decode_each([messages[i] for i in kept], bounds), kept), skipped
+
+    def decode_each(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
+        """The reference path, one message at a time; a message it fails on becomes a `decoder_error` record."""
+        parts: list[ReadingBatch] = []
+        for i, raw in enumerate(messages):
+            try:
+                part = self._decode_msgspec([raw], bounds, fast=False)[0]
+            except Exception as exc:
+                log.error("decoder failed on message %d of a batch: %s: %s", i, type(exc).__name__, exc)
+                bad = InvalidReading(Reason.DECODER_ERROR, f"{type(exc).__name__}: {exc}", raw[:4096], 0)
+                part = _empty(self.registry.signals, [bad])
+            parts.append(_renumbered(part, [i]))
+        return _joined(parts, self.registry.signals)
+
+    def _decode_json_only(self, messages: Sequence[bytes], skip_prefix: bytes,
+                          bounds: tuple[int, int]) -> tuple[ReadingBatch, list[int]]:
         if self._scanner is None or len(messages) <= _FEW:
             # few messages (an Arrow batch is few large ones): look at each and never scan the Arrow bytes
             skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
@@ -289,22 +334,27 @@ class BatchDecoder:
                             np.concatenate([scan.values, rest.values])[order], signals, invalid,
                             index[order]), skipped
 
-    def _decode_msgspec(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> tuple[ReadingBatch, int]:
-        """The msgspec paths; also how many leading invalid records come from sizing and decoding (the rest are
-        per-reading refusals, in message order)."""
-        if messages and max(map(len, messages)) <= self.max_message_bytes:
-            fast = self._fast.decode(messages)
-            if fast is not None:
-                return self._checked(fast, messages, bounds), 0
+    def _decode_msgspec(self, messages: Sequence[bytes], bounds: tuple[int, int], *,
+                        fast: bool = True) -> tuple[ReadingBatch, int]:
+        """The msgspec paths; also how many leading invalid records come from sizing, screening and decoding (the
+        rest are per-reading refusals, in message order). `fast=False`: the reference path alone."""
+        refusals = [screen(raw) if len(raw) <= self.max_message_bytes else None for raw in messages]
+        clean = not any(refusals)
+        if fast and clean and messages and max(map(len, messages)) <= self.max_message_bytes:
+            columns = self._fast.decode(messages)
+            if columns is not None:
+                return self._checked(columns, messages, bounds), 0
         invalid: list[InvalidReading] = []
         sized: list[tuple[int, bytes]] = []
-        for i, raw in enumerate(messages):
+        for i, (raw, refusal) in enumerate(zip(messages, refusals, strict=True)):
             if len(raw) > self.max_message_bytes:
                 invalid.append(InvalidReading(Reason.OVERSIZED, f"{len(raw)} bytes > limit {self.max_message_bytes}",
                                               raw[:4096], i))
+            elif refusal is not None:
+                invalid.append(InvalidReading(Reason(refusal.kind), refusal.detail, raw, i))
             else:
                 sized.append((i, raw))
-        decoded = self._decode_all(sized, invalid)
+        decoded = self._decode_all(sized, invalid, whole=fast)
         n_early = len(invalid)
         return self._columns(decoded, invalid, bounds), n_early
 
@@ -332,18 +382,21 @@ class BatchDecoder:
             machine, ts, seq, values, msg_index = machine[keep], ts[keep], seq[keep], values[keep], msg_index[keep]
         return ReadingBatch(machine.astype(np.int32), ts, seq, values, self.registry.signals, invalid, msg_index)
 
-    def _decode_all(self, sized: list[tuple[int, bytes]], invalid: list[InvalidReading]):
-        """Fast path: the whole batch as one JSON array; on any error, message by message to isolate it."""
+    def _decode_all(self, sized: list[tuple[int, bytes]], invalid: list[InvalidReading], *, whole: bool = True):
+        """Fast path: the whole batch as one JSON array; on any error (or with `whole=False`), message by message
+        to isolate it."""
         out: list[tuple[int, bytes, Reading]] = []
         if not sized:
             return out
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            try:
-                items = _many.decode(b"[" + b",".join(raw for _, raw in sized) + b"]")
-            except msgspec.DecodeError:
-                items = None
+            items = None
+            if whole:
+                try:
+                    items = _many.decode(b"[" + b",".join(raw for _, raw in sized) + b"]")
+                except (msgspec.DecodeError, RecursionError):
+                    items = None
             if items is not None and len(items) == len(sized):
                 for (i, raw), item in zip(sized, items, strict=True):
                     _collect(out, invalid, i, raw, item)
@@ -354,6 +407,9 @@ class BatchDecoder:
                 except msgspec.DecodeError as exc:
                     reason, detail = _schema_reason(raw, exc)
                     invalid.append(InvalidReading(reason, detail, raw, i))
+                    continue
+                except RecursionError:
+                    invalid.append(InvalidReading(Reason.TOO_DEEP, "arrays/objects nest too deep to decode", raw, i))
                     continue
                 _collect(out, invalid, i, raw, item)
             return out
@@ -416,6 +472,23 @@ class BatchDecoder:
 
 #: Up to this many messages, decode_json_only looks at each message's prefix instead of scanning them all.
 _FEW = 64
+
+
+def _empty(signals: list[str], invalid: list[InvalidReading]) -> ReadingBatch:
+    e = np.zeros(0, dtype=np.int64)
+    return ReadingBatch(np.zeros(0, np.int32), e, e.copy(), np.zeros((0, len(signals))), signals, invalid, e.copy())
+
+
+def _joined(parts: list[ReadingBatch], signals: list[str]) -> ReadingBatch:
+    """Batches of disjoint messages (message indices already relative to all of them), in order."""
+    invalid = [bad for p in parts for bad in p.invalid]
+    rows = [p for p in parts if len(p)]
+    if not rows:
+        return _empty(signals, invalid)
+    return ReadingBatch(np.concatenate([p.machine for p in rows]).astype(np.int32, copy=False),
+                        np.concatenate([p.ts for p in rows]), np.concatenate([p.seq for p in rows]),
+                        np.concatenate([p.values for p in rows]), signals, invalid,
+                        np.concatenate([p.message_index for p in rows]))
 
 
 def _renumbered(batch: ReadingBatch, kept: Sequence[int]) -> ReadingBatch:

@@ -639,9 +639,14 @@ def decode_arrow(payloads: Sequence[bytes], registry: Registry, bounds: tuple[in
         index = indices[pos] if indices is not None else pos
         try:
             batches = _decode_fast(payload, registry, cache)
-        except (_Slow, UnicodeDecodeError):  # (strings that are not UTF-8: the general path refuses them)
+        except Exception:  # _Slow, strings that are not UTF-8, or a bug: the general path judges the payload
             errors: list[InvalidReading] = []
-            got = _decode_general(payload, registry, index, errors)
+            try:
+                got = _decode_general(payload, registry, index, errors)
+            except Exception as exc:  # a bug in the general path: this payload alone is dead-lettered
+                errors.append(InvalidReading(Reason.DECODER_ERROR, f"{type(exc).__name__}: {exc}", payload[:4096],
+                                             index))
+                got = None
             if got is None:
                 parts.append((index, payload, None, errors))
                 continue

@@ -13,7 +13,8 @@ fallback and the caller decodes that message the old way. It takes:
   reprs, long digit strings, far exponents) by libc's ``strtod``, correctly rounded on glibc like ``float()`` and
   msgspec (where it is not trusted, see ``CORRECT_STRTOD``, such numbers fall back; so does a value that overflows);
 - unknown signals and unknown top-level keys holding ASCII strings without escapes, such numbers, true or false
-  (and null at the top level only: the general path refuses a null signal) are skipped.
+  (and null at the top level only: the general path refuses a null signal) are skipped; up to 16 of them, each
+  once (a repeated key, or two keys with the same hash, falls back: the general path refuses duplicate keys).
 
 Everything else falls back: nested values, a signal set to null, true/false or a string, ``NaN``/``Infinity``,
 numbers beyond the float range, ``ts``/``seq`` beyond 18 digits, non-ASCII text outside a matched name, bytes after
@@ -65,6 +66,7 @@ _P10_INT = np.array([10**k for k in range(9)], np.int64)
 _PAD = bytes(16)  # after the batch and every name table: loads of 8 bytes (two at once) never leave the buffer
 _GUESSES = 64  # key turns per message whose key is remembered from the previous message
 _TOP_KEYS = [b"site", b"machine", b"ts", b"seq", b"signals"]
+_UNKNOWN_KEYS = 16  # unknown keys a message may have and still be scanned (their hashes are compared pairwise)
 
 # what a key means
 _UNKNOWN, _SITE, _MACHINE, _TS, _SEQ, _SIGNALS, _KNOWN_SIGNAL = 0, 1, 2, 3, 4, 5, 6
@@ -225,6 +227,7 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
     k = 0
     fallbacks = 0
     cursor = 0
+    unknown = np.empty(_UNKNOWN_KEYS, np.uint64)  # hashes of the unknown keys met in the current message
     for i in range(n):
         if discover:
             start = cursor
@@ -252,6 +255,7 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                 have_seq = False
                 have_signals = False
                 depth = 1  # 1: the reading object, 2: inside "signals"
+                n_unknown = 0
                 done = False
                 turn = 0
                 while True:  # one member per turn
@@ -343,6 +347,18 @@ def scan_batch(buf, n, data_end, offsets, max_len, lo, hi, site_names, site_off,
                                 slot = (slot + 1) & sig_mask
                         if kind == _UNKNOWN and wide:
                             break  # not validated as UTF-8 here
+                        if kind == _UNKNOWN:  # a key twice is refused by the general path: such a message falls back
+                            kl = p - ks - 1
+                            hk = _mix(kl, buf[ks], buf[ks + min(1, kl - 1)], buf[ks + kl // 2],
+                                      buf[ks + max(kl - 2, 0)], buf[ks + kl - 1], depth) if kl > 0 else _U(depth)
+                            repeated = n_unknown == _UNKNOWN_KEYS
+                            for u in range(n_unknown):
+                                if unknown[u] == hk:
+                                    repeated = True  # (or a hash collision: the general path judges either)
+                            if repeated:
+                                break
+                            unknown[n_unknown] = hk
+                            n_unknown += 1
                         if turn < n_guess:
                             if kind == _KNOWN_SIGNAL:
                                 guess[turn] = col

@@ -57,9 +57,40 @@ class TelemetryDecoder:
             self._site_ids = ids
 
     def decode(self, raw: RawBatch) -> Decoded:
-        if self.authorizer is None:
-            return self._decode(raw)
-        return self._authorized(raw)
+        """Readings and dead letters of a source batch; whatever the bytes, this returns (one message that
+        breaks a decoder becomes a `decoder_error` dead letter, the others are decoded one by one)."""
+        try:
+            if self.authorizer is None:
+                return self._decode(raw)
+            return self._authorized(raw)
+        except Exception as exc:
+            log.warning("decoding a batch of %d messages failed (%s: %s); decoding them one by one",
+                        len(raw.values), type(exc).__name__, exc)
+            return self._decode_each(raw)
+
+    def _decode_each(self, raw: RawBatch) -> Decoded:
+        parts: list[ReadingBatch] = []
+        dead: list[DeadLetter] = []
+        for i in range(len(raw.values)):
+            one = RawBatch(raw.topic, raw.partition, [raw.offsets[i]], [raw.values[i]],
+                           [raw.keys[i]] if raw.keys else [], [raw.timestamps[i]] if raw.timestamps else [],
+                           [raw.headers[i]] if len(raw.headers) == len(raw.values) else [])
+            try:
+                got = self._decode(one) if self.authorizer is None else self._authorized(one)
+            except Exception as exc:
+                log.error("decoder failed on %s[%d] offset %d: %s: %s", raw.topic, raw.partition, raw.offsets[i],
+                          type(exc).__name__, exc)
+                dead.append(DeadLetter(Reason.DECODER_ERROR.value, f"{type(exc).__name__}: {exc}",
+                                       HINTS[Reason.DECODER_ERROR], raw.values[i][:4096], raw.topic, raw.partition,
+                                       raw.offsets[i], raw.keys[i] if raw.keys else None))
+                continue
+            dead.extend(got.dead)
+            if len(got.batch):
+                got.batch.message_index = np.full(len(got.batch), i, dtype=np.int64)
+                parts.append(got.batch)
+        batch = concat(parts) if parts else _no_readings(self.registry.signals)
+        batch.invalid = []
+        return Decoded(batch, dead, len(batch) + len(dead))
 
     def _authorized(self, raw: RawBatch) -> Decoded:
         """Refuse messages from no known gateway, decode the rest, then refuse readings for sites the message's
@@ -125,6 +156,11 @@ class TelemetryDecoder:
                            raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
                 for bad in batch.invalid]
         return Decoded(batch, dead, len(batch) + len(dead))
+
+
+def _no_readings(signals: list[str]) -> ReadingBatch:
+    e = np.zeros(0, dtype=np.int64)
+    return ReadingBatch(np.zeros(0, np.int32), e, e.copy(), np.zeros((0, len(signals))), signals, [], e.copy())
 
 
 def _unauthorized(raw: RawBatch, i: int, detail: str) -> DeadLetter:

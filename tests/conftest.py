@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from andon.config import example_site_path, load_site
+
+# Hypothesis: the normal suite (and CI) draws the same examples on every run; `make fuzz` loads "fuzz" (random
+# draws, a seed printed for replay, many more examples: see tests/support/fuzzing.py).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("ANDON_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

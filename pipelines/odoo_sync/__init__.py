@@ -153,6 +153,17 @@ def oversized_event(raw: bytes, limit: int, key: bytes | None, topic: str, parti
     return OutMessage(dlq_topic, key, raw[:4096], headers)
 
 
+def decoder_error(raw: bytes, exc: Exception, key: bytes | None, topic: str, partition: int, offset: int,
+                  dlq_topic: str) -> OutMessage:
+    """Dead letter for an event the decoder failed on unexpectedly (a bug in andon: the text says which)."""
+    detail = f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace")[:1024]
+    headers = [("andon.dlq.reason", b"decoder_error"), ("andon.dlq.detail", detail),
+               ("andon.dlq.hint", b"a bug in andon's event decoder: report it with this message"),
+               ("andon.source.topic", topic.encode()), ("andon.source.partition", str(partition).encode()),
+               ("andon.source.offset", str(offset).encode())]
+    return OutMessage(dlq_topic, key, raw, headers)
+
+
 def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
     from andon.pipelines.telemetry.metrics import report_lag
 
@@ -179,6 +190,9 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
                 BOARD.consumed([pending(event, head, stamp, read_ms)])
             except EventError as exc:
                 out.dead.append(invalid_event(value, exc, key, batch.topic, batch.partition, offset,
+                                              topics.events_dlq))
+            except Exception as exc:  # a bug in decoding must not stop the sync: this event alone is set aside
+                out.dead.append(decoder_error(value, exc, key, batch.topic, batch.partition, offset,
                                               topics.events_dlq))
         return out
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,7 +55,20 @@ def test_array_message_and_rfc3339_timestamp(decoder):
 
 BAD = [
     (b'{"site": "plant-a", "machine": "press-01", "ts": 17', Reason.MALFORMED),
-    (b"\x00\xff\xfe garbage", Reason.MALFORMED),
+    (b"\x00\xff\xfe garbage", Reason.INVALID_UTF8),
+    (b"\x00 garbage", Reason.MALFORMED),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"signals":{"note":"\xff\xfe"}}', Reason.INVALID_UTF8),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"x":"\xc3","signals":{}}', Reason.INVALID_UTF8),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"ts":1772431199001,"signals":{}}',
+     Reason.DUPLICATE_KEY),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"signals":{"q":1,"q":2}}', Reason.DUPLICATE_KEY),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"x":1,"x":2,"signals":{}}', Reason.DUPLICATE_KEY),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"s\\u0069te":"plant-b","signals":{}}',
+     Reason.DUPLICATE_KEY),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"x":' + b'{"a":' * 3000 + b"1" + b"}" * 3000
+     + b',"signals":{}}', Reason.TOO_DEEP),
+    (b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"signals":{"x":' + b"[" * 900 + b"]" * 900 + b"}}",
+     Reason.TOO_DEEP),
     (raw({"site": "plant-a", "machine": "press-01", "signals": {}}), Reason.SCHEMA),
     (raw({**reading(), "ts": [1, 2]}), Reason.SCHEMA),
     (raw({**reading(), "signals": {"state": {"nested": 1}}}), Reason.SCHEMA),
@@ -92,7 +106,7 @@ def test_parse_ts():
     assert parse_ts(True) is None and parse_ts(float("nan")) is None and parse_ts("2025-11-26") is None
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["press-01", "cnc-05", "mold-08"]),
                           st.integers(NOW - 10_000_000, NOW),
                           st.floats(-1e9, 1e9, allow_nan=False)), max_size=30),

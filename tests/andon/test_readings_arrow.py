@@ -57,6 +57,7 @@ def test_bad_arrow_rows_and_payloads_are_data(site):
 
 import pyarrow.compute as pc  # noqa: E402
 import pytest  # noqa: E402
+from fuzzing import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -249,7 +250,7 @@ def arrow_payload(draw, bounds=BOUNDS) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(st.lists(arrow_payload(), min_size=1, max_size=4), st.booleans())
 def test_decoder_matches_reference(registry, payloads, with_indices):
@@ -259,7 +260,7 @@ def test_decoder_matches_reference(registry, payloads, with_indices):
     assert_same(decode_arrow(payloads, registry, BOUNDS, indices), want)  # again, from the caches
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(arrow_payload(), st.data())
 def test_damaged_payloads_match_reference(registry, payload, data):

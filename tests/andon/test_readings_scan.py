@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+from fuzzing import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -181,7 +182,7 @@ def dumps_json(site="plant-a", machine="press-01", ts=NOW - 1000, seq=1, **signa
     return json.dumps({"site": site, "machine": machine, "ts": ts, "seq": seq, "signals": signals}).encode()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(message(), max_size=12))
 @example([b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"signals":{"state":-0}}',
           b'{"site":"plant-a","machine":"press-01","ts":1772431199000,"signals":{"state":-0.0,"alarm":true}}'])
@@ -194,7 +195,7 @@ def test_scanner_gives_what_the_msgspec_paths_give(pair, messages):
     assert_same(outcome(new, messages), outcome(old, messages))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["press-01", "cnc-02", "mold-03", "press-99"]),
                           st.integers(BOUNDS[0] - 1000, BOUNDS[1] + 1000),
                           st.floats(allow_nan=False, allow_infinity=False, width=64),
@@ -380,7 +381,7 @@ def _value(text: str) -> float:
     return float(int(text)) if text.lstrip("-").isdigit() else float(text)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(float_text(), st.sampled_from(["", " ", "\n"]), st.integers(0, 3)), min_size=1,
                 max_size=8))
 @example([("1.7976931348623159e308", "", 0), ("1e400", " ", 1), ("-1e400", "", 2), ("1204.7387681128703", "", 3)])

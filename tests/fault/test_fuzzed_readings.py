@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import examples
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from andon.config import example_site_path, load_site
 from andon.messages import RawBatch
 from andon.operators.telemetry import TelemetryDecoder
 from andon.readings import Registry
@@ -101,11 +103,35 @@ def _is_empty_array(value: bytes) -> bool:
         return False
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_every_message_is_a_reading_or_a_dead_letter(decoder, site, data):
-    values = data.draw(st.lists(message(machines(site)), min_size=1, max_size=25))
+NAMES = machines(load_site(example_site_path()))
+_GOOD = b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"seq":7,"signals":{"state":10000}}'
+
+#: What Hypothesis (or a user) found; each stays an explicit example.
+FOUND = [
+    # msgspec's batch path raised UnicodeDecodeError (issue 16)
+    [_GOOD, b'{"site": "', b"\x80", b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"seq":null,'
+                                     b'"signals":{"state":10000}}'],
+    # a string signal holding invalid UTF-8 was taken silently
+    [b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"note":"\xff\xfe"}}', _GOOD],
+    # an object nested a few thousand levels deep raised RecursionError
+    [b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"x":' + b'{"a":' * 3000 + b"1" + b"}" * 3000
+     + b',"signals":{}}', _GOOD],
+    [b"[" * 3000 + b"]" * 3000, _GOOD, b"[" * 3000],
+    # duplicate keys (the scanner took the first of two unknown keys, msgspec the last of known ones)
+    [b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"x":1,"x":2,"signals":{}}',
+     b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"ts":1772430000001,"signals":{}}'],
+]
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                            HealthCheck.function_scoped_fixture])
+@given(values=st.lists(message(NAMES), min_size=1, max_size=25))
+@example(values=FOUND[0])
+@example(values=FOUND[1])
+@example(values=FOUND[2])
+@example(values=FOUND[3])
+@example(values=FOUND[4])
+def test_every_message_is_a_reading_or_a_dead_letter(decoder, values):
     n = len(values)
     raw = RawBatch("t", 0, list(range(n)), values, [None] * n, [0] * n, [None] * n)
     decoded = decoder.decode(raw)  # must not raise

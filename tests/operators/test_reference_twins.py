@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from fuzzing import examples
 from harness import T0, make_batch, make_plant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,7 +80,7 @@ def test_kernels_equal_twins_on_traces(seed):
     run_both(trace(seed, T0 + seed * 97_000, machines=5, n=300))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 120), offset_s=st.integers(0, 3600))
 def test_kernels_equal_twins_hypothesis(seed, n, offset_s):
     run_both(trace(seed, T0 + offset_s * 1000, machines=5, n=n))
