@@ -21,7 +21,7 @@ HOSTILE = [
     (b'{"site":"plant-a","machine":"press-77","ts":1772430000000,"signals":{"power_kw":1}}', "unknown_machine"),
     (b'{"site":"plant-a","machine":"press-01","ts":1672430000000,"signals":{"power_kw":1}}', "timestamp_too_old"),
     (b'{"site":"plant-a","machine":"press-01","ts":4102444800000,"signals":{"power_kw":1}}', "timestamp_in_future"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "malformed_json"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "invalid_utf8"),
     (b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"x":"' + b"A" * 2_000_000 + b'"}}',
      "oversized"),
 ]
