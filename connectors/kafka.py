@@ -11,9 +11,10 @@ Example::
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -132,15 +133,19 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     `<group_prefix>-src-<uuid>` (the site's kafka.group_id), so broker ACLs on a group prefix apply.
     """
 
-    def __init__(self, config: dict, topic: str, *, batch_size: int = 10_000, poll_timeout_s: float = 0.05,
+    def __init__(self, config: dict, topic: str | Sequence[str], *, batch_size: int = 10_000, poll_timeout_s: float = 0.05,
                  eof_idle_s: float | None = None, on_batch: Callable[[RawBatch], None] | None = None,
                  on_lag: LagCallback | None = None, group_prefix: str = "andon") -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if not topic:
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        if not topics or not all(topics):
             raise ValueError("topic must be named")
         self.config = dict(config)
-        self.topic = topic
+        #: topic names, and regular expressions (a leading `^`, as librdkafka writes them) matched against the
+        #: cluster's topics when the dataflow starts (a topic created later is read after a restart)
+        self.topics = topics
+        self.topic = topics[0]
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         self.eof_idle_s = eof_idle_s
@@ -150,21 +155,36 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
 
     def list_parts(self) -> list[str]:
         admin = _admin(self.config)
-        meta = admin.list_topics(self.topic, timeout=15)
-        topic = meta.topics.get(self.topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise KafkaIOError(f"topic {self.topic!r} does not exist or has no partitions",
-                               hint="create it (andon broker does, or a KafkaTopic resource) or fix topics.* in config")
-        return [f"{self.topic}-{p}" for p in sorted(topic.partitions)]
+        patterns = [re.compile(t) for t in self.topics if t.startswith("^")]
+        meta = admin.list_topics(None if patterns else self.topic if len(self.topics) == 1 else None, timeout=15)
+        parts: list[str] = []
+        for name in self.topics:
+            if name.startswith("^"):
+                continue
+            topic = meta.topics.get(name)
+            if topic is None or topic.error is not None or not topic.partitions:
+                raise KafkaIOError(f"topic {name!r} does not exist or has no partitions",
+                                   hint="create it (andon broker does, or a KafkaTopic resource) or fix topics.* in "
+                                        "config")
+            parts.extend(f"{name}-{p}" for p in sorted(topic.partitions))
+        for pattern in patterns:
+            named = {t.rsplit("-", 1)[0] for t in parts}
+            found = sorted(n for n, t in meta.topics.items()
+                           if pattern.search(n) and t.error is None and t.partitions and n not in named)
+            if not found:
+                raise KafkaIOError(f"no topic matches {pattern.pattern!r}",
+                                   hint="create the gateways' topics before starting, or fix [mapping] topic_pattern")
+            parts.extend(f"{n}-{p}" for n in found for p in sorted(meta.topics[n].partitions))
+        return parts
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
-        partition = int(for_part.rsplit("-", 1)[1])
+        topic, partition = for_part.rsplit("-", 1)
         # A fresh start reads from offset 0 with auto.offset.reset=earliest: the same messages as OFFSET_BEGINNING
         # (if retention removed offset 0, the reset lands on the first kept one), without the extra offset lookup
         # that costs librdkafka about half a second per partition. A resumed offset that retention has since
         # removed also resets to the earliest kept message, never to the end of the partition.
         start = 0 if resume_state is None else resume_state
-        return _KafkaPartition(self.config, self.topic, partition, start, self.batch_size, self.poll_timeout_s,
+        return _KafkaPartition(self.config, topic, int(partition), start, self.batch_size, self.poll_timeout_s,
                                self.eof_idle_s, self.on_batch, self.on_lag, group_prefix=self.group_prefix)
 
 

@@ -16,8 +16,9 @@ import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
 from andon.config import SiteConfig
+from andon.mapping import Mapper
 from andon.messages import DeadLetter, RawBatch
-from andon.readings import HINTS, BatchDecoder, ReadingBatch, Reason, Registry
+from andon.readings import HINTS, BatchDecoder, InvalidReading, ReadingBatch, Reason, Registry
 from andon.readings_arrow import ARROW_STREAM_MAGIC, decode_arrow
 from andon.security import Authorizer
 
@@ -46,6 +47,8 @@ class TelemetryDecoder:
                                     max_future_s=first.max_future_s, max_past_s=first.max_past_s)
         self.registry = registry
         self.fixed_bounds = bounds
+        #: each site's [mapping], applied before any decoder path; None when every site sends andon's format
+        self.mapper = Mapper.from_sites(sites)
         self.authorizer = Authorizer.from_sites(sites)
         if self.authorizer is None:
             log.warning("publisher authorization is off: no [[gateways]] in the site config(s) %s; any producer "
@@ -138,24 +141,44 @@ class TelemetryDecoder:
         return Decoded(batch, dead, len(batch) + len(dead))
 
     def _decode(self, raw: RawBatch) -> Decoded:
+        route = self.mapper.route(raw.topic) if self.mapper is not None else None
+        if route is None:
+            batch = self._decode_values(raw.values)
+            return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
+        # mapped first (one place for every payload format and decoder path), then decoded like contract messages;
+        # refusals keep the original bytes and positions
+        mapped = route.apply(raw.values, raw.keys, raw.topic)
+        batch = self._decode_values(mapped.values)
+        kept = mapped.kept
+        if batch.message_index is not None and len(batch):
+            batch.message_index = np.asarray(kept, dtype=np.int64)[batch.message_index]
+        later = [InvalidReading(bad.reason, bad.detail, raw.values[kept[bad.message_index]],
+                                kept[bad.message_index]) for bad in batch.invalid]
+        batch.invalid = sorted(mapped.invalid + later, key=lambda bad: bad.message_index)
+        return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
+
+    def _decode_values(self, values: Sequence[bytes]) -> ReadingBatch:
+        """Contract messages (JSON or Arrow IPC) decoded into one batch in message order."""
         bounds = self.fixed_bounds or self.decoder.bounds()
         # JSON first; Arrow IPC payloads (never valid JSON) come back set aside by position
-        jb, arrow_idx = self.decoder.decode_json_only(raw.values, ARROW_STREAM_MAGIC, bounds=bounds)
+        jb, arrow_idx = self.decoder.decode_json_only(values, ARROW_STREAM_MAGIC, bounds=bounds)
         if not arrow_idx:
-            batch = jb
+            return jb
+        ab = decode_arrow([values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
+        if len(jb) == 0:  # Arrow only: decode_arrow keeps the payloads' order already
+            batch = ab
         else:
-            ab = decode_arrow([raw.values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
-            if len(jb) == 0:  # Arrow only: decode_arrow keeps the payloads' order already
-                batch = ab
-            else:
-                batch = concat([jb, ab])
-                order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
-                batch = take(batch, order)
-            batch.invalid = jb.invalid + ab.invalid
-        dead = [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
-                           raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
-                for bad in batch.invalid]
-        return Decoded(batch, dead, len(batch) + len(dead))
+            batch = concat([jb, ab])
+            order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
+            batch = take(batch, order)
+        batch.invalid = jb.invalid + ab.invalid
+        return batch
+
+
+def _dead_letters(raw: RawBatch, invalid: Sequence[InvalidReading]) -> list[DeadLetter]:
+    return [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
+                       raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
+            for bad in invalid]
 
 
 def _no_readings(signals: list[str]) -> ReadingBatch:

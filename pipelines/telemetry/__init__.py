@@ -19,6 +19,7 @@ from andon.config import SiteConfig
 from andon.connectors.files import JsonlBatchSource, JsonlSink
 from andon.connectors.kafka import KafkaBatchSource, KafkaSink
 from andon.connectors.parquet import ParquetSink, write_data_dictionary
+from andon.mapping import Mapper
 from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
 from andon.pipelines.status import BOARD
@@ -57,6 +58,15 @@ class TelemetryFlowConfig:
             raise ValueError("source 'files' needs at least one input file")
 
 
+def telemetry_topics(sites: Sequence[SiteConfig]) -> list[str]:
+    """What the telemetry source reads: each site's topic, or the pattern of the topics its [mapping] reads the
+    UNS path or topic_pattern from (e.g. ^umh\\.v1\\..+\\._historian$)."""
+    mapper = Mapper.from_sites(sites)
+    if mapper is not None:
+        return mapper.subscriptions()
+    return list(dict.fromkeys(s.topics.telemetry for s in sites))
+
+
 def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     registry = Registry(cfg.sites)
     site = cfg.sites[0]
@@ -70,7 +80,7 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     flow = Dataflow("andon_telemetry")
     if cfg.source == "kafka":
         kafka = {**site.kafka.client_config(), **cfg.kafka_config}
-        source = KafkaBatchSource(kafka, topics.telemetry, batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s,
+        source = KafkaBatchSource(kafka, telemetry_topics(cfg.sites), batch_size=cfg.batch_size, eof_idle_s=cfg.eof_idle_s,
                                   on_lag=metrics.report_lag, group_prefix=site.kafka.group_id)
     elif cfg.source == "custom":
         source = cfg.custom_source
