@@ -83,8 +83,8 @@ scale = { power_kw = 0.001 }
 
 def with_mapping(toml_text: str, mapping: str, **fmt: str) -> str:
     """A site TOML with its [mapping] table replaced."""
-    head, rest = toml_text.split("[mapping]", 1)
+    head, rest = toml_text.split("\n[mapping]\n", 1)
     tail = rest.split("\n\n", 1)[1] if "\n\n" in rest else ""
     for name, value in fmt.items():
         mapping = mapping.replace("{" + name + "}", value)
-    return head + mapping.strip() + "\n\n" + tail
+    return head + "\n" + mapping.strip() + "\n\n" + tail
