@@ -29,6 +29,7 @@ cannot read becomes an InvalidReading with its reason and the original bytes, ne
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from andon.config import ClassMapping, Mapping, SiteConfig
+from andon.jsonguard import screen
 from andon.readings import InvalidReading, Reason, parse_ts
 
 #: Kafka topics carrying UMH v1 historian data, when the UNS path is the topic (the default subscription).
@@ -44,6 +46,8 @@ UMH_TOPIC_PATTERN = r"^umh\.v1\..+\._historian$"
 UMH_TS_FIELD = "timestamp_ms"
 #: The shortest UNS path: umh.v1.<enterprise>.<site>.<machine>._historian
 _UMH_MIN_LEVELS = 6
+
+log = logging.getLogger(__name__)
 
 _json = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -246,8 +250,12 @@ class Route:
                 out.kept.append(i)
             except MappingRefusal as bad:
                 profile = self.reader.profile if self.reader is not None else "?"
-                out.invalid.append(InvalidReading(bad.reason, f"[mapping] profile {profile}: {bad.detail}",
-                                                  raw[:4096], i))
+                kept = raw[:4096] if bad.reason is Reason.OVERSIZED else raw
+                out.invalid.append(InvalidReading(bad.reason, f"[mapping] profile {profile}: {bad.detail}", kept, i))
+            except Exception as exc:  # a bug in the mapping must not stop the plant: this message only
+                log.error("mapping failed on message %d of a batch: %s: %s", i, type(exc).__name__, exc)
+                out.invalid.append(InvalidReading(Reason.DECODER_ERROR, f"mapping: {type(exc).__name__}: {exc}",
+                                                  raw, i))
         return out
 
     def message(self, raw: bytes, key: bytes | None, topic: str) -> bytes:
@@ -262,6 +270,9 @@ class Route:
             from andon.mapping_arrow import map_arrow
 
             return map_arrow(raw, reader, site, machine)
+        refusal = screen(raw)  # UTF-8, bounded nesting, no key twice: as for every JSON message
+        if refusal is not None:
+            raise MappingRefusal(Reason(refusal.kind), refusal.detail)
         try:
             doc = _json.decode(raw)
         except msgspec.DecodeError as exc:
