@@ -27,7 +27,7 @@ TS = pa.timestamp("ms", tz="UTC")
 TELEMETRY_AGG = pa.schema([
     ("machine", pa.string()), ("window_start", TS), ("window_end", TS), ("signal", pa.string()),
     ("count", pa.int64()), ("min", pa.float64()), ("max", pa.float64()), ("mean", pa.float64()),
-    ("last", pa.float64()),
+    ("last", pa.float64()), ("final", pa.bool_()), ("covers_until", TS),
 ])
 REASONS = pa.list_(pa.struct([("reason", pa.string()), ("seconds", pa.float64())]))
 SHIFT_OEE = pa.schema([
@@ -36,8 +36,13 @@ SHIFT_OEE = pa.schema([
     ("downtime_s", pa.float64()), ("microstop_s", pa.float64()), ("total_count", pa.int64()),
     ("good_count", pa.int64()), ("reject_count", pa.int64()), ("ideal_cycle_time_s", pa.float64()),
     ("availability", pa.float64()), ("performance", pa.float64()), ("quality", pa.float64()),
-    ("oee", pa.float64()), ("downtime_by_reason", REASONS),
+    ("oee", pa.float64()), ("downtime_by_reason", REASONS), ("final", pa.bool_()), ("covers_until", TS),
 ])
+#: Columns every row of a period carries: whether the period is final, and the event time its data reaches.
+STATUS_COLUMNS = ("final", "covers_until")
+#: Version of the datasets' layout, in each file's key/value metadata (`andon.schema_version`); raised when a
+#: column changes meaning or goes away (adding a column keeps it).
+SCHEMA_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -55,46 +60,6 @@ DATASETS = {
     "shift_oee": DatasetSpec("shift_oee", SHIFT_OEE, ("machine", "shift_id"), "day", "shift_start"),
 }
 
-#: Data dictionary for analytics teams: column -> (unit, meaning). Site and date come from the partition path.
-DATA_DICTIONARY: dict[str, dict[str, tuple[str, str]]] = {
-    "telemetry_agg": {
-        "site": ("-", "site id (Hive partition)"),
-        "date": ("YYYY-MM-DD", "UTC date of window_start (Hive partition)"),
-        "machine": ("-", "machine id from the site config"),
-        "window_start": ("UTC timestamp", "start of the tumbling window (inclusive), aligned to UTC"),
-        "window_end": ("UTC timestamp", "end of the window (exclusive)"),
-        "signal": ("-", "signal name as published by the gateway"),
-        "count": ("readings", "readings with a value for this signal in the window"),
-        "min": ("signal unit", "smallest value"),
-        "max": ("signal unit", "largest value"),
-        "mean": ("signal unit", "arithmetic mean"),
-        "last": ("signal unit", "value of the latest reading (by event time) in the window"),
-    },
-    "shift_oee": {
-        "site": ("-", "site id (Hive partition)"),
-        "date": ("YYYY-MM-DD", "local date the shift starts on (Hive partition)"),
-        "machine": ("-", "machine id"),
-        "work_center": ("-", "Odoo work center code"),
-        "shift_id": ("-", "local start date and shift name, e.g. 2026-03-02-early"),
-        "shift_start": ("UTC timestamp", "shift start"),
-        "shift_end": ("UTC timestamp", "shift end"),
-        "planned_time_s": ("s", "shift time minus planned stops (breaks)"),
-        "run_time_s": ("s", "planned time minus downtime (and micro-stops under the availability policy)"),
-        "downtime_s": ("s", "unplanned stops that count against availability"),
-        "microstop_s": ("s", "unspecified stops shorter than the micro-stop threshold"),
-        "total_count": ("parts", "parts made"),
-        "good_count": ("parts", "total minus rejects"),
-        "reject_count": ("parts", "rejected parts"),
-        "ideal_cycle_time_s": ("s/part", "ideal cycle time from the site config"),
-        "availability": ("ratio", "run time / planned time"),
-        "performance": ("ratio", "ideal cycle time x total count / run time"),
-        "quality": ("ratio", "good count / total count"),
-        "oee": ("ratio", "availability x performance x quality"),
-        "downtime_by_reason": ("s", "downtime seconds per loss reason"),
-    },
-}
-
-
 def period_of(spec: DatasetSpec, ts_ms: int, date: str) -> str:
     if spec.period == "hour":
         return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("h%H")
@@ -110,7 +75,28 @@ _writing: set[Path] = set()
 _writing_lock = threading.Lock()
 
 
-def write_atomic(table: pa.Table, path: Path) -> None:
+def file_metadata(dataset: str, site: str, timezone: str, microstop_policy: str) -> dict[str, str]:
+    """Key/value metadata of every file: what wrote it and the settings its figures depend on."""
+    from andon import __version__
+
+    return {"andon.dataset": dataset, "andon.schema_version": SCHEMA_VERSION, "andon.producer": "andon",
+            "andon.producer_version": __version__, "andon.site": site, "andon.site_timezone": timezone,
+            "andon.microstop_policy": microstop_policy}
+
+
+def read_rows(path: Path, spec: DatasetSpec) -> pa.Table:
+    """A dataset file's rows in the current schema (files written before a column existed get it as null)."""
+    table = pq.read_table(path).replace_schema_metadata(None)
+    if table.schema.equals(spec.schema):
+        return table
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in spec.schema]
+    return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+def write_atomic(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> None:
+    if metadata:
+        table = table.replace_schema_metadata(metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with _writing_lock:
@@ -149,11 +135,15 @@ def _dedup(spec: DatasetSpec, parts: list[pa.Table | AggColumns]) -> tuple[pa.Ta
 def _dedup_sorted(spec: DatasetSpec, tables: list[pa.Table | AggColumns]) -> pa.Table:
     tables = as_tables(tables)
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+    # final rows sort after provisional ones of the same key (null = an older file's row: provisional)
+    rank = pc.fill_null(table.column("final"), False)
     order = [(k, "ascending") for k in spec.key]
-    table = table.take(pc.sort_indices(table, sort_keys=order))
+    table = table.take(pc.sort_indices(table.append_column("__final", rank),
+                                       sort_keys=[*order, ("__final", "ascending")]))
     if table.num_rows < 2:
         return table
-    # keep the last row of each key (rows are appended in arrival order; sort_indices is stable)
+    # keep the last row of each key: the latest final one, else the latest provisional one (rows are appended in
+    # arrival order; sort_indices is stable)
     n = table.num_rows
     differs = None
     for k in spec.key:
@@ -206,10 +196,13 @@ class AggColumns:
     max: np.ndarray
     mean: np.ndarray
     last: np.ndarray
+    final: np.ndarray  # bool
+    covers_until_ms: np.ndarray  # int64
     machine_names: pa.Array
     signal_names: pa.Array
 
-    _NUMERIC = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last")
+    _NUMERIC = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last",
+                "final", "covers_until_ms")
 
     @property
     def num_rows(self) -> int:
@@ -229,12 +222,12 @@ class AggColumns:
 
     def sorted_unique(self) -> AggColumns:
         """Rows sorted by (machine, window_start, signal) names as Arrow sorts strings, and of rows with the same
-        key only the last one added (a replayed window replaces, never duplicates): what `_dedup_sorted` does on a
-        table, on integer keys."""
+        key only the last final one added, else the last provisional one (a replayed window replaces, never
+        duplicates): what `_dedup_sorted` does on a table, on integer keys."""
         km = _ranks(self.machine_names)[self.machine]
         kw = self.window_start_ms
         ks = _ranks(self.signal_names)[self.signal]
-        order = np.lexsort((ks, kw, km))  # stable: equal keys keep the order they were added in
+        order = np.lexsort((self.final, ks, kw, km))  # stable: equal keys keep the order they were added in
         km, kw, ks = km[order], kw[order], ks[order]
         last = np.ones(order.shape[0], dtype=bool)
         last[:-1] = (km[1:] != km[:-1]) | (kw[1:] != kw[:-1]) | (ks[1:] != ks[:-1])
@@ -251,6 +244,8 @@ class AggColumns:
             pa.array(self.max, pa.float64()),
             pa.array(self.mean, pa.float64()),
             pa.array(self.last, pa.float64()),
+            pa.array(self.final, pa.bool_()),
+            pa.array(self.covers_until_ms, pa.int64()).cast(TS),
         ], schema=TELEMETRY_AGG)
 
 
@@ -289,10 +284,30 @@ def as_tables(parts: list[pa.Table | AggColumns]) -> list[pa.Table]:
     return out
 
 
+def _upgrade(part: pa.Table | AggColumns, spec: DatasetSpec) -> pa.Table | AggColumns:
+    """A pending part from a version-1 snapshot (before `final`/`covers_until`): rows closed by the watermark
+    then are final, covering their whole period."""
+    if isinstance(part, AggColumns):
+        if not hasattr(part, "final"):
+            part.final = np.ones(part.num_rows, dtype=bool)
+            part.covers_until_ms = np.asarray(part.window_end_ms, dtype=np.int64)
+        return part
+    if "final" in part.column_names:
+        return part
+    end = part.column("window_end" if spec.name == "telemetry_agg" else "shift_end")
+    return part.append_column("final", pa.array([True] * part.num_rows, pa.bool_())).append_column(
+        "covers_until", end)
+
+
 class _ShardFiles(StatefulSinkPartition[Rows, dict]):
-    def __init__(self, root: Path, shard: str, state: dict | None, retain: int, write_interval_s: float):
+    def __init__(self, root: Path, shard: str, state: dict | None, retain: int, write_interval_s: float,
+                 sites: dict[str, tuple[str, str]] | None = None):
         self.root, self.shard = root, shard
+        self.sites = sites or {}
         self.pending: dict[tuple[str, str, str, str], list[pa.Table]] = (state or {}).get("pending", {})
+        if state and state.get("version", 1) < 2:
+            self.pending = {ident: [_upgrade(p, DATASETS[ident[0]]) for p in parts]
+                            for ident, parts in self.pending.items()}
         self.order: list[tuple[str, str, str, str]] = (state or {}).get("order", [])
         self.dirty: set = set(self.pending)
         self.retain = retain
@@ -309,7 +324,8 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
             if ident not in self.pending:
                 path = file_path(self.root, *ident, self.shard)
                 self._settle(path)
-                self.pending[ident] = [pq.read_table(path)] if path.exists() else []  # re-opened after it closed
+                # re-opened after it closed: its rows stay, a later row of the same key replaces a provisional one
+                self.pending[ident] = [read_rows(path, DATASETS[ident[0]])] if path.exists() else []
                 self.order.append(ident)
             self.pending[ident].append(rows.table)
             self.dirty.add(ident)
@@ -332,7 +348,9 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
             table, kept = _dedup(spec, tables)
             self.pending[ident] = [kept]
             path = file_path(self.root, *ident, self.shard)
-            self._inflight[path] = _background().submit(write_atomic, table, path)
+            timezone, policy = self.sites.get(ident[1], ("UTC", "performance"))
+            metadata = file_metadata(ident[0], ident[1], timezone, policy)
+            self._inflight[path] = _background().submit(write_atomic, table, path, metadata)
             self.rows_written += table.num_rows
         self.dirty.discard(ident)
 
@@ -363,7 +381,7 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
     def snapshot(self) -> dict:
         # finalized periods leave the state once written: a snapshot must never get ahead of the files
         self._settle()
-        return {"version": 1, "pending": self.pending, "order": list(self.order)}
+        return {"version": 2, "pending": self.pending, "order": list(self.order)}
 
     def close(self) -> None:
         self.flush()
@@ -375,8 +393,11 @@ class ParquetSink(FixedPartitionedSink[Rows, dict]):
     exist (late rows rewrite their file), dirty files are rewritten every `write_interval_s` and at end of input.
     """
 
-    def __init__(self, root: str | Path, shards: Iterable[str], *, retain: int = 2, write_interval_s: float = 30.0):
+    def __init__(self, root: str | Path, shards: Iterable[str], *, retain: int = 2, write_interval_s: float = 30.0,
+                 sites: dict[str, tuple[str, str]] | None = None):
         self.root = Path(root)
+        #: site id -> (time zone, micro-stop policy), written into each file's key/value metadata
+        self.sites = dict(sites or {})
         self.shards = list(shards)
         if not self.shards:
             raise ValueError("ParquetSink needs at least one shard")
@@ -390,27 +411,4 @@ class ParquetSink(FixedPartitionedSink[Rows, dict]):
         return self.shards.index(item_key)
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _ShardFiles:
-        return _ShardFiles(self.root, for_part, resume_state, self.retain, self.write_interval_s)
-
-
-def write_data_dictionary(root: str | Path) -> Path:
-    """Write DATA_DICTIONARY.md beside the datasets (column, type, unit, meaning)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    lines = ["# andon Parquet data dictionary", "",
-             "Hive-partitioned (`site=…/date=…`), zstd, timestamps UTC with time zone. Read with e.g. "
-             "`polars.scan_parquet('shift_oee/**/*.parquet', hive_partitioning=True)`, "
-             "`pyarrow.dataset.dataset('shift_oee', partitioning='hive')` or duckdb "
-             "`read_parquet('shift_oee/**/*.parquet', hive_partitioning=1)`.", ""]
-    for name, spec in DATASETS.items():
-        types = {f.name: str(f.type) for f in spec.schema}
-        types.update(site="string", date="string")
-        lines += [f"## {name}", "", f"One row per {' + '.join(spec.key)}; one file per shard and "
-                  f"{'UTC hour' if spec.period == 'hour' else 'date'}.", "",
-                  "| column | type | unit | meaning |", "|---|---|---|---|"]
-        lines += [f"| {col} | {types[col]} | {unit} | {meaning} |"
-                  for col, (unit, meaning) in DATA_DICTIONARY[name].items()]
-        lines.append("")
-    path = root / "DATA_DICTIONARY.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+        return _ShardFiles(self.root, for_part, resume_state, self.retain, self.write_interval_s, self.sites)

@@ -31,13 +31,15 @@ from andon.operators.oee import STATE_NAME, shift_row
 from andon.operators.params import MachineInfo
 from andon.states import DOWNTIME_REASON, MachineState
 
-WINDOW_COLUMNS = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last")
+WINDOW_COLUMNS = ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max", "mean", "last",
+                  "final", "covers_until_ms")
 
 
 def empty_windows() -> dict[str, np.ndarray]:
     return {"machine": np.zeros(0, np.int32), "window_start_ms": np.zeros(0, np.int64),
             "window_end_ms": np.zeros(0, np.int64), "signal": np.zeros(0, np.int16), "count": np.zeros(0, np.int64),
-            "min": np.zeros(0), "max": np.zeros(0), "mean": np.zeros(0), "last": np.zeros(0)}
+            "min": np.zeros(0), "max": np.zeros(0), "mean": np.zeros(0), "last": np.zeros(0),
+            "final": np.zeros(0, bool), "covers_until_ms": np.zeros(0, np.int64)}
 
 
 def window_columns(closed, registry_of_local: np.ndarray) -> dict[str, np.ndarray]:
@@ -66,7 +68,7 @@ def concat_windows(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarr
         return empty_windows()
     if len(parts) == 1:
         return parts[0]
-    return {k: np.concatenate([p[k] for p in parts]) for k in WINDOW_COLUMNS}
+    return {k: np.concatenate([p[k] for p in parts]) for k in WINDOW_COLUMNS if all(k in p for p in parts)}
 
 
 def _event(type_: str, info: MachineInfo, occ: int, det: int, data, discriminator: str) -> Event:

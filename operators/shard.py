@@ -82,6 +82,7 @@ class ShardProcessor:
         self.registry = registry
         self._site_index = {s.site.id: k for k, s in enumerate(self.sites)}
         self._window_ms = [site_timing(s)[0] for s in self.sites]
+        self._lateness_ms = np.array([site_timing(s)[1] for s in self.sites], np.int64)
         self._k = max(window_slots(*site_timing(s)) for s in self.sites)
         self._rule_slots = rule_slots(self.sites)
         self._calendars = Calendars(self.sites)
@@ -197,8 +198,25 @@ class ShardProcessor:
         events = window_events(closed, infos, self._calendars)
         events += state_events(ev, infos)
         events += rule_events(rev, revx, infos, self._window_ms.__getitem__)
-        return ShardOutput(events=events, windows=concat_windows([window_columns(closed, self._reg_of_local)]),
-                           shifts=shift_rows(so, infos, self._calendars), late=late)
+        windows = concat_windows([window_columns(closed, self._reg_of_local)])
+        shifts = shift_rows(so, infos, self._calendars)
+        self._mark_final(windows, shifts, so)
+        return ShardOutput(events=events, windows=windows, shifts=shifts, late=late)
+
+    def _mark_final(self, windows: dict[str, np.ndarray], shifts: list[dict], so: np.ndarray) -> None:
+        """Say of each window and shift row whether it is final (its end is at or before the machine's watermark:
+        its last reading's event time minus the site's allowed lateness) or provisional (closed by the end of
+        input), and the event time its data covers up to (its end when final, else the machine's last reading)."""
+        max_ts = self._arrays["a_i"][: len(self._machines), L.AI_MAX_TS]
+        site = np.array([info.site_index for info in self._infos], np.int64)
+        watermark = max_ts - self._lateness_ms[site] if site.size else max_ts
+        local = self._local_of_reg[windows["machine"]] if windows["machine"].size else np.zeros(0, np.int64)
+        end = windows["window_end_ms"]
+        windows["final"] = end <= watermark[local]
+        windows["covers_until_ms"] = np.minimum(end, max_ts[local])
+        for row, m in zip(shifts, so[:, L.SO_M].tolist() if len(shifts) else [], strict=True):
+            row["final"] = bool(row["shift_end_ms"] <= watermark[m])
+            row["covers_until_ms"] = int(min(row["shift_end_ms"], max_ts[m]))
 
     # ---- state ---------------------------------------------------------------------------------------------
 

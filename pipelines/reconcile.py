@@ -28,6 +28,7 @@ from andon.pipelines.reconcile_data import (
     add_range_arguments,
     check_parquet_root,
     date_range,
+    final_rows,
     odoo_client,
     odoo_dt,
     read_dataset,
@@ -83,12 +84,16 @@ def read_audit(path: str | None) -> list[dict] | None:
 
 
 def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
-    shifts = read_dataset(root, "shift_oee", site, lo, hi).to_pylist()
-    _step(f"{len(shifts)} shift summaries in Parquet")
+    table = read_dataset(root, "shift_oee", site, lo, hi)
+    shifts, _ = final_rows(table)
+    provisional = [r for r in table.to_pylist() if not r["final"]]
+    _step(f"{len(shifts)} final shift summaries in Parquet"
+          + (f"; {len(provisional)} provisional (shift not over when input ended) compared with open work orders "
+             "only" if provisional else ""))
     windows: dict[str, list[int]] = {}
-    if shifts:
-        first = min(ts_ms(r["shift_start"]) for r in shifts)
-        last = max(ts_ms(r["shift_end"]) for r in shifts)
+    if shifts or provisional:
+        first = min(ts_ms(r["shift_start"]) for r in shifts + provisional)
+        last = max(ts_ms(r["shift_end"]) for r in shifts + provisional)
         agg_lo = datetime.fromtimestamp(first / 1000, UTC).date()
         agg_hi = datetime.fromtimestamp(last / 1000, UTC).date() + timedelta(days=1)
         agg = read_dataset(root, "telemetry_agg", site, agg_lo, agg_hi).select(["machine", "window_start"])
@@ -104,7 +109,7 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
     _step("audit trail: none" if audit is None else f"{len(audit)} audit records from {args.audit}")
     centers = {wc["code"]: wc["id"] for wc in client.search_read("mrp.workcenter", [], ["id", "code"])
                if wc.get("code")}
-    codes = sorted({r["work_center"] for r in shifts})
+    codes = sorted({r["work_center"] for r in shifts + provisional})
     ids = [centers[c] for c in codes if c in centers]
     workorders = client.search_read("mrp.workorder", [("workcenter_id", "in", ids)],
                                     ["id", "name", "workcenter_id", "state", "qty_producing", "qty_produced",
@@ -119,7 +124,7 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
         scraps = client.search_read("stock.scrap", [("origin", "like", "[andon:")],
                                     ["id", "origin", "scrap_qty", "state", "workorder_id"])
     _step(f"Odoo: {len(workorders)} work orders, {len(logs)} andon productivity logs, {len(scraps)} andon scraps")
-    return Inputs(site, shifts, windows, events, audit, workorders, centers, logs, scraps)
+    return Inputs(site, shifts, windows, events, audit, workorders, centers, logs, scraps, provisional=provisional)
 
 
 def emit(site: SiteConfig, events: list[Event], bootstrap: str | None) -> int:

@@ -35,7 +35,7 @@ class Inputs:
     """Everything one reconcile run compares, gathered by pipelines/reconcile.py."""
 
     site: SiteConfig
-    shifts: list[dict]  # shift_oee rows in the range
+    shifts: list[dict]  # final shift_oee rows in the range (the per-shift checks compare these only)
     windows: dict[str, list[int]]  # machine -> sorted telemetry_agg window starts (ms) in the range
     events: list[Event] | None  # the events topic (None: not read)
     audit: list[dict] | None  # odoo_sync's audit trail (None: not available)
@@ -44,6 +44,9 @@ class Inputs:
     logs: list[dict]  # andon-keyed mrp.workcenter.productivity records ([andon:...] and [andon-shift:...])
     scraps: list[dict]  # andon-keyed stock.scrap records
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    #: provisional shift_oee rows (shift not over when input ended): only the open work order check reads them,
+    #: since the open order holds the running shift's count
+    provisional: list[dict] = field(default_factory=list)
 
 
 def compare(inp: Inputs) -> list[Mismatch]:
@@ -151,7 +154,7 @@ def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
     """The open work order of each work center holds the good count of the machine's latest shift (odoo_sync
     writes shift-cumulative absolute counts to the active order)."""
     latest: dict[str, dict] = {}
-    for row in inp.shifts:
+    for row in inp.shifts + inp.provisional:
         if row["machine"] not in latest or row["shift_start"] > latest[row["machine"]]["shift_start"]:
             latest[row["machine"]] = row
     last_event_shift = {}

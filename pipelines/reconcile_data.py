@@ -71,6 +71,14 @@ def read_dataset(root: str | Path, dataset: str, site: SiteConfig, lo: date, hi:
     return table.take(pc.sort_indices(table, sort_keys=order))
 
 
+def final_rows(table: pa.Table) -> tuple[list[dict], int]:
+    """The final rows of a shift_oee table as dicts, and how many provisional ones were left out (a provisional
+    row covers a shift that had not ended, or whose lateness allowance had not passed, when input stopped)."""
+    final = pc.fill_null(table.column("final"), False)
+    kept = table.filter(final)
+    return kept.to_pylist(), table.num_rows - kept.num_rows
+
+
 def check_parquet_root(root: str | Path) -> Path:
     root = Path(root)
     if not (root / "shift_oee").is_dir():

@@ -37,6 +37,7 @@ from andon.pipelines.reconcile_data import (
     check_parquet_root,
     clipped_seconds,
     date_range,
+    final_rows,
     odoo_client,
     odoo_dt,
     read_dataset,
@@ -202,8 +203,10 @@ def main(argv: list[str]) -> int:
     site = load_site(args.config)
     lo, hi = date_range(args.start, args.end)
     root = check_parquet_root(args.parquet)
-    rows = read_dataset(root, "shift_oee", site, lo, hi).to_pylist()
-    print(f"sync-shifts: {len(rows)} shift summaries of {site.site.id} from {lo} to {hi}", file=sys.stderr)
+    rows, provisional = final_rows(read_dataset(root, "shift_oee", site, lo, hi))
+    print(f"sync-shifts: {len(rows)} final shift summaries of {site.site.id} from {lo} to {hi}"
+          + (f"; {provisional} provisional left for a later run (shift not over when input ended)"
+             if provisional else ""), file=sys.stderr)
     with odoo_client(site) as client:
         plan = plan_sync(client, site, rows)
         if args.dry_run:

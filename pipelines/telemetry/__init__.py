@@ -18,7 +18,8 @@ from bytewax.dataflow import Dataflow
 from andon.config import SiteConfig
 from andon.connectors.files import JsonlBatchSource, JsonlSink
 from andon.connectors.kafka import KafkaBatchSource, KafkaSink
-from andon.connectors.parquet import ParquetSink, write_data_dictionary
+from andon.connectors.parquet import ParquetSink
+from andon.connectors.parquet_dictionary import write_data_dictionary
 from andon.mapping import Mapper
 from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
@@ -108,7 +109,8 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
                           lambda kv: [(kv[0], rows) for rows in window_rows(kv[1][1].windows, registry)])
     shifts = op.flat_map("shift_rows", shard_key_and_result,
                          lambda kv: [(kv[0], rows) for rows in shift_rows(kv[1][1].shifts)])
-    parquet = ParquetSink(out_dir, sharding.keys, write_interval_s=cfg.parquet_write_interval_s)
+    parquet = ParquetSink(out_dir, sharding.keys, write_interval_s=cfg.parquet_write_interval_s,
+                          sites={s.site.id: (s.site.timezone, s.processing.microstop_policy) for s in cfg.sites})
     op.output("telemetry_agg_out", windows, parquet)
     op.output("shift_oee_out", shifts, parquet)
 

@@ -76,7 +76,8 @@ def window_rows(windows: dict[str, np.ndarray], registry: Registry) -> list[Rows
             pick(windows["window_end_ms"]).astype(np.int64, copy=False),
             pick(windows["signal"]).astype(np.int16, copy=False),
             pick(windows["count"]).astype(np.int64, copy=False), pick(windows["min"]), pick(windows["max"]),
-            pick(windows["mean"]), pick(windows["last"]), names.machines, names.signals)
+            pick(windows["mean"]), pick(windows["last"]), pick(windows["final"]).astype(bool, copy=False),
+            pick(windows["covers_until_ms"]).astype(np.int64, copy=False), names.machines, names.signals)
         out.append(Rows("telemetry_agg", names.site_ids[s], day.strftime("%Y-%m-%d"), day.strftime("h%H"),
                         columns))
     return out
@@ -96,6 +97,8 @@ def shift_rows(shifts: list[dict]) -> list[Rows]:
                     columns[name].append(int(row["shift_start_ms"]))
                 elif name == "shift_end":
                     columns[name].append(int(row["shift_end_ms"]))
+                elif name == "covers_until":
+                    columns[name].append(int(row["covers_until_ms"]))
                 elif name == "downtime_by_reason":
                     columns[name].append([{"reason": k, "seconds": float(v)}
                                           for k, v in sorted(row["downtime_by_reason"].items())])

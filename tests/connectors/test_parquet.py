@@ -10,18 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from andon.connectors.parquet import TELEMETRY_AGG, ParquetSink, Rows, file_path, write_data_dictionary
+from andon.connectors.parquet import TELEMETRY_AGG, ParquetSink, Rows, file_path
+from andon.connectors.parquet_dictionary import write_data_dictionary
 
 H = 3_600_000
 T0 = 1_772_431_200_000  # 2026-03-02T06:00:00Z
 
 
-def agg_rows(machine: str, starts: list[int], value: float) -> Rows:
+def agg_rows(machine: str, starts: list[int], value: float, final: bool = True) -> Rows:
     n = len(starts)
     table = pa.table({
         "machine": [machine] * n, "window_start": starts, "window_end": [s + 60_000 for s in starts],
         "signal": ["power_kw"] * n, "count": [60] * n, "min": [value] * n, "max": [value] * n,
-        "mean": [value] * n, "last": [value] * n,
+        "mean": [value] * n, "last": [value] * n, "final": [final] * n,
+        "covers_until": [s + (60_000 if final else 30_000) for s in starts],
     }, schema=TELEMETRY_AGG)
     return Rows("telemetry_agg", "plant-a", "2026-03-02", f"h{(starts[0] // H) % 24:02d}", table)
 
@@ -62,6 +64,47 @@ def test_late_rows_for_a_written_period_are_merged(tmp_path):
     part.close()
     path = file_path(tmp_path, "telemetry_agg", "plant-a", "2026-03-02", "h06", "s0")
     assert pl.read_parquet(path)["machine"].to_list() == ["press-01", "press-09"]
+
+
+def test_final_rows_replace_provisional_ones_and_never_the_reverse(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = file_path(tmp_path, "telemetry_agg", "plant-a", "2026-03-02", "h06", "s0")
+    runs = [[agg_rows("press-01", [T0], 1.0, final=False), agg_rows("press-02", [T0], 1.0)],  # input ended early
+            [agg_rows("press-01", [T0], 2.0), agg_rows("press-02", [T0], 7.0, final=False)],  # later runs
+            [agg_rows("press-01", [T0], 9.0, final=False)]]
+    for run in runs:  # each run a new sink over the same root, re-opening the file
+        part = ParquetSink(tmp_path, ["s0"], sites={"plant-a": ("Europe/Berlin", "availability")},
+                           retain=1, write_interval_s=3600).build_part("out", "s0", None)
+        part.write_batch(run)
+        part.close()
+    got = pl.read_parquet(path)
+    assert got.select("machine", "mean", "final").rows() == [("press-01", 2.0, True), ("press-02", 1.0, True)]
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(path).metadata.items()}
+    assert {key: meta[key] for key in ("andon.dataset", "andon.site", "andon.site_timezone",
+                                       "andon.microstop_policy", "andon.schema_version")} == {
+        "andon.dataset": "telemetry_agg", "andon.site": "plant-a", "andon.site_timezone": "Europe/Berlin",
+        "andon.microstop_policy": "availability", "andon.schema_version": "2"}
+    from andon import __version__
+
+    assert meta["andon.producer_version"] == __version__
+    kv = duckdb.sql(f"select decode(key), decode(value) from parquet_kv_metadata('{path}')").fetchall()
+    assert ("andon.site_timezone", "Europe/Berlin") in kv
+    assert duckdb.sql(f"select count(*) from read_parquet('{path}') where final").fetchall() == [(2,)]
+
+
+def test_a_file_from_before_the_status_columns_is_read_as_provisional_and_replaced(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = file_path(tmp_path, "telemetry_agg", "plant-a", "2026-03-02", "h06", "s0")
+    path.parent.mkdir(parents=True)
+    old = agg_rows("press-01", [T0, T0 + 60_000], 1.0).table.drop_columns(["final", "covers_until"])
+    pq.write_table(old, path)
+    part = ParquetSink(tmp_path, ["s0"], retain=1, write_interval_s=3600).build_part("out", "s0", None)
+    part.write_batch([agg_rows("press-01", [T0], 5.0)])
+    part.close()
+    got = pl.read_parquet(path).sort("window_start")
+    assert got["mean"].to_list() == [5.0, 1.0] and got["final"].to_list() == [True, None]
 
 
 def test_data_dictionary_lists_every_column(tmp_path):
@@ -114,7 +157,7 @@ def test_window_columns_become_one_table_per_file_with_tables_from_older_snapsho
         one = np.array
         return AggColumns(one([machine], np.int32), one([start], np.int64), one([start + 60_000], np.int64),
                           one([0], np.int16), one([60], np.int64), one([value]), one([value]), one([value]),
-                          one([value]), machines, signals)
+                          one([value]), one([True]), one([start + 60_000], np.int64), machines, signals)
 
     older = agg_rows("press-01", [T0 + 60_000], 9.0).table  # a pa.Table, as a version-1 snapshot holds
     parts = pickle.loads(pickle.dumps([older, cols(1, T0, 1.0), cols(0, T0, 2.0), cols(0, T0 + 60_000, 3.0)]))
@@ -134,7 +177,8 @@ def test_window_columns_become_one_table_per_file_with_tables_from_older_snapsho
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 2), st.floats(-5, 5)),
+@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 2), st.floats(-5, 5),
+                                   st.booleans()),
                          min_size=1, max_size=12), min_size=1, max_size=5))
 def test_window_columns_deduplicate_exactly_like_the_table_path(batches):
     import numpy as np
@@ -145,10 +189,11 @@ def test_window_columns_deduplicate_exactly_like_the_table_path(batches):
     machines, signals = pa.array(["press-10", "Press-2", "drück-1", "press-1"]), pa.array(["rpm", "power_kw", "Ä"])
     parts = []
     for rows in batches:
-        m, w, sig, v = (np.array(c) for c in zip(*rows, strict=True))
-        parts.append(AggColumns(m.astype(np.int32), T0 + w.astype(np.int64) * 60_000,
-                                T0 + (w.astype(np.int64) + 1) * 60_000, sig.astype(np.int16),
-                                np.full(len(rows), 60, np.int64), v, v, v, v, machines, signals))
+        m, w, sig, v, final = (np.array(c) for c in zip(*rows, strict=True))
+        end = T0 + (w.astype(np.int64) + 1) * 60_000
+        parts.append(AggColumns(m.astype(np.int32), T0 + w.astype(np.int64) * 60_000, end, sig.astype(np.int16),
+                                np.full(len(rows), 60, np.int64), v, v, v, v, final.astype(bool),
+                                np.where(final, end, end - 1), machines, signals))
     spec = DATASETS["telemetry_agg"]
     fast, kept = _dedup(spec, parts)
     assert isinstance(kept, AggColumns)

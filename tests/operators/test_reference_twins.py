@@ -65,6 +65,15 @@ def run_both(rows, plant=PLANT, registry=REGISTRY):
         *(w[c].tolist() for c in ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max",
                                  "mean", "last")), strict=True))
     assert got_windows == sorted(agg["windows"])
+    latest: dict[int, int] = {}
+    for m, t, _ in rows:
+        latest[m] = max(latest.get(m, t), t)
+    lateness = round(plant.processing.allowed_lateness_s * 1000)
+    got_status = sorted(tuple(r) for w in (out.windows, fin.windows) for r in zip(
+        *(w[c].tolist() for c in ("machine", "window_start_ms", "signal", "final", "covers_until_ms")), strict=True))
+    want_status = sorted((m, start, j, end <= latest[m] - lateness, min(end, latest[m]))
+                         for m, start, end, j, *_ in agg["windows"])
+    assert got_status == want_status
     assert out.late.tolist() == agg["late"]
     got_events = sorted(summarize(e) for e in out.events + fin.events)
     want_events = sorted(agg["events"] + sts["events"] + rules)

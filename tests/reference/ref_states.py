@@ -163,9 +163,17 @@ def reference_states(site: SiteConfig, registry: Registry, rows, increments: dic
         st.cand = st.cur
         declare(m, st, st.last, st.last)
         st.intervals.append((st.cur, st.since, st.last, st.declared))
+    latest: dict[int, int] = {}
+    for m, t, _ in rows:
+        latest[m] = max(latest.get(m, t), t)
+    lateness = round(p.allowed_lateness_s * 1000)
     rows_out = []
     for m, st in machines.items():
-        rows_out += _shift_rows(site, registry.keys[m][1], st, cal)
+        for row in _shift_rows(site, registry.keys[m][1], st, cal):
+            # final once the shift's end is at or before the machine's last event time minus the allowed lateness
+            row["final"] = row["shift_end_ms"] <= latest[m] - lateness
+            row["covers_until_ms"] = min(row["shift_end_ms"], latest[m])
+            rows_out.append(row)
     return {"events": events, "shifts": rows_out,
             "intervals": {registry.keys[m][1]: st.intervals for m, st in machines.items()}}
 
