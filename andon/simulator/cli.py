@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machines", type=int, metavar="N", help="simulate the first N machines (default: all)")
     p.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated hours (default: 8)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
-    p.add_argument("--start", default=DEFAULT_START, metavar="ISO8601",
-                   help=f"simulated start; without an offset it is site-local time (default: {DEFAULT_START})")
+    p.add_argument("--start", default=None, metavar="ISO8601",
+                   help="simulated start; without an offset it is site-local time (default with --kafka: the latest "
+                        "shift start that lets the run end by now, so `andon run telemetry`, which judges reading "
+                        f"times by the clock, accepts every reading; else {DEFAULT_START})")
     p.add_argument("--period-ms", type=int, default=1000, metavar="MS", help="reading period (default: 1000)")
     p.add_argument("--faults", default="", metavar="LIST",
                    help=f"comma list of gateway faults: {', '.join(FAULT_KINDS)}, or all")
@@ -71,6 +74,27 @@ def parse_start(text: str, site: SiteConfig) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+def recent_start(site: SiteConfig, hours: float, now_ms: int | None = None) -> int:
+    """The latest shift start (a whole hour without a calendar) from which `hours` end by `now_ms`: readings the
+    live pipeline accepts (no older than processing.max_past_s, none in the future, even produced with --speed)."""
+    from andon.shifts import ShiftSchedule
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    span_ms = round(hours * 3_600_000)
+    max_past_ms = int(site.processing.max_past_s * 1000)
+    latest = now_ms - span_ms
+    starts = [s.start_ms for s in ShiftSchedule.from_site(site).shifts_between(latest - 8 * 86_400_000, latest + 1)
+              if s.start_ms <= latest]
+    start = max(starts) if starts else latest - latest % 3_600_000
+    if now_ms - start > max_past_ms:
+        start = latest - latest % 60_000
+    if now_ms - start > max_past_ms:
+        raise SimulationError(f"--hours {hours:g} reaches further back than processing.max_past_s "
+                              f"({site.processing.max_past_s:g} s): the live pipeline would refuse the oldest readings",
+                              hint="simulate fewer hours, or write a file (--out) and run `andon replay` on it")
+    return start
+
+
 def simulate(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not args.out and not args.kafka:
@@ -78,8 +102,16 @@ def simulate(argv: list[str]) -> int:
     if args.topic and not args.kafka:
         raise SimulationError("--topic needs --kafka", hint="pass --kafka HOST:PORT too, or drop --topic")
     site = load_site(args.config or example_site_path())
+    if args.start is not None:
+        start_ms = parse_start(args.start, site)
+    elif args.kafka:
+        start_ms = recent_start(site, args.hours)
+        print(f"simulate: start {datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()} (the latest shift start "
+              "from which the run ends by now; pass --start for a reproducible trace)", file=sys.stderr)
+    else:
+        start_ms = parse_start(DEFAULT_START, site)
     sim = Simulation(site, machines=args.machines, hours=args.hours, seed=args.seed,
-                     start_ms=parse_start(args.start, site), period_ms=args.period_ms,
+                     start_ms=start_ms, period_ms=args.period_ms,
                      faults=parse_faults(args.faults), noise_only=args.noise_only, rollover=args.rollover,
                      stagger=args.stagger)
     topic = args.topic or site.topics.telemetry

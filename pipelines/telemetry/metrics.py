@@ -3,6 +3,8 @@ the status page (machine states and shift counts from the events it emits)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 
 from prometheus_client import Counter as PromCounter
@@ -22,6 +24,58 @@ CONSUMER_LAG = Gauge("andon_consumer_lag_messages", "Messages behind the partiti
                      ["topic", "partition"])
 
 
+DEAD_LETTER_SURGES = PromCounter(
+    "andon_dead_letter_surges_total",
+    "Batches in which one reason dead-lettered at least SURGE_SHARE of the readings (a warning is logged)", ["reason"])
+
+#: A batch of at least SURGE_MIN_READINGS readings of which this share or more is refused for one reason is a
+#: surge: data is being thrown away wholesale (a gateway clock, a wrong start, a schema change), not one bad message.
+SURGE_SHARE = 0.5
+SURGE_MIN_READINGS = 20
+#: At most one warning per reason this often; the ones in between are counted into the next warning.
+SURGE_WARN_EVERY_S = 60.0
+
+log = logging.getLogger("andon.telemetry")
+_SURGE_HINTS = {"late_reading": "the readings arrive after their window closed: raise "
+                                "processing.allowed_lateness_s if such delays are normal, or fix the gateway's buffering"}
+
+
+class SurgeWatch:
+    """Logs a WARNING (and counts `andon_dead_letter_surges_total`) when a batch is mostly dead-lettered."""
+
+    def __init__(self, share: float = SURGE_SHARE, min_readings: int = SURGE_MIN_READINGS,
+                 every_s: float = SURGE_WARN_EVERY_S, clock=time.monotonic) -> None:
+        self.share, self.min_readings, self.every_s, self.clock = share, min_readings, every_s, clock
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def observe(self, total: int, reasons: Counter, example: dict[str, DeadLetter | None]) -> None:
+        if total < self.min_readings:
+            return
+        for reason, n in reasons.items():
+            if n < self.share * total:
+                continue
+            DEAD_LETTER_SURGES.labels(reason).inc()
+            now = self.clock()
+            last = self._last.get(reason)
+            if last is not None and now - last < self.every_s:
+                self._quiet[reason] = self._quiet.get(reason, 0) + 1
+                continue
+            self._last[reason] = now
+            more = self._quiet.pop(reason, 0)
+            dead = example.get(reason)
+            detail = f" (e.g. {dead.detail})" if dead is not None and dead.detail else ""
+            advice = dead.hint if dead is not None and dead.hint else _SURGE_HINTS.get(reason, "")
+            hint = f"; what to do: {advice}" if advice else ""
+            again = f"; {more} more such batch{'es' if more != 1 else ''} since the last warning" if more else ""
+            log.warning("%d of %d readings of a batch (%.0f %%) were dead-lettered as %s%s%s%s; see `andon dlq "
+                        "list --topic telemetry`", n, total, 100.0 * n / total, reason, detail, hint, again,
+                        extra={"reason": reason})
+
+
+SURGES = SurgeWatch()
+
+
 def report_lag(topic: str, partition: int, behind: int) -> None:
     """`KafkaBatchSource(on_lag=...)`: set the consumer-lag gauge of one partition."""
     CONSUMER_LAG.labels(topic, str(partition)).set(behind)
@@ -37,16 +91,24 @@ def count_decoded(decode):
     def counted(raw):
         decoded = decode(raw)
         READINGS_IN.inc(decoded.readings_in)
-        for dead in decoded.dead:
-            READINGS_INVALID.labels(dead.reason).inc()
+        if decoded.dead:
+            reasons = Counter(dead.reason for dead in decoded.dead)
+            for reason, n in reasons.items():
+                READINGS_INVALID.labels(reason).inc(n)
+            example = {}
+            for dead in decoded.dead:
+                example.setdefault(dead.reason, dead)
+            SURGES.observe(decoded.readings_in, reasons, example)
         return decoded
 
     return counted
 
 
 def count_outputs(kv):
-    _, (_, out) = kv
+    _, (batch, out) = kv
     READINGS_LATE.inc(len(out.late))
+    if batch is not None and len(out.late):
+        SURGES.observe(len(batch), Counter({"late_reading": len(out.late)}), {})
     for kind, n in Counter(event.type for event in out.events).items():
         EVENTS_OUT.labels(kind).inc(n)
     if out.events:
