@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz install clean system-deps
+KAFKA_LIB := tools/kafka/lib
+KAFKA_STAMP := $(KAFKA_LIB)/.resolved
+# Apache Kafka for the tests, the demo and the benchmarks where a JDK and Maven are present; Tansu otherwise.
+HAVE_JDK := $(shell command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 && echo yes)
+TEST_BROKER := $(if $(HAVE_JDK),kafka,tansu)
+
+.PHONY: demo test lint bench fuzz install clean system-deps kafka
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +20,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# Kafka's jars (broker + command-line tools) from Maven Central into tools/kafka/lib, once (about 55 MB).
+$(KAFKA_STAMP): tools/kafka/pom.xml
+	rm -rf $(KAFKA_LIB) && cd tools/kafka && mvn -q -B dependency:copy-dependencies
+	touch $(KAFKA_STAMP)
+
+kafka:
+	@if [ -n "$(HAVE_JDK)" ]; then $(MAKE) --no-print-directory $(KAFKA_STAMP); \
+	else echo "no JDK/Maven on this machine: the broker is Tansu (Python only)"; fi
+
+demo: $(STAMP) kafka
 	$(BIN)/andon demo
 
 # Debian's Chromium renders the HTML reports and status page in the tests (installed once, as root or via sudo).
@@ -23,9 +38,9 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps kafka
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --broker=$(TEST_BROKER)
 
 # The decoders' and kernels' property tests with random draws and ANDON_FUZZ_SCALE times their CI examples, round
 # after round (a new seed each, printed) for FUZZ_SECONDS; replay a failure with `make fuzz SEED=<seed>`.
@@ -48,8 +63,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) kafka
 	$(BIN)/python -m benchmarks --json benchmarks/results/latest.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(KAFKA_LIB)

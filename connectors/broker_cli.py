@@ -1,4 +1,5 @@
-"""`andon broker`: run the embedded Tansu broker in the foreground with the site's topics created."""
+"""`andon broker`: run a local broker (Apache Kafka in KRaft mode, or Tansu) in the foreground with the site's
+topics created."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import threading
 
 from andon.config import SiteConfig, example_site_path, load_site
-from andon.connectors.broker import EmbeddedBroker, site_topics
+from andon.connectors.broker import ENGINES, EmbeddedBroker, site_topics
 from andon.errors import BrokerError, ConfigError
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -37,9 +38,15 @@ def _check_free(port: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon broker", description="Start Tansu on loopback until interrupted.")
+    parser = argparse.ArgumentParser(prog="andon broker",
+                                     description="Start a local broker on loopback until interrupted.")
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="kafka (Apache Kafka 4, KRaft; needs a JDK and `make kafka`), tansu (in memory, "
+                             "Python only) or auto: kafka where available (default: $ANDON_BROKER, else auto)")
     parser.add_argument("--port", type=int, default=None,
                         help="port to listen on (default: the port of the site's kafka.bootstrap_servers; 0: a free one)")
+    parser.add_argument("--data-dir", default=None,
+                        help="kafka only: keep the log directory here across runs (default: a temporary one)")
     parser.add_argument("--config", help="site TOML whose topics to create (default: the example plant)")
     parser.add_argument("--partitions", type=int, default=None, help="partitions per topic (default: from config)")
     args = parser.parse_args(argv)
@@ -50,9 +57,12 @@ def main(argv: list[str]) -> int:
         _check_free(port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedBroker(site_topics(site), partitions=partitions, port=port or None) as broker:
-        print(f"broker ready: bootstrap {broker.bootstrap} (topics: {', '.join(site_topics(site))}; "
-              f"{partitions} partitions); Ctrl-C to stop", flush=True)
+    options = {"data_dir": args.data_dir} if args.data_dir else {}
+    broker = EmbeddedBroker(site_topics(site), engine=args.engine, partitions=partitions, port=port or None,
+                            **options)
+    with broker:
+        print(f"broker ready: {broker.label} on bootstrap {broker.bootstrap} (topics: "
+              f"{', '.join(site_topics(site))}; {partitions} partitions); Ctrl-C to stop", flush=True)
         try:
             stop.wait()
         except KeyboardInterrupt:

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -22,8 +23,11 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from andon.connectors.kafka_health import BROKER, offset_reset
 from andon.errors import AndonError
 from andon.messages import OutMessage, RawBatch
+
+log = logging.getLogger("andon.kafka")
 
 #: on_lag(topic, partition, messages behind the high watermark)
 LagCallback = Callable[[str, int, int], None]
@@ -38,16 +42,52 @@ def _admin(config: dict) -> AdminClient:
     return AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))})
 
 
-class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
+#: consumer/producer errors that mean "the broker is not reachable right now": wait, never fail or skip
+_OUTAGE = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._RESOLVE,
+           KafkaError._MSG_TIMED_OUT, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE,
+           KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC,
+           KafkaError.BROKER_NOT_AVAILABLE, KafkaError.NETWORK_EXCEPTION}
+
+
+def _client_error(err: KafkaError) -> None:
+    """error_cb of every client: an outage marks the broker down (readiness, metric); the rest is logged."""
+    if err.code() in _OUTAGE:
+        BROKER.down(err.str())
+    elif err.fatal():
+        log.error("Kafka client fatal error: %s", err)
+
+
+def topic_id(config: dict, topic: str) -> str | None:
+    """The broker's id of `topic` (a topic deleted and created again gets a new one); None where the broker does
+    not say (Tansu) or cannot be asked."""
+    from confluent_kafka import TopicCollection
+
+    try:
+        admin = _admin(config)  # held until the answer is in: a collected client cancels its requests
+        described = admin.describe_topics(TopicCollection([topic]), request_timeout=10)[topic].result(timeout=15)
+    except Exception:
+        return None
+    tid = str(getattr(described, "topic_id", "") or "")
+    return None if not tid or tid.strip("A") in ("", "=") or set(tid) <= {"0", "-"} else tid
+
+
+class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
     def __init__(self, config: dict, topic: str, partition: int, start: int, batch_size: int,
                  poll_timeout_s: float, eof_idle_s: float | None, on_batch: Callable[[RawBatch], None] | None,
-                 on_lag: LagCallback | None = None, lag_interval_s: float = 1.0, group_prefix: str = "andon"):
+                 on_lag: LagCallback | None = None, lag_interval_s: float = 1.0, group_prefix: str = "andon", *,
+                 resumed: bool = False, tid: str | None = None):
+        # auto.offset.reset=error: an offset the broker no longer has is reported to us, so that it is counted
+        # and logged before reading resumes at the earliest kept offset (never silently, never at the end).
         conf = {"group.id": f"{group_prefix}-src-{uuid.uuid4()}", "enable.auto.commit": False,
-                "enable.partition.eof": False, "fetch.wait.max.ms": 50, "auto.offset.reset": "earliest", **config}
+                "enable.partition.eof": False, "fetch.wait.max.ms": 50, "error_cb": _client_error,
+                **config, "auto.offset.reset": "error"}
         self._consumer = Consumer(conf)
-        self._consumer.assign([TopicPartition(topic, partition, start)])
+        self._config = config
         self._topic, self._partition = topic, partition
+        self._tid = tid
+        self._resumed = resumed
         self._next = start
+        self._assign(start)
         self._batch_size = batch_size
         self._timeout = poll_timeout_s
         self._eof_idle = timedelta(seconds=eof_idle_s) if eof_idle_s is not None else None
@@ -56,13 +96,18 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
         self._on_lag = on_lag
         self._lag_interval = lag_interval_s
         self._lag_at = 0.0
+        self._probe_at = 0.0
+        self._closed = False
+
+    def _assign(self, offset: int) -> None:
+        self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
 
     def _report_lag(self) -> None:
         """Tell `on_lag` (at most every `lag_interval_s`) how far this partition is behind its high watermark.
 
-        The watermark is librdkafka's cached one (from fetch responses, no extra request). Tansu 0.6 reports the
-        start of the last written batch + 1 as the high watermark, so the lag is a lower bound there; with Apache
-        Kafka or Redpanda it is exact up to the last fetch."""
+        The watermark is librdkafka's cached one (from fetch responses, no extra request): exact up to the last
+        fetch on Apache Kafka. Tansu 0.6 reports the start of the last written batch + 1 as the high watermark,
+        so the lag is a lower bound there."""
         now = time.monotonic()
         if now - self._lag_at < self._lag_interval:
             return
@@ -78,16 +123,14 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
     def next_batch(self) -> list[RawBatch]:
         msgs = self._consumer.consume(self._batch_size, timeout=self._timeout)
         if not msgs:
-            if self._on_lag is not None:
-                self._report_lag()
-            if self._eof_idle is not None and datetime.now(UTC) - self._last_data > self._eof_idle:
-                raise StopIteration
-            return []
-        errors = list(map(Message.error, msgs))
-        if errors.count(None) != len(errors):
+            return self._idle()
+        # `is not None`, never ==: KafkaError's comparison with None raises inside C (confluent-kafka 2.12)
+        if any(err is not None for err in map(Message.error, msgs)):
             msgs = self._without_errors(msgs)
             if not msgs:
-                return []
+                return self._idle()
+        if BROKER.is_down:
+            BROKER.up()
         # one C-level pass per column rather than five method calls and appends per message
         values = list(map(Message.value, msgs))
         if None in values:
@@ -96,6 +139,7 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
                          list(map(Message.key, msgs)), [ts for _, ts in map(Message.timestamp, msgs)],
                          list(map(Message.headers, msgs)))
         self._next = batch.offsets[-1] + 1
+        self._resumed = True
         self._last_data = datetime.now(UTC)
         if self._on_batch is not None:
             self._on_batch(batch)
@@ -103,23 +147,76 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, int]):
             self._report_lag()
         return [batch]
 
+    def _idle(self) -> list[RawBatch]:
+        if BROKER.is_down:
+            # silence during an outage is not the end of the input: probe, and do not count it as idle time
+            self._last_data = datetime.now(UTC)
+            self._probe()
+            return []
+        if self._on_lag is not None:
+            self._report_lag()
+        if self._eof_idle is not None and datetime.now(UTC) - self._last_data > self._eof_idle:
+            raise StopIteration
+        return []
+
+    def _probe(self) -> None:
+        """While the broker is down: once a second ask it for this topic; when it answers, check that the topic is
+        still the one we were reading (same id) and carry on."""
+        now = time.monotonic()
+        if now - self._probe_at < 1.0:
+            return
+        self._probe_at = now
+        try:
+            meta = self._consumer.list_topics(self._topic, timeout=0.5).topics.get(self._topic)
+        except Exception:
+            return
+        if meta is None or meta.error is not None or self._partition not in meta.partitions:
+            return
+        BROKER.up()
+        tid = topic_id(self._config, self._topic) if self._tid else None
+        if tid and tid != self._tid:
+            self._restart_at_earliest("topic re-created (new topic id)")
+            self._tid = tid
+
+    def _restart_at_earliest(self, reason: str) -> None:
+        low, _ = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), timeout=10)
+        saved, self._next = self._next, low
+        offset_reset(self._topic, self._partition, saved, low, reason)
+        self._assign(low)
+
     def _without_errors(self, msgs: list) -> list:
-        """Drop end-of-partition and retriable error events; raise on any other consumer error."""
+        """Drop end-of-partition and outage events (the broker is marked down meanwhile); an offset the broker no
+        longer has resumes at the earliest kept one (counted); raise on any other consumer error."""
         kept = []
         for msg in msgs:
             err = msg.error()
             if err is None:
                 kept.append(msg)
-            elif err.code() != KafkaError._PARTITION_EOF and not err.retriable():
+            elif err.code() == KafkaError._AUTO_OFFSET_RESET or err.code() == KafkaError.OFFSET_OUT_OF_RANGE:
+                if self._resumed:
+                    self._restart_at_earliest("offset out of range")
+                else:  # a fresh start at offset 0 of a topic whose first messages retention removed
+                    low, _ = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition),
+                                                                    timeout=10)
+                    self._next = low
+                    self._assign(low)
+                return []
+            elif err.code() in _OUTAGE or err.retriable():
+                BROKER.down(err.str())
+            elif err.code() != KafkaError._PARTITION_EOF:
                 raise KafkaIOError(f"consuming {self._topic}[{self._partition}] failed: {err}",
                                    hint="check the broker, the topic and the credentials")
         return kept
 
-    def snapshot(self) -> int:
-        return self._next
+    def snapshot(self) -> tuple:
+        return (self._next, self._tid)
 
     def close(self) -> None:
-        self._consumer.close()
+        # close exactly once, from the worker thread that polls: a consumer used after close, or destroyed by the
+        # garbage collector without close, is what makes librdkafka crash the process
+        if not self._closed:
+            self._closed = True
+            self._consumer.close()
 
 
 class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
@@ -177,15 +274,31 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
             parts.extend(f"{n}-{p}" for n in found for p in sorted(meta.topics[n].partitions))
         return parts
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
+    def _topic_id(self, topic: str | None = None) -> str | None:
+        topic = topic or self.topics[0]
+        cache = self.__dict__.setdefault("_tids", {})
+        if topic not in cache:
+            cache[topic] = topic_id(self.config, topic)
+        return cache[topic]
+
+    def build_part(self, step_id: str, for_part: str, resume_state) -> _KafkaPartition:
+        """The resume state is (next offset, topic id) (a bare offset from older snapshots is accepted).
+
+        A fresh start reads from offset 0 with a reset to the earliest kept message if retention removed it: the
+        same messages as OFFSET_BEGINNING without the extra lookup that costs librdkafka about half a second per
+        partition. A resumed offset the broker no longer has, or a topic whose id changed since the snapshot
+        (deleted and created again, a broker back empty), resumes at the earliest kept message, counted in
+        `andon_kafka_offset_resets_total` and logged: never at the end of the partition, never silently."""
         topic, partition = for_part.rsplit("-", 1)
-        # A fresh start reads from offset 0 with auto.offset.reset=earliest: the same messages as OFFSET_BEGINNING
-        # (if retention removed offset 0, the reset lands on the first kept one), without the extra offset lookup
-        # that costs librdkafka about half a second per partition. A resumed offset that retention has since
-        # removed also resets to the earliest kept message, never to the end of the partition.
-        start = 0 if resume_state is None else resume_state
-        return _KafkaPartition(self.config, topic, int(partition), start, self.batch_size, self.poll_timeout_s,
-                               self.eof_idle_s, self.on_batch, self.on_lag, group_prefix=self.group_prefix)
+        tid = self._topic_id(topic)
+        saved, saved_tid = (resume_state, None) if isinstance(resume_state, int) else (resume_state or (None, None))
+        start = 0 if saved is None else saved
+        part = _KafkaPartition(self.config, topic, int(partition), start, self.batch_size, self.poll_timeout_s,
+                               self.eof_idle_s, self.on_batch, self.on_lag, group_prefix=self.group_prefix,
+                               resumed=saved is not None, tid=tid)
+        if saved is not None and saved_tid and tid and saved_tid != tid:
+            part._restart_at_earliest("topic re-created since the snapshot (new topic id)")
+        return part
 
 
 def producer_config(config: dict, *, idempotent: bool = True) -> dict:
@@ -204,10 +317,16 @@ def _flat(items: list[OutMessage | list[OutMessage]]):
 
 
 class _ProducerPartition(StatelessSinkPartition[OutMessage]):
-    def __init__(self, config: dict, flush_timeout_s: float) -> None:
-        self._producer = Producer(config)
+    """One idempotent producer, used only from the worker thread that writes (librdkafka handles are not to be
+    shared); never left with messages in its queue when it goes away (see `close`)."""
+
+    def __init__(self, config: dict, flush_timeout_s: float | None) -> None:
+        # message.timeout.ms=0: librdkafka keeps retrying a message while the broker is away instead of failing
+        # it after 5 minutes; with idempotence the retries can neither duplicate nor reorder it.
+        self._producer = Producer({"message.timeout.ms": 0, **config, "error_cb": _client_error})
         self._flush_timeout = flush_timeout_s
         self._errors: list[str] = []
+        self._closed = False
 
     def _report(self, err, msg) -> None:
         if err is not None:
@@ -222,22 +341,54 @@ class _ProducerPartition(StatelessSinkPartition[OutMessage]):
                     break
                 except BufferError:
                     self._producer.poll(0.1)
-        # Block until delivered so that a recovery snapshot taken after this batch never outruns the topic.
-        remaining = self._producer.flush(self._flush_timeout)
+        # Block until delivered so that a recovery snapshot taken after this batch never outruns the topic. While
+        # the broker is away this waits (not ready, nothing read meanwhile: the worker is here) and resumes.
+        started = time.monotonic()
+        remaining = self._producer.flush(1.0)
+        while remaining and not self._errors:
+            waited = time.monotonic() - started
+            if self._flush_timeout is not None and waited >= self._flush_timeout:
+                break
+            BROKER.down(f"{remaining} messages waiting for the broker for {waited:.0f} s")
+            remaining = self._producer.flush(1.0)
+        if not remaining and not self._errors and BROKER.is_down:
+            BROKER.up()
         if remaining or self._errors:
             detail = "; ".join(self._errors[:3]) or f"{remaining} messages undelivered"
             self._errors.clear()
+            self._discard()
             raise KafkaIOError(f"producing failed: {detail}", hint="check the broker and the topic; restart resumes")
 
+    def _discard(self) -> None:
+        """Drop what is still queued and serve its delivery reports now, inside a Python call. A producer that is
+        garbage-collected with queued messages runs their Python delivery callbacks from its destructor, outside
+        any call: librdkafka then crashes the process with SIGSEGV (seen when the broker went away mid-run)."""
+        try:
+            self._producer.purge()
+            self._producer.poll(0)
+            self._producer.flush(0)
+        except Exception:  # already closed or broken: nothing more can be served
+            pass
+
     def close(self) -> None:
-        self._producer.flush(self._flush_timeout)
+        if self._closed:
+            return
+        self._closed = True
+        remaining = self._producer.flush(self._flush_timeout if self._flush_timeout is not None else 30.0)
+        if remaining:
+            log.error("closing the producer with %d undelivered messages: they are re-produced on restart "
+                      "(the snapshot never moved past them)", remaining)
+            self._discard()
 
 
 class KafkaSink(DynamicSink[OutMessage]):
     """Idempotent producer per worker; each write batch is flushed before the dataflow moves on. Items are
-    OutMessages or lists of them (a block, e.g. one shard batch's events), produced in order."""
+    OutMessages or lists of them (a block, e.g. one shard batch's events), produced in order.
 
-    def __init__(self, config: dict, *, flush_timeout_s: float = 30.0) -> None:
+    `flush_timeout_s=None` (the default) waits for the broker as long as it takes (the broker is reported down
+    meanwhile); a number fails the batch after that many seconds."""
+
+    def __init__(self, config: dict, *, flush_timeout_s: float | None = None) -> None:
         self.config = producer_config(config)
         self.flush_timeout_s = flush_timeout_s
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: the example site and a session-scoped embedded broker (real Tansu on loopback)."""
+"""Shared fixtures: the example site and a session-scoped local broker on loopback.
+
+The broker is Apache Kafka 4 (KRaft) by default where a JDK and the jars of `make kafka` are present, Tansu
+otherwise; `--broker=kafka|tansu|auto` or `ANDON_TEST_BROKER` chooses (`make test` asks for Kafka). The choice is
+exported as `ANDON_BROKER`, so every `EmbeddedBroker()` of a test and of a child process uses the same engine.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,46 @@ def site():
     return load_site(example_site_path())
 
 
+def pytest_addoption(parser):
+    parser.addoption("--broker", default=os.environ.get("ANDON_TEST_BROKER") or "auto",
+                     choices=("auto", "kafka", "tansu"),
+                     help="broker engine for the tests (default: $ANDON_TEST_BROKER, else kafka where available)")
+
+
+def pytest_configure(config):
+    from andon.connectors.broker import resolve_engine
+
+    os.environ["ANDON_BROKER"] = resolve_engine(config.getoption("--broker"))
+
+
+def pytest_report_header(config):
+    from andon.connectors.broker_kafka import kafka_version
+
+    engine = os.environ["ANDON_BROKER"]
+    if engine == "kafka":
+        return f"broker: Apache Kafka {kafka_version()} (KRaft), --broker=tansu for Tansu"
+    return "broker: Tansu (in memory); --broker=kafka after `make kafka` for Apache Kafka"
+
+
+@pytest.fixture(scope="session")
+def broker_engine() -> str:
+    return os.environ["ANDON_BROKER"]
+
+
 @pytest.fixture(scope="session")
 def broker():
-    """A real Kafka-protocol broker for the whole session; tests create their own uniquely named topics."""
+    """A real broker for the whole session; tests create their own uniquely named topics."""
     from andon.connectors.broker import EmbeddedBroker
 
     with EmbeddedBroker() as running:
         yield running
+
+
+@pytest.fixture
+def kafka_only(broker_engine):
+    """Skip a test that needs what only Apache Kafka offers (data kept across a restart, exact watermarks, tools)."""
+    if broker_engine != "kafka":
+        pytest.skip("needs Apache Kafka (data kept across restarts, its tools): run with --broker=kafka")
 
 
 # ---- fault-injection summary lines (pytest -m fault) -----------------------------------------------------------

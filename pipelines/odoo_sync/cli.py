@@ -8,6 +8,7 @@ import sys
 import time
 
 from andon.config import load_site
+from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
 from andon.errors import AndonError
 from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
 from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
@@ -38,6 +39,7 @@ def run_odoo_sync(argv: list[str]) -> int:
     parser.add_argument("--rate-limit", type=float, default=None,
                         help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
     add_run_options(parser)
+    add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
     site = load_site(args.config)
@@ -57,6 +59,8 @@ def run_odoo_sync(argv: list[str]) -> int:
     watch_circuits(_Shared.syncs)
     if status is not None:
         status.add_check("odoo", lambda: odoo_ready(_Shared.syncs))
+        status.add_check("kafka", BROKER.check)
+    wait_for_broker({**site.kafka.client_config()}, args.broker_wait)
     started = time.monotonic()
     execute(build_flow(cfg), args)
     summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}

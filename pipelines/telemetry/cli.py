@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from andon.config import example_site_path, load_site
+from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
 from andon.errors import AndonError
 from andon.pipelines.runner import (
     Progress,
@@ -109,10 +110,14 @@ def run_telemetry(argv: list[str]) -> int:
                         help="stop after this many seconds without input (default: run forever)")
     parser.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)  # fixed clock for tests, epoch ms
     add_run_options(parser)
+    add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
     site = load_site(args.config)
-    start_observability(args, f"andon telemetry · {site.site.id}")
+    status = start_observability(args, f"andon telemetry · {site.site.id}")
+    if status is not None:
+        status.add_check("kafka", BROKER.check)
+    wait_for_broker(site.kafka.client_config(), args.broker_wait)
     bounds = None
     if args.now is not None:
         p = site.processing

@@ -1,0 +1,145 @@
+"""Is the broker there? One process-wide view fed by every Kafka source and sink, for readiness and metrics.
+
+- At start, `wait_for_broker` retries for `--broker-wait` seconds (env `ANDON_BROKER_WAIT`, default 60) while
+  `/readyz` says not ready, then fails with one clear error (exit status 2).
+- Mid-run, a source that sees "all brokers down" or a sink whose messages stay undelivered marks the broker down:
+  `/readyz` answers 503 (`kafka: not ready (broker unreachable for N s)`), `andon_kafka_broker_up` is 0, and the
+  flow waits (nothing is dropped, no offset moves) until the broker answers again, then carries on by itself.
+- Saved offsets the broker no longer has (a broker back empty, a topic deleted and created again, retention) are
+  counted in `andon_kafka_offset_resets_total{topic,partition,reason}` and logged; reading resumes at the earliest
+  kept offset.
+
+Example::
+
+    wait_for_broker({"bootstrap.servers": "127.0.0.1:9092"}, timeout_s=60)
+    status.add_check("kafka", BROKER.check)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from prometheus_client import Counter, Gauge
+
+from andon.errors import AndonError
+
+log = logging.getLogger("andon.kafka")
+
+BROKER_UP = Gauge("andon_kafka_broker_up", "1 while the Kafka broker answers this process's clients, 0 while not")
+OFFSET_RESETS = Counter("andon_kafka_offset_resets_total",
+                        "Saved offsets the broker no longer had (broker back empty, topic re-created, retention); "
+                        "reading resumed at the earliest kept offset", ["topic", "partition", "reason"])
+OUTAGES = Counter("andon_kafka_outages_total", "Times the Kafka broker became unreachable for this process")
+
+
+class BrokerUnavailable(AndonError, ConnectionError):
+    """The broker did not answer within the configured wait."""
+
+
+class BrokerHealth:
+    """Thread-safe up/down state of the broker as this process's Kafka clients see it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._reason = ""
+        self._logged_at = 0.0
+        BROKER_UP.set(1)
+
+    def down(self, reason: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            first = self._down_since is None
+            if first:
+                self._down_since = now
+                OUTAGES.inc()
+            self._reason = reason
+            since = self._down_since
+            announce = first or now - self._logged_at >= 10
+            if announce:
+                self._logged_at = now
+        BROKER_UP.set(0)
+        if announce:
+            log.warning("Kafka broker unreachable for %.0f s (%s): waiting, nothing is skipped", now - since, reason)
+
+    def up(self) -> None:
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            BROKER_UP.set(1)
+            log.warning("Kafka broker back after %.1f s: resuming", time.monotonic() - since)
+
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
+    def check(self) -> tuple[bool, str]:
+        """A readiness check for the status server: (ok, reason)."""
+        with self._lock:
+            if self._down_since is None:
+                return True, ""
+            return False, f"broker unreachable for {time.monotonic() - self._down_since:.0f} s: {self._reason}"
+
+
+BROKER = BrokerHealth()
+
+
+def offset_reset(topic: str, partition: int, saved: int, resume_at: int, reason: str) -> None:
+    OFFSET_RESETS.labels(topic, str(partition), reason).inc()
+    log.error("%s[%d]: saved offset %d is not on the broker (%s): resuming at the earliest kept offset %d; "
+              "messages between may have been lost upstream", topic, partition, saved, reason, resume_at)
+
+
+def broker_wait_default() -> float:
+    return float(os.environ.get("ANDON_BROKER_WAIT", "60"))
+
+
+def add_broker_options(parser) -> None:
+    parser.add_argument("--broker-wait", type=float, default=broker_wait_default(),
+                        help="seconds to wait for the Kafka broker at start before giving up with exit status 2 "
+                             "(env ANDON_BROKER_WAIT, default 60)")
+
+
+def wait_for_broker(config: dict, timeout_s: float) -> None:
+    """Return once a metadata request names a broker; retry until `timeout_s`, then raise BrokerUnavailable."""
+    from confluent_kafka.admin import AdminClient
+
+    if timeout_s < 0:
+        raise AndonError("--broker-wait must not be negative")
+    bootstrap = config.get("bootstrap.servers", "?")
+    admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))}
+                        | {"logger": _quiet})
+    deadline = time.monotonic() + timeout_s
+    said = 0.0
+    last = ""
+    while True:
+        try:
+            if admin.list_topics(timeout=min(2.0, max(deadline - time.monotonic(), 0.2))).brokers:
+                BROKER.up()
+                return
+        except Exception as exc:
+            last = str(exc)
+        now = time.monotonic()
+        if now >= deadline:
+            raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap} within {timeout_s:g} s"
+                                    + (f" ({last})" if last else ""),
+                                    hint="start the broker or fix ANDON_KAFKA_BOOTSTRAP_SERVERS / kafka.* in the "
+                                         "site config; --broker-wait sets how long to wait")
+        BROKER.down(f"no answer from {bootstrap} at start")
+        if now - said >= 5:
+            said = now
+            log.warning("waiting for the Kafka broker at %s (up to %g s)", bootstrap, timeout_s)
+        time.sleep(0.5)
+
+
+class _Quiet(logging.Logger):
+    """librdkafka's connection-refused lines while waiting say nothing the one warning above does not."""
+
+    def __init__(self) -> None:
+        super().__init__("andon.kafka.rdkafka", logging.CRITICAL)
+
+
+_quiet = _Quiet()
