@@ -109,6 +109,17 @@ def EmbeddedBroker(topics: Iterable[str] = (), *, engine: str | None = None, **o
     return TansuBroker(topics, **options)
 
 
+def die_with_parent() -> None:
+    """preexec_fn of a broker process: Linux sends it SIGTERM when the process that started it dies, so a killed
+    test run or `andon broker` never leaves a broker behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def wait_until_serving(bootstrap: str, proc: subprocess.Popen | None, timeout: float, log_path, name: str) -> None:
     """Return once the broker answers a metadata request naming at least one broker; raise if it exits or never
     answers within `timeout` seconds."""
@@ -163,7 +174,7 @@ class TansuBroker:
         cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
         try:
             self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True)
+                                          start_new_session=True, preexec_fn=die_with_parent)
         except OSError as exc:
             raise BrokerError(f"cannot start Tansu ({binary}): {exc.strerror}",
                               hint="check that the binary is executable or set ANDON_TANSU_BIN") from None

@@ -190,7 +190,7 @@ class KafkaBroker:
                               hint="remove the folder and start again")
 
     def start(self) -> KafkaBroker:
-        from andon.connectors.broker import create_topics, wait_until_serving
+        from andon.connectors.broker import create_topics, die_with_parent, wait_until_serving
 
         java, classpath = _require()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ class KafkaBroker:
                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", "kafka.Kafka", str(props)]
         try:
             self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True)
+                                          start_new_session=True, preexec_fn=die_with_parent)
         except OSError as exc:
             raise BrokerError(f"cannot start Java ({java}): {exc.strerror}",
                               hint="check the JDK, or set ANDON_JAVA") from None
