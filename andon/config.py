@@ -12,6 +12,7 @@ import functools
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -543,3 +544,34 @@ def example_site_path() -> Path:
     if EXAMPLE_SITE.exists():
         return EXAMPLE_SITE
     raise ConfigError("the example site config is not installed", hint="run from a source checkout of andon")
+
+
+def load_sites(paths: Sequence[str | Path], env: dict[str, str] | None = None) -> list[SiteConfig]:
+    """Several sites of one deployment: each path a site TOML or a directory of them (`*.toml`, in name order).
+
+    Site ids must be unique; the sites must share the Kafka cluster (one source and one producer serve them all)."""
+    files: list[Path] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        if path.is_dir():
+            found = sorted(path.glob("*.toml"))
+            if not found:
+                raise ConfigError(f"site config directory {path} holds no *.toml file",
+                                  hint="put one TOML file per site in it, or pass --config FILE")
+            files.extend(found)
+        else:
+            files.append(path)
+    sites = [load_site(f, env) for f in files]
+    seen: dict[str, Path] = {}
+    for f, site in zip(files, sites, strict=True):
+        if site.site.id in seen:
+            raise ConfigError(f"site {site.site.id!r} is configured twice: {seen[site.site.id]} and {f}",
+                              hint="give each site one file")
+        seen[site.site.id] = f
+    first = sites[0] if sites else None
+    for f, site in zip(files, sites, strict=True):
+        if site.kafka.client_config() != first.kafka.client_config():
+            raise ConfigError(f"{f}: [kafka] differs from {files[0]}'s: the sites of one deployment share one Kafka "
+                              "cluster and its settings", hint="give every site's file the same [kafka] table, or "
+                                                               "run one deployment per cluster")
+    return sites

@@ -18,7 +18,16 @@ from bytewax.operators import StatefulBatchLogic
 from andon.config import SiteConfig
 from andon.mapping import Mapper
 from andon.messages import DeadLetter, RawBatch
-from andon.readings import HINTS, BatchDecoder, InvalidReading, ReadingBatch, Reason, Registry
+from andon.readings import (
+    HINTS,
+    BatchDecoder,
+    InvalidReading,
+    ReadingBatch,
+    Reason,
+    Registry,
+    _future_detail,
+    _past_detail,
+)
 from andon.readings_arrow import ARROW_STREAM_MAGIC, decode_arrow
 from andon.security import Authorizer
 
@@ -42,9 +51,12 @@ class TelemetryDecoder:
     `unauthorized_publisher` dead letter."""
 
     def __init__(self, sites: Sequence[SiteConfig], registry: Registry, bounds: tuple[int, int] | None = None):
-        first = sites[0].processing
-        self.decoder = BatchDecoder(registry, max_message_bytes=first.max_message_bytes,
-                                    max_future_s=first.max_future_s, max_past_s=first.max_past_s)
+        # decoded with the loosest limits of the sites, then each reading held to its own site's (SiteLimits)
+        procs = [s.processing for s in sites]
+        self.decoder = BatchDecoder(registry, max_message_bytes=max(p.max_message_bytes for p in procs),
+                                    max_future_s=max(p.max_future_s for p in procs),
+                                    max_past_s=max(p.max_past_s for p in procs))
+        self.limits = SiteLimits.of(sites, registry, self.decoder)
         self.registry = registry
         self.fixed_bounds = bounds
         #: each site's [mapping], applied before any decoder path; None when every site sends andon's format
@@ -141,25 +153,29 @@ class TelemetryDecoder:
         return Decoded(batch, dead, len(batch) + len(dead))
 
     def _decode(self, raw: RawBatch) -> Decoded:
+        bounds = self.fixed_bounds or self.decoder.bounds()
         route = self.mapper.route(raw.topic) if self.mapper is not None else None
         if route is None:
-            batch = self._decode_values(raw.values)
+            batch = self._decode_values(raw.values, bounds)
+            if self.limits is not None:
+                batch = self.limits.apply(batch, raw.values, bounds)
             return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
         # mapped first (one place for every payload format and decoder path), then decoded like contract messages;
         # refusals keep the original bytes and positions
         mapped = route.apply(raw.values, raw.keys, raw.topic)
-        batch = self._decode_values(mapped.values)
+        batch = self._decode_values(mapped.values, bounds)
         kept = mapped.kept
         if batch.message_index is not None and len(batch):
             batch.message_index = np.asarray(kept, dtype=np.int64)[batch.message_index]
         later = [InvalidReading(bad.reason, bad.detail, raw.values[kept[bad.message_index]],
                                 kept[bad.message_index]) for bad in batch.invalid]
         batch.invalid = sorted(mapped.invalid + later, key=lambda bad: bad.message_index)
+        if self.limits is not None:
+            batch = self.limits.apply(batch, raw.values, bounds)
         return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
 
-    def _decode_values(self, values: Sequence[bytes]) -> ReadingBatch:
+    def _decode_values(self, values: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         """Contract messages (JSON or Arrow IPC) decoded into one batch in message order."""
-        bounds = self.fixed_bounds or self.decoder.bounds()
         # JSON first; Arrow IPC payloads (never valid JSON) come back set aside by position
         jb, arrow_idx = self.decoder.decode_json_only(values, ARROW_STREAM_MAGIC, bounds=bounds)
         if not arrow_idx:
@@ -173,6 +189,60 @@ class TelemetryDecoder:
             batch = take(batch, order)
         batch.invalid = jb.invalid + ab.invalid
         return batch
+
+
+class SiteLimits:
+    """Each site's own processing limits (max_message_bytes, max_future_s, max_past_s) where the sites of a
+    deployment differ: the decoder takes the loosest, then each reading is held to its site's.
+
+    The decoder's bounds are [t0 - loosest max_past, t1 + loosest max_future]; a site's are narrower by the
+    difference of its limits from the loosest, so both come from the same clock reading."""
+
+    def __init__(self, slack_past_ms: np.ndarray, slack_future_ms: np.ndarray, max_bytes: np.ndarray) -> None:
+        self.slack_past_ms, self.slack_future_ms, self.max_bytes = slack_past_ms, slack_future_ms, max_bytes
+
+    @classmethod
+    def of(cls, sites: Sequence[SiteConfig], registry: Registry, decoder: BatchDecoder) -> SiteLimits | None:
+        """None when every site has the same limits (nothing to add to the decoder's own checks)."""
+        keys = {(s.processing.max_message_bytes, s.processing.max_future_s, s.processing.max_past_s) for s in sites}
+        if len(keys) <= 1:
+            return None
+        by_id = {s.site.id: s.processing for s in sites}
+        procs = [by_id[site_id] for site_id, _ in registry.keys]
+        return cls(np.array([decoder.max_past_ms - int(p.max_past_s * 1000) for p in procs], np.int64),
+                   np.array([decoder.max_future_ms - int(p.max_future_s * 1000) for p in procs], np.int64),
+                   np.array([p.max_message_bytes for p in procs], np.int64))
+
+    def apply(self, batch: ReadingBatch, values: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
+        """`batch` without the readings outside their site's limits, which join its invalid records."""
+        if len(batch) == 0:
+            return batch
+        m = batch.machine
+        lo = bounds[0] + self.slack_past_ms[m]
+        hi = bounds[1] - self.slack_future_ms[m]
+        size = np.fromiter(map(len, values), np.int64, len(values))[batch.message_index]
+        oversized = size > self.max_bytes[m]
+        future = ~oversized & (batch.ts > hi)
+        past = ~oversized & ~future & (batch.ts < lo)
+        bad = oversized | future | past
+        if not bad.any():
+            return batch
+        refused: list[InvalidReading] = []
+        told: set[int] = set()
+        for r in np.flatnonzero(bad).tolist():
+            i, t = int(batch.message_index[r]), int(batch.ts[r])
+            if oversized[r]:
+                if i not in told:  # one record per message, as the decoder's own size check
+                    told.add(i)
+                    refused.append(InvalidReading(Reason.OVERSIZED, f"{size[r]} bytes > limit {self.max_bytes[m[r]]} "
+                                                  "of its site", values[i][:4096], i))
+            elif future[r]:
+                refused.append(InvalidReading(Reason.TS_FUTURE, _future_detail(t, int(hi[r])), values[i], i))
+            else:
+                refused.append(InvalidReading(Reason.TS_PAST, _past_detail(t, int(lo[r])), values[i], i))
+        kept = take(batch, np.flatnonzero(~bad))
+        kept.invalid = sorted(batch.invalid + refused, key=lambda bad: bad.message_index)
+        return kept
 
 
 def _dead_letters(raw: RawBatch, invalid: Sequence[InvalidReading]) -> list[DeadLetter]:

@@ -20,6 +20,7 @@ from andon.connectors.files import JsonlBatchSource, JsonlSink
 from andon.connectors.kafka import KafkaBatchSource, KafkaSink
 from andon.connectors.parquet import ParquetSink
 from andon.connectors.parquet_dictionary import write_data_dictionary
+from andon.errors import ConfigError
 from andon.mapping import Mapper
 from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
@@ -57,6 +58,18 @@ class TelemetryFlowConfig:
             raise ValueError("source 'custom' needs custom_source")
         if self.source == "files" and not self.inputs:
             raise ValueError("source 'files' needs at least one input file")
+        ids = [s.site.id for s in self.sites]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"a site is configured twice: {ids}", hint="give each site one config file")
+        first = self.sites[0].topics
+        for s in self.sites[1:]:
+            for name in ("events", "telemetry_dlq"):
+                if getattr(s.topics, name) != getattr(first, name):
+                    raise ConfigError(
+                        f"site {s.site.id!r}: topics.{name} = {getattr(s.topics, name)!r} differs from site "
+                        f"{self.sites[0].site.id!r}'s {getattr(first, name)!r}",
+                        hint="the sites of one telemetry deployment write one events topic and one dead-letter "
+                             "topic (events and dead letters carry their site); set the same name in every file")
 
 
 def telemetry_topics(sites: Sequence[SiteConfig]) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from andon.config import example_site_path, load_site
+from andon.config import example_site_path, load_sites
 from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
 from andon.errors import AndonError
 from andon.pipelines.runner import (
@@ -46,6 +46,11 @@ def infer_bounds(paths, max_past_s: float, max_future_s: float, sample: int = 10
     return lo, now + int(max_future_s * 1000)
 
 
+def loosest_limits(sites) -> tuple[float, float]:
+    """(max_past_s, max_future_s) the decoder takes for several sites; each reading is then held to its site's."""
+    return max(s.processing.max_past_s for s in sites), max(s.processing.max_future_s for s in sites)
+
+
 def _readings_seen() -> tuple[float, str]:
     return metrics.READINGS_IN._value.get(), "readings"
 
@@ -53,20 +58,22 @@ def _readings_seen() -> tuple[float, str]:
 def replay_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon replay", description="Run the telemetry dataflow over JSONL files.")
     parser.add_argument("inputs", nargs="+", help="JSONL files of readings (one reading or array per line)")
-    parser.add_argument("--config", default=None, help="site TOML (default: the example plant)")
+    parser.add_argument("--config", action="append", default=None,
+                        help="site TOML, or a directory of them; repeat for several sites (default: the example plant)")
     parser.add_argument("--out", required=True, help="output directory (events.jsonl, dlq.jsonl, Parquet)")
     parser.add_argument("--shards", type=int, default=4, help="state shards = Parquet files per period (default 4)")
     parser.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (default 10000)")
     add_run_options(parser)
     args = parser.parse_args(argv)
-    site = load_site(args.config or example_site_path())
+    sites = load_sites(args.config or [example_site_path()])
     for path in args.inputs:
         if not Path(path).is_file():
             raise AndonError(f"input file {path} does not exist", hint="pass JSONL files written by andon simulate")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bounds = infer_bounds(args.inputs, site.processing.max_past_s, site.processing.max_future_s)
-    cfg = TelemetryFlowConfig(sites=[site], out_dir=out, source="files", inputs=args.inputs, shards=args.shards,
+    max_past_s, max_future_s = loosest_limits(sites)
+    bounds = infer_bounds(args.inputs, max_past_s, max_future_s)
+    cfg = TelemetryFlowConfig(sites=sites, out_dir=out, source="files", inputs=args.inputs, shards=args.shards,
                               batch_size=args.batch_size, ts_bounds=bounds)
     started = time.monotonic()
     with Progress(_readings_seen):
@@ -102,7 +109,9 @@ def summarize(out: Path) -> dict:
 def run_telemetry(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon run telemetry",
                                      description="Production telemetry dataflow: Kafka -> events, DLQ, Parquet.")
-    parser.add_argument("--config", required=True, help="site TOML (secrets from ANDON_* environment variables)")
+    parser.add_argument("--config", required=True, action="append",
+                        help="site TOML, or a directory of them; repeat for several sites of one deployment "
+                             "(secrets from ANDON_* environment variables)")
     parser.add_argument("--out", default="andon-data", help="Parquet root directory (default ./andon-data)")
     parser.add_argument("--shards", type=int, default=None, help="state shards (default: topic partitions)")
     parser.add_argument("--batch-size", type=int, default=10_000)
@@ -113,17 +122,17 @@ def run_telemetry(argv: list[str]) -> int:
     add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
-    site = load_site(args.config)
-    status = start_observability(args, f"andon telemetry · {site.site.id}")
+    sites = load_sites(args.config)
+    status = start_observability(args, f"andon telemetry · {', '.join(s.site.id for s in sites)}")
     if status is not None:
         status.add_check("kafka", BROKER.check)
-    wait_for_broker(site.kafka.client_config(), args.broker_wait)
+    wait_for_broker(sites[0].kafka.client_config(), args.broker_wait)
     bounds = None
     if args.now is not None:
-        p = site.processing
-        bounds = (args.now - int(p.max_past_s * 1000), args.now + int(p.max_future_s * 1000))
-    cfg = TelemetryFlowConfig(sites=[site], out_dir=args.out, source="kafka", shards=args.shards or
-                              site.topics.partitions, batch_size=args.batch_size, eof_idle_s=args.eof_idle,
+        max_past_s, max_future_s = loosest_limits(sites)
+        bounds = (args.now - int(max_past_s * 1000), args.now + int(max_future_s * 1000))
+    cfg = TelemetryFlowConfig(sites=sites, out_dir=args.out, source="kafka", shards=args.shards or
+                              sites[0].topics.partitions, batch_size=args.batch_size, eof_idle_s=args.eof_idle,
                               ts_bounds=bounds)
     execute(build_flow(cfg), args)
     print(f"telemetry dataflow finished: {metrics.READINGS_IN._value.get():,.0f} readings", file=sys.stderr)
