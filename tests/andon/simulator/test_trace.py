@@ -64,7 +64,7 @@ def test_malformed_lines_are_the_only_invalid_ones(site, oracle, tmp_path):
     assert sum(trace.truth["malformed_by_kind"].values()) == malformed
     reasons = {inv.reason for inv in batch.invalid}
     assert reasons <= {Reason.MALFORMED, Reason.SCHEMA, Reason.NON_FINITE, Reason.UNKNOWN_MACHINE, Reason.TS_PAST,
-                       Reason.TS_FUTURE, Reason.BAD_TIMESTAMP}
+                       Reason.TS_FUTURE, Reason.BAD_TIMESTAMP, Reason.INVALID_UTF8}
 
 
 def test_all_faults_keep_every_reading_and_match_their_counts(site, faulty, oracle):
