@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,8 @@ MAX_EVENT_BYTES = 65_536
 class OdooSyncFlowConfig:
     """What odoo_sync reads, how it shards and where it keeps its audit trail and ledger."""
 
-    site: SiteConfig
+    #: the first site; `sites` may add more of the same deployment (each applied with its own [odoo] settings)
+    site: SiteConfig | None = None
     audit_path: str | Path | None = None
     ledger_path: str | Path | None = None
     #: Events of one machine always land in the same shard (per-machine order); one Odoo client per shard.
@@ -55,8 +57,17 @@ class OdooSyncFlowConfig:
     kafka_config: dict = field(default_factory=dict)
     #: Larger events are refused to the events DLQ (reason `oversized`) before decoding; v1 events are < 2 KiB.
     max_event_bytes: int = MAX_EVENT_BYTES
+    #: every site of the deployment (`site` first); events of any other site are refused (reason unknown_site)
+    sites: Sequence[SiteConfig] = ()
 
     def __post_init__(self) -> None:
+        every = ([self.site] if self.site is not None else []) + [s for s in self.sites if s is not self.site]
+        if not every:
+            raise ValueError("at least one site config is needed")
+        ids = [s.site.id for s in every]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"a site is configured twice: {ids}")
+        self.site, self.sites = every[0], every
         if self.max_event_bytes < 256:
             raise ValueError("max_event_bytes must be at least 256")
         if self.shards < 1:
@@ -110,11 +121,13 @@ def counters() -> dict[str, int]:
     return total
 
 
-def make_sync(cfg: OdooSyncFlowConfig) -> OdooSync:
-    client = OdooClient(cfg.site.odoo, retry=cfg.retry,
+def make_sync(cfg: OdooSyncFlowConfig, site: SiteConfig | None = None) -> OdooSync:
+    """An OdooSync for `site` (default: the first) with its own Odoo client, settings and master-data cache."""
+    site = site or cfg.site
+    client = OdooClient(site.odoo, retry=cfg.retry,
                         breaker=CircuitBreaker(cfg.breaker_threshold, cfg.breaker_reset_s))
-    client.limiter = _Shared.limiter(cfg.site.odoo)
-    sync = OdooSync(client, cfg.site, audit=CorrelatedAudit(_Shared.audit(cfg.audit_path) if cfg.audit_path else
+    client.limiter = _Shared.limiter(site.odoo)
+    sync = OdooSync(client, site, audit=CorrelatedAudit(_Shared.audit(cfg.audit_path) if cfg.audit_path else
                                                             AuditTrail(None)),
                     ledger=_Shared.ledger(cfg.ledger_path) if cfg.ledger_path else None, refresh_s=cfg.refresh_s,
                     hold_max_s=cfg.hold_max_s, scrap_insufficient=cfg.scrap_insufficient)
@@ -129,15 +142,29 @@ class _ApplyLogic(StatefulBatchLogic):
 
     def __init__(self, cfg: OdooSyncFlowConfig, resume_state) -> None:
         self.cfg = cfg
-        self.sync = make_sync(cfg)
+        self.by_site = {s.site.id: s for s in cfg.sites}
+        #: one OdooSync per site this shard has seen (each its own Odoo endpoint, settings and cache)
+        self.syncs: dict[str, OdooSync] = {}
+
+    def _sync(self, site_id: str) -> OdooSync:
+        sync = self.syncs.get(site_id)
+        if sync is None:
+            sync = self.syncs[site_id] = make_sync(self.cfg, self.by_site[site_id])
+        return sync
 
     def on_batch(self, values: list[list[Inbound]]):
         items = [it for chunk in values for it in chunk]
-        result = self.sync.apply(items)
-        BOARD.settled([it.event.event_id for it in items],
-                      ["refused" if r.outcome == "dead_letter" else r.outcome for r in result.audit])
-        dlq = self.cfg.site.topics.events_dlq
-        return [dead_letter(it, refusal, dlq) for it, refusal in result.dead], StatefulBatchLogic.RETAIN
+        by_site: dict[str, list[Inbound]] = {}
+        for it in items:  # a machine belongs to one site: per-machine order holds within each group
+            by_site.setdefault(it.event.site, []).append(it)
+        out = []
+        for site_id, group in by_site.items():
+            result = self._sync(site_id).apply(group)
+            BOARD.settled([it.event.event_id for it in group],
+                          ["refused" if r.outcome == "dead_letter" else r.outcome for r in result.audit])
+            dlq = self.by_site[site_id].topics.events_dlq
+            out.extend(dead_letter(it, refusal, dlq) for it, refusal in result.dead)
+        return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self):
         return {"version": SNAPSHOT_VERSION}
@@ -164,13 +191,30 @@ def decoder_error(raw: bytes, exc: Exception, key: bytes | None, topic: str, par
     return OutMessage(dlq_topic, key, raw, headers)
 
 
+def unknown_site_event(raw: bytes, site: str, known: Sequence[str], key: bytes | None, topic: str, partition: int,
+                       offset: int, dlq_topic: str) -> OutMessage:
+    """Dead letter for an event of a site this deployment has no config for."""
+    headers = [("andon.dlq.reason", b"unknown_site"),
+               ("andon.dlq.detail", f"site {site!r} is not configured here (sites: {', '.join(known)})".encode()),
+               ("andon.dlq.hint", b"add the site's config file to this odoo-sync deployment (--config) or fix the "
+                                  b"producer's site, then: andon dlq replay"),
+               ("andon.source.topic", topic.encode()), ("andon.source.partition", str(partition).encode()),
+               ("andon.source.offset", str(offset).encode())]
+    return OutMessage(dlq_topic, key, raw, headers)
+
+
 def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
     from andon.pipelines.telemetry.metrics import report_lag
 
     site = cfg.site
-    BOARD.register_sites([site], "odoo_sync")
-    topics = site.topics
+    BOARD.register_sites(cfg.sites, "odoo_sync")
     kafka = {**site.kafka.client_config(), **cfg.kafka_config}
+    by_site = {s.site.id: s for s in cfg.sites}
+    known = sorted(by_site)
+    # an event that cannot be attributed to a site goes to the dead-letter topic of the first site reading its topic
+    dlq_of_topic: dict[str, str] = {}
+    for s in cfg.sites:
+        dlq_of_topic.setdefault(s.topics.events, s.topics.events_dlq)
     shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
 
     def decode(batch: RawBatch) -> Decoded:
@@ -178,22 +222,25 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
         read_ms = int(time.time() * 1000)
         headers = batch.headers or [None] * len(batch)
         stamps = batch.timestamps or [None] * len(batch)
+        dlq = dlq_of_topic.get(batch.topic, site.topics.events_dlq)
         for offset, value, key, head, stamp in zip(batch.offsets, batch.values, batch.keys, headers, stamps,
                                                    strict=True):
             if len(value) > cfg.max_event_bytes:
                 out.dead.append(oversized_event(value, cfg.max_event_bytes, key, batch.topic, batch.partition, offset,
-                                                topics.events_dlq))
+                                                dlq))
                 continue
             try:
                 event = decode_event(value)
+                if event.site not in by_site:
+                    out.dead.append(unknown_site_event(value, event.site, known, key, batch.topic, batch.partition,
+                                                       offset, dlq))
+                    continue
                 out.items.append(Inbound(event, value, key, batch.topic, batch.partition, offset))
                 BOARD.consumed([pending(event, head, stamp, read_ms)])
             except EventError as exc:
-                out.dead.append(invalid_event(value, exc, key, batch.topic, batch.partition, offset,
-                                              topics.events_dlq))
+                out.dead.append(invalid_event(value, exc, key, batch.topic, batch.partition, offset, dlq))
             except Exception as exc:  # a bug in decoding must not stop the sync: this event alone is set aside
-                out.dead.append(decoder_error(value, exc, key, batch.topic, batch.partition, offset,
-                                              topics.events_dlq))
+                out.dead.append(decoder_error(value, exc, key, batch.topic, batch.partition, offset, dlq))
         return out
 
     def shard(decoded: Decoded) -> list[tuple[str, list[Inbound]]]:
@@ -204,7 +251,7 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
         return list(groups.items())
 
     flow = Dataflow("andon_odoo_sync")
-    raw = op.input("events_in", flow, KafkaBatchSource(kafka, topics.events, batch_size=cfg.poll_size,
+    raw = op.input("events_in", flow, KafkaBatchSource(kafka, list(dlq_of_topic), batch_size=cfg.poll_size,
                                                        eof_idle_s=cfg.eof_idle_s, on_lag=report_lag,
                                                        group_prefix=site.kafka.group_id))
     decoded = op.map("decode", raw, decode)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from andon.config import load_site
+from andon.config import load_sites
 from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
 from andon.errors import AndonError
 from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
@@ -18,8 +18,9 @@ from andon.pipelines.runner import add_observability_options, add_run_options, e
 def run_odoo_sync(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon run odoo-sync",
                                      description="Apply business events from Kafka to Odoo (idempotent, batched).")
-    parser.add_argument("--config", required=True,
-                        help="site TOML; Odoo secrets only from ANDON_ODOO_PASSWORD / ANDON_ODOO_API_KEY (or *_FILE)")
+    parser.add_argument("--config", required=True, action="append",
+                        help="site TOML, or a directory of them; repeat for several sites (each applied to its own "
+                             "[odoo]); Odoo secrets only from ANDON_ODOO_PASSWORD / ANDON_ODOO_API_KEY (or *_FILE)")
     parser.add_argument("--eof-idle", type=float, default=None,
                         help="stop after this many seconds without input (default: run forever)")
     parser.add_argument("--audit", default="andon-data/odoo-audit.jsonl",
@@ -42,20 +43,23 @@ def run_odoo_sync(argv: list[str]) -> int:
     add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
-    site = load_site(args.config)
+    sites = load_sites(args.config)
     if args.rate_limit is not None:
         if args.rate_limit <= 0:
             raise AndonError("--rate-limit must be positive")
-        site = site.model_copy(update={"odoo": site.odoo.model_copy(update={"rate_limit_per_s": args.rate_limit})})
-    odoo = site.odoo
-    if not (odoo.password or odoo.api_key):
-        raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY "
-                         "(or ANDON_ODOO_PASSWORD_FILE / ANDON_ODOO_API_KEY_FILE)")
-    cfg = OdooSyncFlowConfig(site=site, audit_path=args.audit, ledger_path=args.ledger, shards=args.shards,
+        sites = [s.model_copy(update={"odoo": s.odoo.model_copy(update={"rate_limit_per_s": args.rate_limit})})
+                 for s in sites]
+    for s in sites:
+        if not (s.odoo.password or s.odoo.api_key):
+            raise AndonError(f"no Odoo credentials for site {s.site.id!r}",
+                             hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY "
+                                  "(or ANDON_ODOO_PASSWORD_FILE / ANDON_ODOO_API_KEY_FILE)")
+    site = sites[0]
+    cfg = OdooSyncFlowConfig(site=site, sites=sites, audit_path=args.audit, ledger_path=args.ledger, shards=args.shards,
                              poll_size=args.poll_size, eof_idle_s=args.eof_idle, refresh_s=args.refresh,
                              scrap_insufficient=args.scrap_insufficient, breaker_reset_s=args.breaker_reset,
                              hold_max_s=args.hold_max)
-    status = start_observability(args, f"andon odoo-sync · {site.site.id}")
+    status = start_observability(args, f"andon odoo-sync · {', '.join(s.site.id for s in sites)}")
     watch_circuits(_Shared.syncs)
     if status is not None:
         status.add_check("odoo", lambda: odoo_ready(_Shared.syncs))
