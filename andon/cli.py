@@ -1,7 +1,9 @@
 """The `andon` command. Each subcommand lives in its own module and is imported only when used.
 
-Errors are printed as what is wrong and what to do, without a traceback, with exit status 2 (1 for a failed
-check such as remaining mismatches). Set ANDON_DEBUG=1 to see tracebacks.
+Every error that ends a command, inside a dataflow or not, is printed as one message (what is wrong and what to
+do) without a traceback, and the command exits with the status `andon.exits` documents (2 for usage and config
+errors, 3 for an unreachable or refusing service, 4 for a local resource, 5 for a bug). Set ANDON_DEBUG=1 to see
+tracebacks.
 """
 
 from __future__ import annotations
@@ -60,14 +62,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(_load(COMMANDS[command][0])(rest) or 0)
-    except AndonError as exc:
-        if os.environ.get("ANDON_DEBUG"):
-            raise
-        print(f"andon {command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"andon {command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("ANDON_DEBUG"):
+            raise
+        from andon.exits import explain
+
+        status, message = explain(exc)
+        label = f"{command} {rest[0]}" if command == "run" and rest and not rest[0].startswith("-") else command
+        print(f"andon {label}: error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

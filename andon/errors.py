@@ -22,6 +22,10 @@ class ConfigError(AndonError, ValueError):
     """A site config file is missing, unreadable or invalid."""
 
 
+class ResourceError(AndonError, OSError):
+    """A local resource andon needs failed: a port in use, a directory it cannot write (exit status 4)."""
+
+
 class BrokerError(AndonError, ConnectionError):
     """The embedded Kafka-protocol broker could not be started or reached."""
 

@@ -11,7 +11,7 @@ import threading
 
 from andon.config import SiteConfig, example_site_path, load_site
 from andon.connectors.broker import ENGINES, EmbeddedBroker, site_topics
-from andon.errors import BrokerError, ConfigError
+from andon.errors import ConfigError, ResourceError
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -33,7 +33,7 @@ def _check_free(port: int) -> None:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise BrokerError(f"port {port} on 127.0.0.1 is already in use (another broker?)",
+            raise ResourceError(f"port {port} on 127.0.0.1 is already in use (another broker?)",
                               hint="stop whatever listens there, or pass --port P (0 for a free one)") from None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from andon import shutdown
 from andon.errors import AndonError
 from andon.messages import RawBatch
 
@@ -31,6 +32,8 @@ class _FilePartition(StatefulSourcePartition[RawBatch, tuple[int, int]]):
         self._batch_lines = batch_lines
 
     def next_batch(self) -> list[RawBatch]:
+        if shutdown.requested():  # SIGTERM/SIGINT: end the input; outputs are flushed, the state snapshotted
+            raise StopIteration
         lines = []
         for _ in range(self._batch_lines):
             line = self._file.readline()

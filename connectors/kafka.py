@@ -23,6 +23,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from andon import shutdown
 from andon.connectors.kafka_health import BROKER, offset_reset
 from andon.errors import AndonError
 from andon.messages import OutMessage, RawBatch
@@ -121,6 +122,8 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         self._on_lag(self._topic, self._partition, max(high - self._next, 0))
 
     def next_batch(self) -> list[RawBatch]:
+        if shutdown.requested():  # SIGTERM/SIGINT: end the input; the dataflow finishes and snapshots
+            raise StopIteration
         msgs = self._consumer.consume(self._batch_size, timeout=self._timeout)
         if not msgs:
             return self._idle()

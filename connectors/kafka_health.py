@@ -1,7 +1,7 @@
 """Is the broker there? One process-wide view fed by every Kafka source and sink, for readiness and metrics.
 
 - At start, `wait_for_broker` retries for `--broker-wait` seconds (env `ANDON_BROKER_WAIT`, default 60) while
-  `/readyz` says not ready, then fails with one clear error (exit status 2).
+  `/readyz` says not ready, then fails with one clear error (exit status 3, see `andon.exits`).
 - Mid-run, a source that sees "all brokers down" or a sink whose messages stay undelivered marks the broker down:
   `/readyz` answers 503 (`kafka: not ready (broker unreachable for N s)`), `andon_kafka_broker_up` is 0, and the
   flow waits (nothing is dropped, no offset moves) until the broker answers again, then carries on by itself.
@@ -99,7 +99,7 @@ def broker_wait_default() -> float:
 
 def add_broker_options(parser) -> None:
     parser.add_argument("--broker-wait", type=float, default=broker_wait_default(),
-                        help="seconds to wait for the Kafka broker at start before giving up with exit status 2 "
+                        help="seconds to wait for the Kafka broker at start before giving up with exit status 3 "
                              "(env ANDON_BROKER_WAIT, default 60)")
 
 

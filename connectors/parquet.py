@@ -301,8 +301,10 @@ def _upgrade(part: pa.Table | AggColumns, spec: DatasetSpec) -> pa.Table | AggCo
 
 class _ShardFiles(StatefulSinkPartition[Rows, dict]):
     def __init__(self, root: Path, shard: str, state: dict | None, retain: int, write_interval_s: float,
-                 sites: dict[str, tuple[str, str]] | None = None):
+                 sites: dict[str, tuple[str, str]] | None = None, failed: threading.Event | None = None):
         self.root, self.shard = root, shard
+        #: shared by every partition of one sink: set once one of their writes failed
+        self.failed = failed if failed is not None else threading.Event()
         self.sites = sites or {}
         self.pending: dict[tuple[str, str, str, str], list[pa.Table]] = (state or {}).get("pending", {})
         if state and state.get("version", 1) < 2:
@@ -367,6 +369,7 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
             try:
                 future.result()
             except OSError as exc:
+                self.failed.set()
                 raise OSError(exc.errno, f"writing Parquet file {p} failed: {exc.strerror or exc}; check free space "
                                          f"and permissions of {self.root}, then restart (recovery rewrites it)") from exc
             finally:
@@ -384,6 +387,10 @@ class _ShardFiles(StatefulSinkPartition[Rows, dict]):
         return {"version": 2, "pending": self.pending, "order": list(self.order)}
 
     def close(self) -> None:
+        if self.failed.is_set():
+            # a write of this sink failed and was raised already: bytewax closes every partition while it unwinds,
+            # and a second error there would abort the process instead of reporting the first one
+            return
         self.flush()
         self._settle()
 
@@ -398,6 +405,7 @@ class ParquetSink(FixedPartitionedSink[Rows, dict]):
         self.root = Path(root)
         #: site id -> (time zone, micro-stop policy), written into each file's key/value metadata
         self.sites = dict(sites or {})
+        self.failed = threading.Event()
         self.shards = list(shards)
         if not self.shards:
             raise ValueError("ParquetSink needs at least one shard")
@@ -411,4 +419,5 @@ class ParquetSink(FixedPartitionedSink[Rows, dict]):
         return self.shards.index(item_key)
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _ShardFiles:
-        return _ShardFiles(self.root, for_part, resume_state, self.retain, self.write_interval_s, self.sites)
+        return _ShardFiles(self.root, for_part, resume_state, self.retain, self.write_interval_s, self.sites,
+                           self.failed)

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from andon.connectors.status_page import render_status_page
+from andon.errors import ResourceError
 
 #: A readiness check: (ok, reason shown on /readyz).
 Check = Callable[[], tuple[bool, str]]
@@ -92,7 +93,12 @@ class StatusServer:
             def log_message(self, *args) -> None:  # probes every few seconds would flood the log
                 return
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        except OSError as exc:
+            raise ResourceError(f"cannot serve metrics and health on {self.host}:{self.port}: {exc.strerror or exc}",
+                                hint="stop what listens there, or choose another --metrics-port "
+                                     "(ANDON_METRICS_PORT)") from None
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True, name="andon-status").start()
         return self

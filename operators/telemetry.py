@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
+from andon import shutdown
 from andon.config import SiteConfig
 from andon.mapping import Mapper
 from andon.messages import DeadLetter, RawBatch
@@ -376,6 +377,8 @@ class ShardLogic(StatefulBatchLogic):
         return [(batch, out)], StatefulBatchLogic.RETAIN
 
     def on_eof(self):
+        if shutdown.requested():  # stopped by a signal, not the end of the input: keep open windows and shifts
+            return [], StatefulBatchLogic.RETAIN
         return [(None, self.processor.flush())], StatefulBatchLogic.RETAIN
 
     def snapshot(self):

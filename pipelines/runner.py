@@ -121,8 +121,16 @@ def execute(flow: Dataflow, args) -> None:
     status = getattr(args, "status_server", None)
     if status is not None:
         status.ready.set()
-    cli_main(flow, workers_per_process=args.workers, process_id=proc, addresses=addresses,
-             epoch_interval=timedelta(seconds=args.snapshot_interval), recovery_config=recovery)
+    from andon import shutdown
+    from andon.pipelines.panics import rust_panics_hidden
+
+    with shutdown.handling(), rust_panics_hidden():
+        cli_main(flow, workers_per_process=args.workers, process_id=proc, addresses=addresses,
+                 epoch_interval=timedelta(seconds=args.snapshot_interval), recovery_config=recovery)
+    if shutdown.requested():
+        print(f"andon: stopped cleanly on {shutdown.signal_name()}: outputs written"
+              + (", final snapshot taken: a restart resumes here" if recovery else
+                 " (no --recovery-dir: a restart reads the input again from its start)"), file=sys.stderr)
 
 
 class Progress:

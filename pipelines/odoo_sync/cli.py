@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 
@@ -13,6 +14,25 @@ from andon.errors import AndonError
 from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
 from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
 from andon.pipelines.runner import add_observability_options, add_run_options, execute, start_observability
+
+log = logging.getLogger("andon.odoo_sync")
+
+
+def check_credentials(site) -> None:
+    """Log in once before the dataflow starts: wrong credentials or rights end the run with one clear message
+    (they never fix themselves); an Odoo that is down only delays the writes, which the dataflow holds."""
+    from andon.connectors.odoo import OdooClient
+    from andon.connectors.odoo.errors import OdooAuthError, OdooTransientError
+
+    try:
+        with OdooClient(site.odoo, rate_limit=False) as client:
+            client.authenticate()
+    except OdooAuthError as exc:
+        exc.hint = ("check ANDON_ODOO_USERNAME (odoo.username), ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY and "
+                    "odoo.database; then start again (nothing was read)")
+        raise
+    except OdooTransientError as exc:
+        log.warning("Odoo is not reachable yet (%s); starting anyway: writes are held until it answers", exc)
 
 
 def run_odoo_sync(argv: list[str]) -> int:
@@ -66,6 +86,8 @@ def run_odoo_sync(argv: list[str]) -> int:
         status.add_check("kafka", BROKER.check)
     wait_for_broker({**site.kafka.client_config()}, args.broker_wait)
     started = time.monotonic()
+    for s in sites:
+        check_credentials(s)
     execute(build_flow(cfg), args)
     summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}
     print(json.dumps(summary), file=sys.stderr)

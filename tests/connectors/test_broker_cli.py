@@ -32,7 +32,7 @@ def test_a_remote_or_portless_bootstrap_is_a_config_error(servers):
         configured_port(site)
 
 
-def test_busy_port_is_one_message_and_exit_2(capsys, monkeypatch):
+def test_busy_port_is_one_message_and_exit_4(capsys, monkeypatch):
     from andon.cli import main
 
     with socket.socket() as busy:
@@ -40,7 +40,7 @@ def test_busy_port_is_one_message_and_exit_2(capsys, monkeypatch):
         busy.listen()
         port = busy.getsockname()[1]
         monkeypatch.setenv("ANDON_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{port}")
-        assert main(["broker"]) == 2
+        assert main(["broker"]) == 4
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and f"port {port} on 127.0.0.1 is already in use" in err
     assert "Traceback" not in err

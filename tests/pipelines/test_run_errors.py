@@ -1,0 +1,69 @@
+"""An error that ends a run is one message with what to do, a documented exit status and no traceback: an
+unreachable broker, a wrong Odoo password, a metrics port already in use."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+from flowtools import andon, site_config
+
+from andon.config import example_site_path
+from andon.connectors.broker import free_port
+from andon.connectors.standin import run_standin
+
+
+def one_message(proc, label: str, status: int, *needles: str) -> None:
+    err = proc.stderr
+    assert proc.returncode == status, err
+    assert err.count(f"andon {label}: error:") == 1, err
+    for bad in ("Traceback", "panicked", "stack backtrace", "%3|"):
+        assert bad not in err, err
+    for needle in needles:
+        assert needle in err, err
+    assert "what to do:" in err
+
+
+def test_unreachable_broker_exits_3(tmp_path):
+    port = free_port()  # nothing listens there
+    proc = andon("run", "telemetry", "--config", str(example_site_path()), "--out", str(tmp_path),
+                 "--broker-wait", "2", env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}, check=False,
+                 timeout=60)
+    one_message(proc, "run telemetry", 3, f"127.0.0.1:{port}", "ANDON_KAFKA_BOOTSTRAP_SERVERS")
+    assert len(proc.stderr.strip().splitlines()) == 2  # the error and what to do
+
+
+@pytest.mark.parametrize("command", ["telemetry", "odoo-sync"])
+def test_busy_metrics_port_exits_4(command, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = andon("run", command, "--config", str(example_site_path()), "--out" if command == "telemetry"
+                     else "--audit", str(tmp_path / "x"), "--metrics-port", str(port),
+                     env={"ANDON_ODOO_PASSWORD": "x"}, check=False, timeout=60)
+    one_message(proc, f"run {command}", 4, f"cannot serve metrics and health on 0.0.0.0:{port}",
+                "--metrics-port")
+
+
+@pytest.mark.broker
+@pytest.mark.odoo
+def test_wrong_odoo_password_exits_3_before_reading_anything(broker, tmp_path):
+    config, _ = site_config(tmp_path, broker, f"pw{uuid.uuid4().hex[:6]}")
+    with run_standin(tmp_path / "odoo") as odoo:
+        proc = andon("run", "odoo-sync", "--config", str(config), "--eof-idle", "3", "--audit",
+                     str(tmp_path / "audit.jsonl"), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+                                                         "ANDON_ODOO_URL": odoo.url, "ANDON_ODOO_PASSWORD": "Wr0ng-Secret-42"},
+                     check=False, timeout=120)
+    one_message(proc, "run odoo-sync", 3, "Odoo login", "refused", "ANDON_ODOO_PASSWORD")
+    assert "Wr0ng-Secret-42" not in proc.stderr  # the secret is never printed
+
+
+def test_an_error_inside_the_dataflow_is_one_message_without_a_panic_report(small_trace, tmp_path):
+    trace, _ = small_trace
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "telemetry_agg").write_text("a file where the dataset folder should be")
+    proc = andon("replay", str(trace), "--out", str(out), check=False)
+    one_message(proc, "replay", 4, "writing Parquet file", "failed: Not a directory", "check free space")
