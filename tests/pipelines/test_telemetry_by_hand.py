@@ -19,7 +19,7 @@ def by_hand(broker, tmp_path, *simulate_args):
     config, topics = site_config(tmp_path, broker, f"bh{uuid.uuid4().hex[:6]}")
     env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
     sim = andon("simulate", "--config", str(config), "--kafka", broker.bootstrap, "--machines", "2", "--hours", "0.5",
-                "--seed", "3", *simulate_args, env=env)
+                "--seed", "3", "--truth", str(tmp_path / "truth.json"), *simulate_args, env=env)
     run = andon("run", "telemetry", "--config", str(config), "--out", str(tmp_path / "out"), "--eof-idle", "3",
                 env=env)
     dlq = read_topic({"bootstrap.servers": broker.bootstrap}, topics[1], idle_s=1.5)
