@@ -47,7 +47,7 @@ test: $(STAMP) system-deps kafka
 FUZZ_SECONDS ?= 300
 FUZZ_SCALE ?= 20
 FUZZ_TESTS := tests/fault/test_fuzzed_readings.py tests/andon/test_jsonguard.py \
-	tests/andon/test_readings.py tests/andon/test_readings_scan.py tests/andon/test_readings_arrow.py \
+	tests/wire/test_decoder.py tests/wire/test_json_scan.py tests/wire/test_arrow.py tests/wire/test_mapping.py \
 	tests/operators/test_reference_twins.py
 fuzz: $(STAMP)
 	@end=$$(( $$(date +%s) + $(FUZZ_SECONDS) )); round=0; \

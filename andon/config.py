@@ -222,7 +222,7 @@ class ClassMapping(_Model):
 
 
 class Mapping(_Model):
-    """Per-site mapping profile that adapts a gateway's payloads to the reading contract (see andon.mapping).
+    """Per-site mapping profile that adapts a gateway's payloads to the reading contract (see andon.wire.mapping).
 
     `andon`: payloads already in the contract format (the default, decoded as they are). `umh`: United Manufacturing
     Hub data model v1, the UNS path `umh.v1.<enterprise>.<site>.<area>….<machine>._historian` in the topic or the

@@ -17,20 +17,12 @@ from bytewax.operators import StatefulBatchLogic
 
 from andon import shutdown
 from andon.config import SiteConfig
-from andon.mapping import Mapper
 from andon.messages import DeadLetter, RawBatch
-from andon.readings import (
-    HINTS,
-    BatchDecoder,
-    InvalidReading,
-    ReadingBatch,
-    Reason,
-    Registry,
-    _future_detail,
-    _past_detail,
-)
-from andon.readings_arrow import ARROW_STREAM_MAGIC, decode_arrow
+from andon.readings import HINTS, InvalidReading, ReadingBatch, Reason, Registry
 from andon.security import Authorizer
+from andon.wire.arrow import ARROW_STREAM_MAGIC, decode_arrow
+from andon.wire.decoder import BatchDecoder, future_detail, past_detail
+from andon.wire.mapping import Mapper
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +230,9 @@ class SiteLimits:
                     refused.append(InvalidReading(Reason.OVERSIZED, f"{size[r]} bytes > limit {self.max_bytes[m[r]]} "
                                                   "of its site", values[i][:4096], i))
             elif future[r]:
-                refused.append(InvalidReading(Reason.TS_FUTURE, _future_detail(t, int(hi[r])), values[i], i))
+                refused.append(InvalidReading(Reason.TS_FUTURE, future_detail(t, int(hi[r])), values[i], i))
             else:
-                refused.append(InvalidReading(Reason.TS_PAST, _past_detail(t, int(lo[r])), values[i], i))
+                refused.append(InvalidReading(Reason.TS_PAST, past_detail(t, int(lo[r])), values[i], i))
         kept = take(batch, np.flatnonzero(~bad))
         kept.invalid = sorted(batch.invalid + refused, key=lambda bad: bad.message_index)
         return kept

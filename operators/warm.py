@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from andon.config import parse_site
-from andon.readings import BatchDecoder, ReadingBatch, Registry
+from andon.readings import ReadingBatch, Registry
+from andon.wire.decoder import BatchDecoder
 
 _SITE = {
     "site": {"id": "warm-up", "timezone": "Europe/Berlin"},

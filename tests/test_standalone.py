@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("andon", "operators", "connectors", "pipelines", "benchmarks", "docs", "k8s", "examples", "tests")
+FOLDERS = ("andon", "wire", "operators", "connectors", "pipelines", "benchmarks", "docs", "k8s", "examples", "tests")
 OUTSIDE = ("../shared", "/work/shared", "ARCHITECTURE.md", "ODOO.md", "STYLE.md")
 
 

@@ -36,9 +36,9 @@ from bytewax.testing import TestingSource, run_main
 from andon.config import example_site_path, load_site
 from andon.messages import RawBatch
 from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow
-from andon.readings import BatchDecoder
-from andon.readings_arrow import batch_to_arrow, encode_arrow
 from andon.simulator import Simulation
+from andon.wire.arrow import batch_to_arrow, encode_arrow
+from andon.wire.decoder import BatchDecoder
 from benchmarks.scenarios import peers
 from benchmarks.scenarios.common import peak_rss_mb, pick, progress, state_bytes
 

@@ -21,13 +21,13 @@ from andon.connectors.kafka import KafkaBatchSource, KafkaSink
 from andon.connectors.parquet import ParquetSink
 from andon.connectors.parquet_dictionary import write_data_dictionary
 from andon.errors import ConfigError
-from andon.mapping import Mapper
 from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
 from andon.pipelines.status import BOARD
 from andon.pipelines.telemetry import metrics
 from andon.pipelines.telemetry.outputs import event_messages, shift_rows, window_rows
 from andon.readings import Registry
+from andon.wire.mapping import Mapper
 
 
 @dataclass

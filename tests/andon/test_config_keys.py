@@ -14,7 +14,7 @@ from andon.config import SiteConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 #: production code: what a deployment runs (dev tools such as the simulator and the Odoo stand-in do not count)
-PRODUCTION = [p for folder in ("andon", "operators", "pipelines", "connectors") for p in (ROOT / folder).rglob("*.py")
+PRODUCTION = [p for folder in ("andon", "wire", "operators", "pipelines", "connectors") for p in (ROOT / folder).rglob("*.py")
               if not {"simulator", "standin"} & set(p.parts)]
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from andon.connectors.broker import create_topics
 from andon.connectors.kafka import read_topic
-from andon.readings import BatchDecoder
 from andon.simulator import Simulation
 from andon.simulator.output import KafkaSink, run
+from andon.wire.decoder import BatchDecoder
 
 pytestmark = pytest.mark.broker
 

@@ -13,13 +13,14 @@ import json
 import numpy as np
 import pytest
 
-import andon.readings_arrow as readings_arrow
+import andon.wire.arrow as readings_arrow
 from andon.messages import RawBatch
 from andon.operators.telemetry import TelemetryDecoder
-from andon.readings import BatchDecoder, Reason, Registry
-from andon.readings_arrow import batch_to_arrow, encode_arrow
-from andon.readings_fast import FastDecoder
-from andon.readings_scan import Scanner
+from andon.readings import Reason, Registry
+from andon.wire.arrow import batch_to_arrow, encode_arrow
+from andon.wire.decoder import BatchDecoder
+from andon.wire.json_scan import Scanner
+from andon.wire.json_typed import FastDecoder
 
 pytestmark = pytest.mark.fault
 

@@ -19,7 +19,7 @@ from andon.config import example_site_path, load_site
 from andon.messages import RawBatch
 from andon.operators.telemetry import TelemetryDecoder
 from andon.readings import Registry
-from andon.readings_arrow import ARROW_STREAM_MAGIC
+from andon.wire.arrow import ARROW_STREAM_MAGIC
 
 pytestmark = pytest.mark.fault
 

@@ -9,7 +9,8 @@ import pytest
 from andon.config import example_site_path, load_site
 from andon.events import parse_iso_ms
 from andon.operators import ShardProcessor
-from andon.readings import BatchDecoder, Registry
+from andon.readings import Registry
+from andon.wire.decoder import BatchDecoder
 
 Simulation = pytest.importorskip("andon.simulator").Simulation
 

@@ -89,8 +89,8 @@ def test_kill_minus_nine_five_times_loses_nothing(trace, broker, tmp_path, fault
 
 def test_arrow_ipc_batches_give_the_same_answer_as_json(small_trace, broker, site, tmp_path):
     from andon.operators.telemetry import take
-    from andon.readings import BatchDecoder
-    from andon.readings_arrow import batch_to_arrow, encode_arrow
+    from andon.wire.arrow import batch_to_arrow, encode_arrow
+    from andon.wire.decoder import BatchDecoder
 
     trace, truth = small_trace
     tag = f"arrow{uuid.uuid4().hex[:6]}"

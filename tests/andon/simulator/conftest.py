@@ -16,9 +16,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from andon.readings import BatchDecoder, ReadingBatch, Registry
+from andon.readings import ReadingBatch, Registry
 from andon.simulator.cli import main
 from andon.states import DOWNTIME_REASON, STATE_NAMES, MachineState
+from andon.wire.decoder import BatchDecoder
 
 REASON_STATES = {MachineState.BREAKDOWN, MachineState.SETUP, MachineState.MATERIAL}
 

@@ -11,8 +11,9 @@ from fuzzing import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from andon.readings import BatchDecoder, Reason, Registry
-from andon.readings_scan import FALLBACK, OK, TS_FUTURE, TS_PAST, scan_batch
+from andon.readings import Reason, Registry
+from andon.wire.decoder import BatchDecoder
+from andon.wire.json_scan import FALLBACK, OK, TS_FUTURE, TS_PAST, scan_batch
 
 NOW = 1_772_431_200_000  # 2026-03-02T06:00:00Z
 BOUNDS = (NOW - 3_600_000, NOW + 60_000)
@@ -404,7 +405,7 @@ def test_long_and_far_numbers_converted_by_strtod(wide_pair, texts):
 
 def test_strtod_numbers_without_it_fall_back(pair, monkeypatch):
     """Where libc's strtod is not trusted (not glibc, a locale with a decimal comma), such numbers fall back."""
-    import andon.readings_scan as scan
+    import andon.wire.json_scan as scan
 
     new, old = pair
     msgs = [float_message(text, "", 0) for text in ["1204.7387681128703", "1.5", "1e-400"]]

@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from andon.mapping import MappingRefusal
 from andon.readings import Reason, parse_ts
-from andon.readings_arrow import encode_arrow
+from andon.wire.arrow import encode_arrow
+from andon.wire.mapping import MappingRefusal
 
 
 def _refuse(reason: Reason, detail: str) -> MappingRefusal:

@@ -267,7 +267,7 @@ class Route:
         reader = self.reader
         site, machine = reader.ids_outside_payload(topic, key)
         if raw[:4] == b"\xff\xff\xff\xff":
-            from andon.mapping_arrow import map_arrow
+            from andon.wire.mapping_arrow import map_arrow
 
             return map_arrow(raw, reader, site, machine)
         refusal = screen(raw)  # UTF-8, bounded nesting, no key twice: as for every JSON message

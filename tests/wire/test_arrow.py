@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from andon.readings import BatchDecoder, Reason
-from andon.readings_arrow import batch_to_arrow, decode_arrow, encode_arrow, is_arrow
+from andon.readings import Reason
+from andon.wire.arrow import batch_to_arrow, decode_arrow, encode_arrow, is_arrow
+from andon.wire.decoder import BatchDecoder
 
 NOW = 1_772_431_200_000
 BOUNDS = (NOW - 86_400_000, NOW + 300_000)

@@ -23,11 +23,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from andon.config import example_site_path, load_site
-from andon.mapping import Mapper, parse_uns_path
 from andon.messages import RawBatch
 from andon.operators.telemetry import TelemetryDecoder
 from andon.readings import Registry
-from andon.readings_arrow import encode_arrow
+from andon.wire.arrow import encode_arrow
+from andon.wire.mapping import Mapper, parse_uns_path
 
 NOW = 1_772_431_200_000
 BOUNDS = (NOW - 86_400_000, NOW + 60_000)

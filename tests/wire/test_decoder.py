@@ -11,7 +11,8 @@ from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from andon.readings import BatchDecoder, Reason, Registry, parse_ts
+from andon.readings import Reason, Registry, parse_ts
+from andon.wire.decoder import BatchDecoder
 
 NOW = 1_772_431_200_000  # 2026-03-02T06:00:00Z
 
@@ -130,7 +131,7 @@ def test_empty_array_message_is_refused_not_silently_dropped(decoder):
 
 @pytest.mark.parametrize("scanner", [True, False])
 def test_json_decoding_sets_arrow_payloads_aside_by_position(site, scanner):
-    from andon.readings_arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
+    from andon.wire.arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
 
     dec = BatchDecoder.for_site(site)
     dec_under_test = BatchDecoder(dec.registry, scanner=scanner)
@@ -153,7 +154,7 @@ def test_json_decoding_sets_arrow_payloads_aside_by_position(site, scanner):
 
 
 def test_json_decoding_of_many_messages_sets_arrow_payloads_aside_among_the_scanner_fallbacks(site):
-    from andon.readings_arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
+    from andon.wire.arrow import ARROW_STREAM_MAGIC, batch_to_arrow, encode_arrow
 
     dec = BatchDecoder.for_site(site)
     arrow = encode_arrow(batch_to_arrow(dec.decode([raw(reading(seq=7))], now_ms=NOW), dec.registry))
