@@ -159,8 +159,22 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         if self._on_lag is not None:
             self._report_lag()
         if self._eof_idle is not None and datetime.now(UTC) - self._last_data > self._eof_idle:
-            raise StopIteration
+            if self._caught_up():
+                raise StopIteration
+            self._last_data = datetime.now(UTC)  # messages are still waiting (a slow fetch): not the end yet
         return []
+
+    def _caught_up(self) -> bool:
+        """Whether this partition has been read to its high watermark, asked of the broker (a loaded machine can
+        leave a partition silent for seconds with messages still waiting). Tansu's watermark is a lower bound,
+        so there this only rules out stopping short of it; a broker that does not answer counts as caught up."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), timeout=2)
+        except Exception:
+            return True
+        if high is None or high < 0:
+            return True
+        return self._next >= high if self._next >= 0 else high <= low  # a logical start: caught up if empty
 
     def _probe(self) -> None:
         """While the broker is down: once a second ask it for this topic; when it answers, check that the topic is

@@ -9,7 +9,7 @@ import pytest
 
 from andon.connectors.broker import create_topics
 from andon.connectors.kafka import read_topic
-from andon.simulator import Simulation, parse_faults
+from andon.simulator import DEFAULT_START, Simulation, parse_faults
 from andon.simulator.cli import main
 
 pytestmark = pytest.mark.broker
@@ -19,7 +19,8 @@ def test_kafka_messages_equal_the_jsonl_lines(site, broker, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     topic = f"sim-{uuid.uuid4().hex[:8]}"
     create_topics(broker.bootstrap, [topic], partitions=2)
-    args = ["--machines", "3", "--hours", "0.5", "--seed", "3", "--faults", "all"]
+    # --start pins the trace: without it --kafka starts at a recent shift start (see recent_start)
+    args = ["--machines", "3", "--hours", "0.5", "--seed", "3", "--faults", "all", "--start", DEFAULT_START]
     assert main([*args, "--kafka", broker.bootstrap, "--topic", topic, "--out", "k.jsonl"]) == 0
     lines = (tmp_path / "k.jsonl").read_bytes().split(b"\n")[:-1]
     truth = json.loads((tmp_path / "k.truth.json").read_text())
