@@ -16,6 +16,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from andon import shutdown
 from andon.errors import AndonError
 from andon.messages import RawBatch
+from andon.progress import PROGRESS
 
 
 class InputFileError(AndonError, FileNotFoundError):
@@ -34,6 +35,7 @@ class _FilePartition(StatefulSourcePartition[RawBatch, tuple[int, int]]):
     def next_batch(self) -> list[RawBatch]:
         if shutdown.requested():  # SIGTERM/SIGINT: end the input; outputs are flushed, the state snapshotted
             raise StopIteration
+        PROGRESS.polled()
         lines = []
         for _ in range(self._batch_lines):
             line = self._file.readline()

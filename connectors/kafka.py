@@ -27,6 +27,7 @@ from andon import shutdown
 from andon.connectors.kafka_health import BROKER, offset_reset
 from andon.errors import AndonError
 from andon.messages import OutMessage, RawBatch
+from andon.progress import PROGRESS
 
 log = logging.getLogger("andon.kafka")
 
@@ -124,6 +125,7 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
     def next_batch(self) -> list[RawBatch]:
         if shutdown.requested():  # SIGTERM/SIGINT: end the input; the dataflow finishes and snapshots
             raise StopIteration
+        PROGRESS.polled()
         msgs = self._consumer.consume(self._batch_size, timeout=self._timeout)
         if not msgs:
             return self._idle()

@@ -37,7 +37,18 @@ class StatusServer:
         self.snapshot = snapshot
         self.title = title
         self.checks: dict[str, Check] = {}
+        #: /healthz answers 503 with the reason while this says (False, reason); None: 200 while serving
+        self.liveness: Check | None = None
         self._server: ThreadingHTTPServer | None = None
+
+    def alive(self) -> tuple[bool, str]:
+        """Liveness: the `liveness` check if one is set (a broken check counts as alive: it is not the flow)."""
+        if self.liveness is None:
+            return True, ""
+        try:
+            return self.liveness()
+        except Exception as exc:
+            return True, f"liveness check failed: {exc}"
 
     def add_check(self, name: str, check: Check) -> None:
         self.checks[name] = check
@@ -65,7 +76,9 @@ class StatusServer:
                 if path == "/metrics":
                     self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
                 elif path == "/healthz":
-                    self._send(200, b"ok\n")
+                    alive, reason = status.alive()
+                    self._send(200 if alive else 503, f"{'ok' if alive else 'not alive'}"
+                                                      f"{f': {reason}' if reason else ''}\n".encode())
                 elif path == "/readyz":
                     ok, lines = status.readiness()
                     body = ("ready\n" if ok else "") + "".join(f"{line}\n" for line in lines if line != "starting")

@@ -77,6 +77,13 @@ def add_observability_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("ANDON_METRICS_PORT", "0")) or None,
                         help="serve the status page /, /metrics, /healthz and /readyz on this port "
                              "(env ANDON_METRICS_PORT)")
+    parser.add_argument("--metrics-host", default=os.environ.get("ANDON_METRICS_HOST", "0.0.0.0"),
+                        help="address the status server listens on (env ANDON_METRICS_HOST; default 0.0.0.0, "
+                             "127.0.0.1 keeps it local)")
+    parser.add_argument("--liveness-timeout", type=float,
+                        default=float(os.environ.get("ANDON_LIVENESS_TIMEOUT_S", "300")),
+                        help="/healthz fails when the dataflow has not started, or has processed no batch while "
+                             "input waits, for this many seconds (env ANDON_LIVENESS_TIMEOUT_S, default 300)")
     add_log_options(parser)
 
 
@@ -93,10 +100,16 @@ def start_status(args, title: str = "andon"):
     port = getattr(args, "metrics_port", None)
     if not port:
         return None
+    from andon.connectors.kafka_health import BROKER
     from andon.connectors.status_server import StatusServer
     from andon.pipelines.status import BOARD
+    from andon.progress import PROGRESS
 
-    args.status_server = StatusServer(port, snapshot=BOARD.snapshot, title=title).start()
+    PROGRESS.timeout_s = getattr(args, "liveness_timeout", PROGRESS.timeout_s)
+    server = StatusServer(port, getattr(args, "metrics_host", "0.0.0.0"), snapshot=BOARD.snapshot, title=title)
+    server.liveness = lambda: PROGRESS.liveness(excuses=(BROKER.check,))
+    server.add_check("dataflow", PROGRESS.readiness)
+    args.status_server = server.start()
     return args.status_server
 
 

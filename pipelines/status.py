@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge
 
 from andon.config import SiteConfig
 from andon.events import Event, parse_iso_ms
@@ -202,3 +203,16 @@ DEAD_LETTERS = PromCounter("andon_dead_letters_total", "Dead letters written, by
 def count_dead_letter(topic: str, reason: str) -> None:
     DEAD_LETTERS.labels(topic, reason).inc()
     BOARD.dead_letter(topic, reason)
+
+
+#: Lower bound on Tansu 0.6 (its high watermark is the start of the last written batch + 1); exact on Apache Kafka.
+CONSUMER_LAG = Gauge("andon_consumer_lag_messages", "Messages behind the partition's high watermark (lower bound)",
+                     ["topic", "partition"])
+
+
+def report_lag(topic: str, partition: int, behind: int) -> None:
+    """`KafkaBatchSource(on_lag=...)`, both dataflows: the consumer-lag gauge, and input waiting for liveness."""
+    from andon.progress import PROGRESS
+
+    CONSUMER_LAG.labels(topic, str(partition)).set(behind)
+    PROGRESS.behind(topic, partition, behind)

@@ -149,12 +149,18 @@ def run_workorders(argv: list[str]) -> int:
         if status is not None:
             status.add_check("odoo", lambda: (client.breaker.state != "open", f"circuit {client.breaker.state}"))
             status.ready.set()
+        from andon.progress import PROGRESS
+
+        PROGRESS.timeout_s = max(PROGRESS.timeout_s, 3 * args.interval)  # a poll every interval is progress
         while True:
+            PROGRESS.polled()
             try:
                 total += poll_once(client, site, cursor, producer, site.topics.workorders, states)
+                PROGRESS.advanced()
             except (OdooTransientError, OdooCircuitOpenError) as exc:
                 if args.once:
                     raise
+                PROGRESS.holding(f"Odoo unavailable ({exc.odoo_message})")
                 log.warning("odoo unavailable (%s); next poll in %.0fs", exc.odoo_message, args.interval)
             if args.once:
                 break

@@ -47,6 +47,7 @@ from andon.connectors.odoo.masterdata import MARKER, MasterData, marker
 from andon.connectors.odoo.metrics import CIRCUIT_OPEN, EVENTS, HELD_SECONDS, HOLDS, RETRIES, instrument
 from andon.events import EventError
 from andon.messages import OutMessage
+from andon.progress import PROGRESS
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ class OdooSync:
                     EVENTS.labels(it.event.type, "retried").inc()
                 log.warning("odoo unavailable (%s); holding %d events, retry in %.1fs", exc.odoo_message,
                             len(items), wait, extra={"reason": getattr(exc, "reason", "circuit_open")})
+                PROGRESS.holding(f"Odoo unavailable ({getattr(exc, 'reason', 'circuit_open')}): {len(items)} "
+                                 "events held")
                 self._sleep(wait)
                 result.held_s += wait
                 delay = min(delay * 2, self.hold_max_s)

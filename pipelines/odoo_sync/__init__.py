@@ -30,6 +30,7 @@ from andon.events import EventError, decode_event
 from andon.messages import OutMessage, RawBatch
 from andon.pipelines.odoo_sync.observe import CorrelatedAudit, count_dead, pending
 from andon.pipelines.status import BOARD
+from andon.progress import PROGRESS
 
 SNAPSHOT_VERSION = 1
 #: Default size limit of one event on the events topic (and of one DLQ entry replayed by `andon dlq replay`).
@@ -204,7 +205,7 @@ def unknown_site_event(raw: bytes, site: str, known: Sequence[str], key: bytes |
 
 
 def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
-    from andon.pipelines.telemetry.metrics import report_lag
+    from andon.pipelines.status import report_lag
 
     site = cfg.site
     BOARD.register_sites(cfg.sites, "odoo_sync")
@@ -218,6 +219,7 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
     shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
 
     def decode(batch: RawBatch) -> Decoded:
+        PROGRESS.advanced()
         out = Decoded([], [])
         read_ms = int(time.time() * 1000)
         headers = batch.headers or [None] * len(batch)

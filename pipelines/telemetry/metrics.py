@@ -8,10 +8,10 @@ import time
 from collections import Counter
 
 from prometheus_client import Counter as PromCounter
-from prometheus_client import Gauge
 
 from andon.messages import DeadLetter, OutMessage
-from andon.pipelines.status import BOARD, DEAD_LETTERS, count_dead_letter  # noqa: F401
+from andon.pipelines.status import BOARD, DEAD_LETTERS, count_dead_letter, report_lag  # noqa: F401
+from andon.progress import PROGRESS
 
 READINGS_IN = PromCounter("andon_readings_in_total", "Readings received (valid and invalid)")
 READINGS_INVALID = PromCounter("andon_readings_invalid_total", "Readings refused to the dead-letter topic", ["reason"])
@@ -19,9 +19,6 @@ READINGS_LATE = PromCounter("andon_readings_late_total", "Readings that arrived 
 EVENTS_OUT = PromCounter("andon_events_out_total", "Business events emitted", ["type"])
 WINDOW_ROWS = PromCounter("andon_window_rows_total", "Window aggregate rows produced for Parquet")
 SHIFT_ROWS = PromCounter("andon_shift_rows_total", "Shift OEE rows produced for Parquet")
-#: Lower bound on Tansu 0.6 (its high watermark is the start of the last written batch + 1); exact on Apache Kafka.
-CONSUMER_LAG = Gauge("andon_consumer_lag_messages", "Messages behind the partition's high watermark (lower bound)",
-                     ["topic", "partition"])
 
 
 DEAD_LETTER_SURGES = PromCounter(
@@ -76,11 +73,6 @@ class SurgeWatch:
 SURGES = SurgeWatch()
 
 
-def report_lag(topic: str, partition: int, behind: int) -> None:
-    """`KafkaBatchSource(on_lag=...)`: set the consumer-lag gauge of one partition."""
-    CONSUMER_LAG.labels(topic, str(partition)).set(behind)
-
-
 def dead_letter_message(dead: DeadLetter, topic: str) -> OutMessage:
     """The DLQ message of a refused reading, counted."""
     count_dead_letter(topic, dead.reason)
@@ -106,6 +98,7 @@ def count_decoded(decode):
 
 def count_outputs(kv):
     _, (batch, out) = kv
+    PROGRESS.advanced()
     READINGS_LATE.inc(len(out.late))
     if batch is not None and len(out.late):
         SURGES.observe(len(batch), Counter({"late_reading": len(out.late)}), {})
