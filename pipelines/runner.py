@@ -102,9 +102,10 @@ def start_status(args, title: str = "andon"):
         return None
     from andon.connectors.kafka_health import BROKER
     from andon.connectors.status_server import StatusServer
-    from andon.pipelines.status import BOARD
+    from andon.pipelines.status import BOARD, report_build
     from andon.progress import PROGRESS
 
+    report_build(title.split(" · ")[0].removeprefix("andon ").strip() or "andon")
     PROGRESS.timeout_s = getattr(args, "liveness_timeout", PROGRESS.timeout_s)
     server = StatusServer(port, getattr(args, "metrics_host", "0.0.0.0"), snapshot=BOARD.snapshot, title=title)
     server.liveness = lambda: PROGRESS.liveness(excuses=(BROKER.check,))

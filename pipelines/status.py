@@ -216,3 +216,19 @@ def report_lag(topic: str, partition: int, behind: int) -> None:
 
     CONSUMER_LAG.labels(topic, str(partition)).set(behind)
     PROGRESS.behind(topic, partition, behind)
+
+BUILD_INFO = Gauge("andon_build_info", "1, labelled with what this process runs: andon, Python and bytewax versions "
+                   "and the command", ["version", "python", "bytewax", "command"])
+
+
+def report_build(command: str) -> None:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from andon import __version__
+
+    try:
+        bytewax = version("bytewax")
+    except PackageNotFoundError:
+        bytewax = "none"
+    BUILD_INFO.labels(__version__, platform.python_version(), bytewax, command).set(1)

@@ -38,6 +38,20 @@ _ERROR_KINDS = {"OdooUserError": "user_error", "OdooValidationError": "validatio
                 "OdooServerError": "server", "OdooConfigError": "config", "OdooCircuitOpenError": "circuit_open"}
 
 
+#: Outcomes of `andon_odoo_events_total` (docs/observability.md) and transient reasons of the client.
+OUTCOMES = ("applied", "exists", "skipped", "ledger", "refused", "retried")
+_TRANSIENT_KINDS = ("unavailable", "rate_limited", "serialization", "timeout", "connection_refused", "connection_reset")
+
+
+def init_labels(event_types) -> None:
+    """Create every known label combination at 0, so a rate() or an alert sees a series before the first one."""
+    for kind in (*_TRANSIENT_KINDS, *_ERROR_KINDS.values(), "odoo_error"):
+        ERRORS.labels(kind)
+    for event_type in event_types:
+        for outcome in OUTCOMES:
+            EVENTS.labels(event_type, outcome)
+
+
 def error_kind(exc: BaseException) -> str:
     if isinstance(exc, OdooTransientError):
         return exc.reason

@@ -29,7 +29,7 @@ from andon.connectors.odoo.sync import Inbound, OdooSync, dead_letter, invalid_e
 from andon.events import EventError, decode_event
 from andon.messages import OutMessage, RawBatch
 from andon.pipelines.odoo_sync.observe import CorrelatedAudit, count_dead, pending
-from andon.pipelines.status import BOARD
+from andon.pipelines.status import BOARD, DEAD_LETTERS
 from andon.progress import PROGRESS
 
 SNAPSHOT_VERSION = 1
@@ -217,6 +217,14 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
     for s in cfg.sites:
         dlq_of_topic.setdefault(s.topics.events, s.topics.events_dlq)
     shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
+
+    from andon.connectors.odoo.metrics import init_labels
+    from andon.events import EVENT_TYPES
+
+    init_labels(EVENT_TYPES)
+    for s in cfg.sites:
+        for reason in ("oversized", "decoder_error", "unknown_site", "invalid_event"):
+            DEAD_LETTERS.labels(s.topics.events_dlq, reason)
 
     def decode(batch: RawBatch) -> Decoded:
         PROGRESS.advanced()

@@ -101,7 +101,8 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     else:
         source = JsonlBatchSource(cfg.inputs, batch_lines=cfg.batch_size)
     raw = op.input("telemetry_in", flow, source)
-    decoded = op.map("decode", raw, metrics.count_decoded(decoder.decode))
+    metrics.init_labels(registry, topics.telemetry_dlq if cfg.source == "kafka" else "dlq.jsonl")
+    decoded = op.map("decode", raw, metrics.count_decoded(decoder.decode, metrics.Freshness(registry)))
     sharded = op.flat_map("shard", decoded, sharding.split)
 
     def make_processor(resume_state):

@@ -7,7 +7,9 @@ import logging
 import time
 from collections import Counter
 
+import numpy as np
 from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge
 
 from andon.messages import DeadLetter, OutMessage
 from andon.pipelines.status import BOARD, DEAD_LETTERS, count_dead_letter, report_lag  # noqa: F401
@@ -79,9 +81,58 @@ def dead_letter_message(dead: DeadLetter, topic: str) -> OutMessage:
     return dead.to_message(topic)
 
 
-def count_decoded(decode):
+FRESHNESS = Gauge("andon_event_time_lag_seconds",
+                  "Seconds from the newest reading's event time of the site to now (how far behind the plant the "
+                  "data is); NaN until the site's first reading", ["site"])
+
+
+class Freshness:
+    """Newest event time seen per site, exported as `andon_event_time_lag_seconds{site}` at scrape time."""
+
+    def __init__(self, registry, clock=time.time) -> None:
+        self.sites = sorted({site for site, _ in registry.keys})
+        self.site_of = np.array([self.sites.index(site) for site, _ in registry.keys], dtype=np.int64)
+        self.newest = np.full(len(self.sites), np.iinfo(np.int64).min, dtype=np.int64)
+        self.clock = clock
+        for k, site in enumerate(self.sites):
+            FRESHNESS.labels(site).set_function(lambda k=k: self.lag_s(k))
+
+    def lag_s(self, k: int) -> float:
+        newest = int(self.newest[k])
+        return float("nan") if newest == np.iinfo(np.int64).min else self.clock() - newest / 1000.0
+
+    def observe(self, machine: np.ndarray, ts: np.ndarray) -> None:
+        if not machine.shape[0]:
+            return
+        site = self.site_of[machine]
+        first = int(site[0])
+        if (site == first).all():  # the usual batch: one site
+            self.newest[first] = max(int(self.newest[first]), int(ts.max()))
+        else:
+            np.maximum.at(self.newest, site, ts.astype(np.int64, copy=False))
+
+
+def init_labels(registry, dlq_topic: str) -> None:
+    """Create every known label value at 0, so rate() and alerts see a series before the first increment."""
+    from andon.events import EVENT_TYPES
+    from andon.readings import Reason
+
+    reasons = [r.value for r in Reason] + ["late_reading"]
+    for reason in reasons:
+        DEAD_LETTER_SURGES.labels(reason)
+        DEAD_LETTERS.labels(dlq_topic, reason)
+        if reason != "late_reading":
+            READINGS_INVALID.labels(reason)
+    for event_type in EVENT_TYPES:
+        if event_type != "workorder.released":  # published by `andon run workorders`, not by telemetry
+            EVENTS_OUT.labels(event_type)
+
+
+def count_decoded(decode, freshness: Freshness | None = None):
     def counted(raw):
         decoded = decode(raw)
+        if freshness is not None:
+            freshness.observe(decoded.batch.machine, decoded.batch.ts)
         READINGS_IN.inc(decoded.readings_in)
         if decoded.dead:
             reasons = Counter(dead.reason for dead in decoded.dead)
