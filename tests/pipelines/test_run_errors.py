@@ -34,7 +34,7 @@ def test_unreachable_broker_exits_3(tmp_path):
     lines = proc.stderr.strip().splitlines()
     # the error and what to do, after the waiting notes of --broker-wait
     assert lines[-2].startswith("andon run telemetry: error:") and lines[-1].startswith("  what to do:")
-    assert all(" WARNING andon.kafka: Kafka broker unreachable" in line for line in lines[:-2]), lines
+    assert all(" WARNING andon.kafka: " in line for line in lines[:-2]), lines
 
 
 @pytest.mark.parametrize("command", ["telemetry", "odoo-sync"])
