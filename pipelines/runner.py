@@ -41,13 +41,49 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                    help="seconds between recovery snapshots (default 5)")
 
 
+def statefulset_addresses(env: dict[str, str] | None = None) -> list[str] | None:
+    """Every peer's host:port, derived from the StatefulSet the pod belongs to: ANDON_CLUSTER_SIZE processes
+    (the StatefulSet's replicas), pods `<name>-<ordinal>` (HOSTNAME), reached through the headless Service
+    ANDON_CLUSTER_SERVICE (default: the StatefulSet's name) in POD_NAMESPACE (downward API) on
+    ANDON_CLUSTER_PORT (default 9999). None when ANDON_CLUSTER_SIZE is not set.
+
+    Example: HOSTNAME=andon-telemetry-1, ANDON_CLUSTER_SIZE=2, POD_NAMESPACE=andon gives
+    ["andon-telemetry-0.andon-telemetry.andon.svc:9999", "andon-telemetry-1.andon-telemetry.andon.svc:9999"].
+    """
+    env = dict(os.environ if env is None else env)
+    size = env.get("ANDON_CLUSTER_SIZE")
+    if not size:
+        return None
+    if not size.isdigit() or int(size) < 1:
+        raise RunError(f"ANDON_CLUSTER_SIZE is {size!r}, not a positive whole number",
+                       hint="set it to the StatefulSet's replicas (the manifests copy spec.replicas into it)")
+    match = re.fullmatch(r"(.+)-(\d+)", env.get("HOSTNAME", ""))
+    if match is None:
+        raise RunError(f"ANDON_CLUSTER_SIZE is set but HOSTNAME {env.get('HOSTNAME', '')!r} is not a StatefulSet "
+                       "pod name (<name>-<ordinal>)", hint="run in a StatefulSet pod, or pass --addresses")
+    name = match.group(1)
+    namespace = env.get("POD_NAMESPACE")
+    if not namespace:
+        raise RunError("ANDON_CLUSTER_SIZE is set but POD_NAMESPACE is not",
+                       hint="give the pod POD_NAMESPACE from the downward API (fieldRef metadata.namespace)")
+    service = env.get("ANDON_CLUSTER_SERVICE") or name
+    port = env.get("ANDON_CLUSTER_PORT", "9999")
+    return [f"{name}-{i}.{service}.{namespace}.svc:{port}" for i in range(int(size))]
+
+
+def addresses_of(args) -> list[str] | None:
+    """--addresses / ANDON_ADDRESSES when given, else the StatefulSet's peers (see statefulset_addresses)."""
+    given = [a for a in (args.addresses or "").split(";") if a]
+    return given or statefulset_addresses()
+
+
 def process_id(args) -> int | None:
     if args.process_id is not None:
         return args.process_id
     if "ANDON_PROCESS_ID" in os.environ:
         return int(os.environ["ANDON_PROCESS_ID"])
     match = re.search(r"-(\d+)$", os.environ.get("HOSTNAME", ""))
-    return int(match.group(1)) if match and args.addresses else None
+    return int(match.group(1)) if match and addresses_of(args) else None
 
 
 def init_recovery(db: Path, proc: int | None, processes: int) -> None:
@@ -64,10 +100,15 @@ def init_recovery(db: Path, proc: int | None, processes: int) -> None:
     count = int(os.environ.get("ANDON_RECOVERY_PARTITIONS", processes))
     if proc is None:
         init_db_dir(db, count)
-    elif proc < count:
+        return
+    # With more partitions than processes (a fixed ANDON_RECOVERY_PARTITIONS, so the cluster can be scaled),
+    # process p creates the partitions p, p + processes, ...; k8s/scale-down.sh moves them when pods go away.
+    mine = [i for i in range(count) if i % processes == proc]
+    if mine:
         with tempfile.TemporaryDirectory(dir=db) as tmp:
             init_db_dir(Path(tmp), count)
-            (Path(tmp) / f"part-{proc}.sqlite3").rename(db / f"part-{proc}.sqlite3")
+            for i in mine:
+                (Path(tmp) / f"part-{i}.sqlite3").rename(db / f"part-{i}.sqlite3")
 
 
 def add_observability_options(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +159,7 @@ def execute(flow: Dataflow, args) -> None:
     """Run `flow` as the options say; blocks until the input ends (or forever for live sources)."""
     from bytewax.run import cli_main
 
-    addresses = [a for a in (args.addresses or "").split(";") if a] or None
+    addresses = addresses_of(args)
     proc = process_id(args)
     if addresses and proc is None:
         raise RunError("--addresses given without a process id",

@@ -21,6 +21,7 @@ import pytest
 from flowtools import events_of, file_names, parquet_of
 
 from andon.connectors.broker import free_port
+from andon.pipelines.runner import statefulset_addresses
 from andon.simulator import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def statefulset(rendered) -> tuple[dict, dict[str, dict]]:
     return sts, configmaps
 
 
-def pod_process(sts, configmaps, ordinal: int, root: Path, trace: Path, ports: dict[str, int]):
+def pod_process(sts, configmaps, ordinal: int, root: Path, trace: Path, ports: dict[str, int], replicas: int):
     """argv and env of pod `ordinal`, with its volumes mapped under `root`."""
     spec = sts["spec"]["template"]["spec"]
     container = spec["containers"][0]
@@ -70,12 +71,17 @@ def pod_process(sts, configmaps, ordinal: int, root: Path, trace: Path, ports: d
     def loopback(match: re.Match) -> str:
         return f"127.0.0.1:{ports[match[0]]}"
 
-    env = {}
+    env = {"HOSTNAME": pod}
     for ref in container.get("envFrom", []):
         env.update(configmaps[ref["configMapRef"]["name"]]["data"])
     for item in container["env"]:
-        assert "valueFrom" not in item, "the telemetry pod needs no secret; this test would have to provide it"
-        env[item["name"]] = item["value"]
+        if "valueFrom" in item:  # the downward API; the telemetry pod needs no secret
+            assert item["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}, item
+            env[item["name"]] = sts["metadata"]["namespace"]
+        else:
+            env[item["name"]] = item["value"]
+    if replicas > 1:  # the peers andon derives from the StatefulSet, each on its own loopback port
+        env["ANDON_ADDRESSES"] = ";".join(statefulset_addresses({**env, "ANDON_CLUSTER_SIZE": str(replicas)}))
     for name in IMAGE_ONLY:
         env.pop(name, None)
     env = {k: localize(re.sub(r"[a-z0-9.-]+\.svc:\d+", loopback, v)) for k, v in env.items()}
@@ -105,16 +111,17 @@ def trace(tmp_path_factory, site):
 def run_pods(rendered, root: Path, trace: Path, replicas: int | None = None) -> Path:
     """Run the StatefulSet's pods as local processes (all at once, like podManagementPolicy: Parallel)."""
     sts, configmaps = statefulset(rendered)
-    env0 = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
-    hosts = env0["ANDON_ADDRESSES"].split(";")
     replicas = sts["spec"]["replicas"] if replicas is None else replicas
+    name, namespace = sts["metadata"]["name"], sts["metadata"]["namespace"]
+    hosts = statefulset_addresses({"ANDON_CLUSTER_SIZE": str(replicas), "HOSTNAME": f"{name}-0",
+                                   "POD_NAMESPACE": namespace})
     ports = {host: free_port() for host in hosts}
     ports.update({f"{sts['metadata']['name']}-{i}:api": free_port() for i in range(replicas)})
     running = []
     for ordinal in range(replicas):
-        argv, env = pod_process(sts, configmaps, ordinal, root, trace, ports)
+        argv, env = pod_process(sts, configmaps, ordinal, root, trace, ports, replicas)
         if replicas == 1:  # the reference: one process, no cluster
-            env.pop("ANDON_ADDRESSES")
+            env.pop("ANDON_CLUSTER_SIZE")
         full_env = {**os.environ, **env}
         # bytewax's dataflow API caches the rendered flow in ./dataflow.json unless told where
         api_cache = root / f"dataflow-api-{ordinal}-of-{replicas}"

@@ -103,8 +103,24 @@ def cluster_port(sts: dict) -> int:
     return next(p["containerPort"] for p in ports if p["name"] == "cluster")
 
 
+def pod_env(sts: dict, ordinal: int) -> dict[str, str]:
+    """The telemetry container's environment in pod `ordinal`, downward-API fields resolved as Kubernetes would."""
+    env = {"HOSTNAME": f"{sts['metadata']['name']}-{ordinal}"}
+    for item in sts["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if "valueFrom" in item:
+            assert item["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}, item
+            env[item["name"]] = sts["metadata"]["namespace"]
+        else:
+            env[item["name"]] = item["value"]
+    return env
+
+
 @pytest.mark.parametrize(("target", "replicas"), [("base", 2), ("dev", 1), ("prod", 6), ("edge", 1)])
-def test_addresses_list_every_pod_through_the_headless_service(rendered, target, replicas):
+def test_peers_derived_from_the_statefulset_are_every_pod_through_the_headless_service(rendered, target, replicas):
+    """Scaling is one number: andon derives every peer from ANDON_CLUSTER_SIZE (the replicas, copied by the
+    kustomization's replacement), the pod's name and its namespace; no address list to keep in step."""
+    from andon.pipelines.runner import statefulset_addresses
+
     resources = rendered[target]
     sts = one(resources, "StatefulSet", "andon-telemetry")
     spec = sts["spec"]
@@ -112,11 +128,16 @@ def test_addresses_list_every_pod_through_the_headless_service(rendered, target,
     service = one(resources, "Service", spec["serviceName"])
     assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
     assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"] == {"type": "OnDelete"}  # one cluster restart per update, not one per pod
     assert spec["replicas"] == replicas
-    env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
-    addresses = env["ANDON_ADDRESSES"].split(";")
-    assert addresses == [f"andon-telemetry-{i}.{spec['serviceName']}.{namespace}.svc:{cluster_port(sts)}"
-                         for i in range(replicas)]
+    expected = [f"andon-telemetry-{i}.{spec['serviceName']}.{namespace}.svc:{cluster_port(sts)}"
+                for i in range(replicas)]
+    for ordinal in range(replicas):
+        env = pod_env(sts, ordinal)
+        assert "ANDON_ADDRESSES" not in env
+        assert env["ANDON_CLUSTER_SIZE"] == str(replicas)
+        assert statefulset_addresses(env) == expected
+    assert int(env["ANDON_RECOVERY_PARTITIONS"]) >= replicas
     # one recovery volume per pod, mounted where ANDON_RECOVERY_DIR points
     assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["recovery"]
     assert spec["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
