@@ -10,7 +10,7 @@ KAFKA_STAMP := $(KAFKA_LIB)/.resolved
 HAVE_JDK := $(shell command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 && echo yes)
 TEST_BROKER := $(if $(HAVE_JDK),kafka,tansu)
 
-.PHONY: demo test lint bench fuzz install clean system-deps kafka
+.PHONY: demo test lint bench fuzz install clean system-deps kafka promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ $(KAFKA_STAMP): tools/kafka/pom.xml
 kafka:
 	@if [ -n "$(HAVE_JDK)" ]; then $(MAKE) --no-print-directory $(KAFKA_STAMP); \
 	else echo "no JDK/Maven on this machine: the broker is Tansu (Python only)"; fi
+
+# promtool (Prometheus's rule and metrics checker) from the Go module proxy into tools/bin, for the alert and
+# scrape checks in tests/k8s and tests/pipelines (skipped without it). Optional: a cold build takes minutes.
+PROMTOOL_VERSION := v0.316.0
+promtool: tools/bin/promtool
+tools/bin/promtool:
+	GOBIN=$(CURDIR)/tools/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 demo: $(STAMP) kafka
 	$(BIN)/andon demo

@@ -232,3 +232,16 @@ def report_build(command: str) -> None:
     except PackageNotFoundError:
         bytewax = "none"
     BUILD_INFO.labels(__version__, platform.python_version(), bytewax, command).set(1)
+
+
+def _stalled() -> float:
+    from andon.connectors.kafka_health import BROKER
+    from andon.progress import PROGRESS
+
+    alive, _ = PROGRESS.liveness(excuses=(BROKER.check,))
+    return 0.0 if alive else 1.0
+
+
+STALLED = Gauge("andon_dataflow_stalled", "1 while the dataflow has not started, or has processed no batch while "
+                "input waits, for longer than --liveness-timeout (what fails /healthz); 0 otherwise")
+STALLED.set_function(_stalled)

@@ -5,39 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from pathlib import Path
 
-import pytest
-
-from andon.connectors.status_server import StatusServer
-
-DASHBOARD = Path(__file__).resolve().parents[2] / "k8s" / "grafana" / "andon-dashboard.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "k8s" / "components" / "monitoring" / "andon-dashboard.json"
 PROMQL_WORDS = {"sum", "by", "rate", "increase", "max", "min", "histogram_quantile", "le", "avg", "without"}
-
-
-@pytest.fixture(scope="module")
-def exported() -> set[str]:
-    """Sample names andon's /metrics can serve: families from the TYPE lines, with their suffixes."""
-    import andon.connectors.odoo.metrics
-    import andon.pipelines.odoo_sync.observe
-    import andon.pipelines.telemetry.metrics  # noqa: F401
-
-    server = StatusServer(0, host="127.0.0.1").start()
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    finally:
-        server.stop()
-    names = set()
-    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M):
-        base = name.removesuffix("_total")
-        names |= {name, base}
-        if kind == "counter":
-            names.add(base + "_total")
-        elif kind == "histogram":
-            names |= {base + s for s in ("_bucket", "_sum", "_count")}
-    return {n for n in names if n.startswith("andon_")}
 
 
 def panels(doc: dict) -> list[dict]:
@@ -78,3 +49,18 @@ def test_every_panel_queries_metrics_andon_exports(exported):
     for wanted in ("andon_odoo_events", "andon_odoo_call_duration_seconds", "andon_odoo_errors", "andon_dead_letters",
                    "andon_consumer_lag_messages", "andon_odoo_oldest_unapplied_age_seconds", "andon_readings_late"):
         assert wanted in families, f"no panel shows {wanted}"
+
+
+def test_every_query_follows_the_namespace_variable_and_sites_can_be_chosen(exported):
+    doc = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v for v in doc["templating"]["list"]}
+    assert {"datasource", "namespace", "site"} <= set(variables)
+    assert "andon_build_info" in variables["namespace"]["definition"] and "andon_build_info" in exported
+    assert "andon_event_time_lag_seconds" in variables["site"]["definition"]
+    for p in panels(doc):
+        for t in p.get("targets", []):
+            for selector in re.findall(r"\bandon_[a-z0-9_]+(\{[^}]*\})?", t["expr"]):
+                assert 'namespace=~"$namespace"' in selector, f"{p['title']!r}: {t['expr']}"
+    assert any('site=~"$site"' in t["expr"] for p in panels(doc) for t in p.get("targets", []))
+    dlq = next(p for p in panels(doc) if p.get("title", "").startswith("Dead letters in the time range"))
+    assert "increase(andon_dead_letters_total" in dlq["targets"][0]["expr"]  # not a since-restart counter

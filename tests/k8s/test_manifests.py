@@ -18,7 +18,7 @@ K8S = ROOT / "k8s"
 OVERLAYS = ("dev", "prod", "edge")
 
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
-TARGETS = ("base", *OVERLAYS)
+TARGETS = ("base", *OVERLAYS, "dev+monitoring", "edge+monitoring", "prod-monitoring")
 
 #: Secret values known to the project (the Odoo stand-in's defaults and test keys): none may appear in a manifest.
 KNOWN_SECRETS = ("andon-integration-secret", "admin-test-key", "integration-test-key")
