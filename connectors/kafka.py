@@ -19,44 +19,33 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from andon import shutdown
-from andon.connectors.kafka_health import BROKER, offset_reset
-from andon.errors import AndonError
-from andon.messages import OutMessage, RawBatch
+from andon.connectors.kafka_health import (
+    BROKER,
+    OUTAGE,
+    KafkaIOError,
+    broker_answers,
+    client_error,
+    offset_reset,
+)
+from andon.connectors.kafka_sink import KafkaSink, drop_idle_producers, producer_config
+from andon.messages import RawBatch
 from andon.progress import PROGRESS
 
 log = logging.getLogger("andon.kafka")
+
+__all__ = ["KafkaBatchSource", "KafkaIOError", "KafkaSink", "producer_config", "read_topic", "topic_id"]
 
 #: on_lag(topic, partition, messages behind the high watermark)
 LagCallback = Callable[[str, int, int], None]
 
 
-class KafkaIOError(AndonError, ConnectionError):
-    """Kafka refused or failed an operation andon cannot continue without."""
-
-
 def _admin(config: dict) -> AdminClient:
     """An admin client from consumer settings (consumer-only keys would make librdkafka warn)."""
     return AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))})
-
-
-#: consumer/producer errors that mean "the broker is not reachable right now": wait, never fail or skip
-_OUTAGE = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._RESOLVE,
-           KafkaError._MSG_TIMED_OUT, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE,
-           KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC,
-           KafkaError.BROKER_NOT_AVAILABLE, KafkaError.NETWORK_EXCEPTION}
-
-
-def _client_error(err: KafkaError) -> None:
-    """error_cb of every client: an outage marks the broker down (readiness, metric); the rest is logged."""
-    if err.code() in _OUTAGE:
-        BROKER.down(err.str())
-    elif err.fatal():
-        log.error("Kafka client fatal error: %s", err)
 
 
 def topic_id(config: dict, topic: str) -> str | None:
@@ -81,15 +70,16 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         # auto.offset.reset=error: an offset the broker no longer has is reported to us, so that it is counted
         # and logged before reading resumes at the earliest kept offset (never silently, never at the end).
         conf = {"group.id": f"{group_prefix}-src-{uuid.uuid4()}", "enable.auto.commit": False,
-                "enable.partition.eof": False, "fetch.wait.max.ms": 50, "error_cb": _client_error,
+                "enable.partition.eof": False, "fetch.wait.max.ms": 50, "error_cb": client_error,
                 **config, "auto.offset.reset": "error"}
-        self._consumer = Consumer(conf)
+        self._conf = conf
         self._config = config
         self._topic, self._partition = topic, partition
         self._tid = tid
         self._resumed = resumed
         self._next = start
-        self._assign(start)
+        self._consumer: Consumer | None = None
+        self._connect()
         self._batch_size = batch_size
         self._timeout = poll_timeout_s
         self._eof_idle = timedelta(seconds=eof_idle_s) if eof_idle_s is not None else None
@@ -101,8 +91,29 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         self._probe_at = 0.0
         self._closed = False
 
+    def _connect(self) -> None:
+        self._consumer = Consumer(self._conf)
+        self._epoch = BROKER.epoch
+        self._assign(self._next)
+
     def _assign(self, offset: int) -> None:
         self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
+
+    def _disconnect(self) -> None:
+        """Close the consumer now that the broker is away, in this (the polling) thread.
+
+        librdkafka 2.12 keeps a topic-id index in its metadata cache that goes stale when a topic comes back with
+        a new id (a broker back empty, a topic deleted and created again): the client that lived through it
+        crashes the process with SIGSEGV in its own thread (rd_kafka_metadata_cache_find, seen in odoo-sync and
+        telemetry). So no client outlives an outage: consumers are closed here and made anew once the broker
+        answers, idle producers of this worker are dropped too (see `_ProducerPartition`)."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception:  # already broken: nothing to hand back
+                pass
+        drop_idle_producers()
 
     def _report_lag(self) -> None:
         """Tell `on_lag` (at most every `lag_interval_s`) how far this partition is behind its high watermark.
@@ -116,7 +127,7 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         self._lag_at = now
         try:
             _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
-        except Exception:  # no watermark known yet: nothing to report
+        except Exception:  # no watermark known yet (or no consumer): nothing to report
             return
         if high is None or high < 0 or self._next < 0:
             return
@@ -126,6 +137,10 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         if shutdown.requested():  # SIGTERM/SIGINT: end the input; the dataflow finishes and snapshots
             raise StopIteration
         PROGRESS.polled()
+        if self._consumer is not None and self._epoch != BROKER.epoch:
+            self._disconnect()  # the broker went away since this consumer was made
+        if self._consumer is None:
+            return self._reconnect()
         msgs = self._consumer.consume(self._batch_size, timeout=self._timeout)
         if not msgs:
             return self._idle()
@@ -134,8 +149,6 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
             msgs = self._without_errors(msgs)
             if not msgs:
                 return self._idle()
-        if BROKER.is_down:
-            BROKER.up()
         # one C-level pass per column rather than five method calls and appends per message
         values = list(map(Message.value, msgs))
         if None in values:
@@ -153,10 +166,8 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         return [batch]
 
     def _idle(self) -> list[RawBatch]:
-        if BROKER.is_down:
-            # silence during an outage is not the end of the input: probe, and do not count it as idle time
-            self._last_data = datetime.now(UTC)
-            self._probe()
+        if BROKER.is_down or self._epoch != BROKER.epoch:
+            self._last_data = datetime.now(UTC)  # silence during an outage is not the end of the input
             return []
         if self._on_lag is not None:
             self._report_lag()
@@ -178,24 +189,26 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
             return True
         return self._next >= high if self._next >= 0 else high <= low  # a logical start: caught up if empty
 
-    def _probe(self) -> None:
-        """While the broker is down: once a second ask it for this topic; when it answers, check that the topic is
-        still the one we were reading (same id) and carry on."""
+    def _reconnect(self) -> list[RawBatch]:
+        """Between outage and return: once a second ask the broker (with a new client) for this partition; when
+        it answers, check that the topic is still the one we were reading (same id) and read on with a new
+        consumer. Nothing is read, skipped or counted as idle time meanwhile."""
+        self._last_data = datetime.now(UTC)
         now = time.monotonic()
         if now - self._probe_at < 1.0:
-            return
+            time.sleep(min(self._timeout, 0.1))
+            return []
         self._probe_at = now
-        try:
-            meta = self._consumer.list_topics(self._topic, timeout=0.5).topics.get(self._topic)
-        except Exception:
-            return
-        if meta is None or meta.error is not None or self._partition not in meta.partitions:
-            return
+        if not broker_answers(self._config, self._topic, self._partition):
+            BROKER.down(f"{self._topic}[{self._partition}] not served")
+            return []
         BROKER.up()
         tid = topic_id(self._config, self._topic) if self._tid else None
+        self._connect()
         if tid and tid != self._tid:
             self._restart_at_earliest("topic re-created (new topic id)")
             self._tid = tid
+        return []
 
     def _restart_at_earliest(self, reason: str) -> None:
         low, _ = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), timeout=10)
@@ -220,7 +233,7 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
                     self._next = low
                     self._assign(low)
                 return []
-            elif err.code() in _OUTAGE or err.retriable():
+            elif err.code() in OUTAGE or err.retriable():
                 BROKER.down(err.str())
             elif err.code() != KafkaError._PARTITION_EOF:
                 raise KafkaIOError(f"consuming {self._topic}[{self._partition}] failed: {err}",
@@ -231,11 +244,12 @@ class _KafkaPartition(StatefulSourcePartition[RawBatch, tuple]):
         return (self._next, self._tid)
 
     def close(self) -> None:
-        # close exactly once, from the worker thread that polls: a consumer used after close, or destroyed by the
-        # garbage collector without close, is what makes librdkafka crash the process
+        # close exactly once, from the worker thread that polls: a consumer is never used after close
         if not self._closed:
             self._closed = True
-            self._consumer.close()
+            consumer, self._consumer = self._consumer, None
+            if consumer is not None:
+                consumer.close()
 
 
 class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
@@ -318,101 +332,6 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         if saved is not None and saved_tid and tid and saved_tid != tid:
             part._restart_at_earliest("topic re-created since the snapshot (new topic id)")
         return part
-
-
-def producer_config(config: dict, *, idempotent: bool = True) -> dict:
-    conf = {"linger.ms": 20, "compression.type": "lz4", "batch.num.messages": 10_000, **config}
-    if idempotent:
-        conf.update({"enable.idempotence": True, "acks": "all"})
-    return conf
-
-
-def _flat(items: list[OutMessage | list[OutMessage]]):
-    for item in items:
-        if isinstance(item, list):
-            yield from item
-        else:
-            yield item
-
-
-class _ProducerPartition(StatelessSinkPartition[OutMessage]):
-    """One idempotent producer, used only from the worker thread that writes (librdkafka handles are not to be
-    shared); never left with messages in its queue when it goes away (see `close`)."""
-
-    def __init__(self, config: dict, flush_timeout_s: float | None) -> None:
-        # message.timeout.ms=0: librdkafka keeps retrying a message while the broker is away instead of failing
-        # it after 5 minutes; with idempotence the retries can neither duplicate nor reorder it.
-        self._producer = Producer({"message.timeout.ms": 0, **config, "error_cb": _client_error})
-        self._flush_timeout = flush_timeout_s
-        self._errors: list[str] = []
-        self._closed = False
-
-    def _report(self, err, msg) -> None:
-        if err is not None:
-            self._errors.append(f"{msg.topic()}: {err}")
-
-    def write_batch(self, items: list[OutMessage | list[OutMessage]]) -> None:
-        for item in _flat(items):
-            while True:
-                try:
-                    self._producer.produce(item.topic, item.value, item.key, headers=list(item.headers) or None,
-                                           on_delivery=self._report)
-                    break
-                except BufferError:
-                    self._producer.poll(0.1)
-        # Block until delivered so that a recovery snapshot taken after this batch never outruns the topic. While
-        # the broker is away this waits (not ready, nothing read meanwhile: the worker is here) and resumes.
-        started = time.monotonic()
-        remaining = self._producer.flush(1.0)
-        while remaining and not self._errors:
-            waited = time.monotonic() - started
-            if self._flush_timeout is not None and waited >= self._flush_timeout:
-                break
-            BROKER.down(f"{remaining} messages waiting for the broker for {waited:.0f} s")
-            remaining = self._producer.flush(1.0)
-        if not remaining and not self._errors and BROKER.is_down:
-            BROKER.up()
-        if remaining or self._errors:
-            detail = "; ".join(self._errors[:3]) or f"{remaining} messages undelivered"
-            self._errors.clear()
-            self._discard()
-            raise KafkaIOError(f"producing failed: {detail}", hint="check the broker and the topic; restart resumes")
-
-    def _discard(self) -> None:
-        """Drop what is still queued and serve its delivery reports now, inside a Python call. A producer that is
-        garbage-collected with queued messages runs their Python delivery callbacks from its destructor, outside
-        any call: librdkafka then crashes the process with SIGSEGV (seen when the broker went away mid-run)."""
-        try:
-            self._producer.purge()
-            self._producer.poll(0)
-            self._producer.flush(0)
-        except Exception:  # already closed or broken: nothing more can be served
-            pass
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        remaining = self._producer.flush(self._flush_timeout if self._flush_timeout is not None else 30.0)
-        if remaining:
-            log.error("closing the producer with %d undelivered messages: they are re-produced on restart "
-                      "(the snapshot never moved past them)", remaining)
-            self._discard()
-
-
-class KafkaSink(DynamicSink[OutMessage]):
-    """Idempotent producer per worker; each write batch is flushed before the dataflow moves on. Items are
-    OutMessages or lists of them (a block, e.g. one shard batch's events), produced in order.
-
-    `flush_timeout_s=None` (the default) waits for the broker as long as it takes (the broker is reported down
-    meanwhile); a number fails the batch after that many seconds."""
-
-    def __init__(self, config: dict, *, flush_timeout_s: float | None = None) -> None:
-        self.config = producer_config(config)
-        self.flush_timeout_s = flush_timeout_s
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        return _ProducerPartition(self.config, self.flush_timeout_s)
 
 
 def read_topic(config: dict, topic: str, *, idle_s: float = 2.0, max_messages: int | None = None) -> list:

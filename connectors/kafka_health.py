@@ -22,6 +22,7 @@ import os
 import threading
 import time
 
+from confluent_kafka import KafkaError
 from prometheus_client import Counter, Gauge
 
 from andon.errors import AndonError
@@ -33,6 +34,10 @@ OFFSET_RESETS = Counter("andon_kafka_offset_resets_total",
                         "Saved offsets the broker no longer had (broker back empty, topic re-created, retention); "
                         "reading resumed at the earliest kept offset", ["topic", "partition", "reason"])
 OUTAGES = Counter("andon_kafka_outages_total", "Times the Kafka broker became unreachable for this process")
+
+
+class KafkaIOError(AndonError, ConnectionError):
+    """Kafka refused or failed an operation andon cannot continue without."""
 
 
 class BrokerUnavailable(AndonError, ConnectionError):
@@ -47,6 +52,8 @@ class BrokerHealth:
         self._down_since: float | None = None
         self._reason = ""
         self._logged_at = 0.0
+        #: incremented each time the broker goes away: a client created before the last outage is replaced
+        self.epoch = 0
         BROKER_UP.set(1)
 
     def down(self, reason: str) -> None:
@@ -55,6 +62,7 @@ class BrokerHealth:
             first = self._down_since is None
             if first:
                 self._down_since = now
+                self.epoch += 1
                 OUTAGES.inc()
             self._reason = reason
             since = self._down_since
@@ -85,6 +93,39 @@ class BrokerHealth:
 
 
 BROKER = BrokerHealth()
+
+#: consumer/producer errors that mean "the broker is not reachable right now": wait, never fail or skip
+OUTAGE = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._RESOLVE,
+           KafkaError._MSG_TIMED_OUT, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE,
+           KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC,
+           KafkaError.BROKER_NOT_AVAILABLE, KafkaError.NETWORK_EXCEPTION}
+
+
+def client_error(err: KafkaError) -> None:
+    """error_cb of every client: an outage marks the broker down (readiness, metric); the rest is logged."""
+    if err.code() in OUTAGE:
+        BROKER.down(err.str())
+    elif err.fatal():
+        log.error("Kafka client fatal error: %s", err)
+
+
+def broker_answers(config: dict, topic: str | None = None, partition: int | None = None) -> bool:
+    """True when a brand-new admin client gets metadata (naming `topic` and its `partition`, if given). A new
+    client each time: it carries no metadata cached from before an outage."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))}
+                        | {"logger": _quiet})
+    try:
+        meta = admin.list_topics(topic, timeout=1.0)
+    except Exception:
+        return False
+    if not meta.brokers:
+        return False
+    if topic is None:
+        return True
+    found = meta.topics.get(topic)
+    return found is not None and found.error is None and (partition is None or partition in found.partitions)
 
 
 def offset_reset(topic: str, partition: int, saved: int, resume_at: int, reason: str) -> None:

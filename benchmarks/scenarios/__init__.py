@@ -10,7 +10,12 @@ from collections.abc import Callable
 
 from benchmarks.scenarios.kernels import kernels
 from benchmarks.scenarios.odoo_sync import odoo_sync
-from benchmarks.scenarios.pipeline import pipeline_arrow, pipeline_kafka, pipeline_memory
+from benchmarks.scenarios.pipeline import (
+    pipeline_arrow,
+    pipeline_kafka,
+    pipeline_kafka_tansu,
+    pipeline_memory,
+)
 from benchmarks.scenarios.scaling import scaling
 
 SCENARIOS: dict[str, Callable[..., dict]] = {
@@ -18,6 +23,7 @@ SCENARIOS: dict[str, Callable[..., dict]] = {
     "pipeline-memory": pipeline_memory,
     "pipeline-arrow": pipeline_arrow,
     "pipeline-kafka": pipeline_kafka,
+    "pipeline-kafka-tansu": pipeline_kafka_tansu,
     "odoo-sync": odoo_sync,
     "scaling": scaling,
 }

@@ -10,9 +10,11 @@ Input: the simulator's readings of the example plant (20 machines, 1 Hz). The da
   events and writes Parquet); the `kernels` scenario times numba kernels on arrays without a dataflow around them,
   which would flatter andon;
 - arrow: the same readings as Arrow IPC record batches of 1,000 readings per message;
-- kafka: the JSON messages from Tansu (key = machine); baseline `bare_consumer` = a confluent-kafka consumer with
+- kafka: the JSON messages from a local broker (key = machine): Apache Kafka 4 (KRaft, full JIT) where a JDK and
+  `make kafka`'s jars are present, else Tansu; `pipeline-kafka-tansu` runs the dataflow and the bare consumer on
+  Tansu beside it for comparison. Baseline `bare_consumer` = a confluent-kafka consumer with
   assign() draining the same topic and touching every value, nothing else (both run twice, alternating, best
-  of 2 each: Tansu serves the first read of fresh data slower); baseline `quixstreams` = Quix Streams
+  of 2 each: a broker serves the first read of fresh data slower); baseline `quixstreams` = Quix Streams
   doing the same tumbling-window aggregation on the same topic (timed from its first message to its last, so its
   consumer-group join is not counted); baseline `bytewax_kafka_source` = bytewax's own KafkaSource (batches of
   10,000, not tailing) only draining the topic in a dataflow that counts messages, beside
@@ -225,7 +227,12 @@ def _stages(site, bounds, batches: list[RawBatch], readings: int, repeats: int) 
     return {k: round(v / readings * 1e9, 1) for k, v in best.items()}
 
 
-def pipeline_kafka(size: str = "full") -> dict:
+def pipeline_kafka_tansu(size: str = "full") -> dict:
+    """pipeline-kafka's dataflow and bare consumer on Tansu (no peers): the figures beside the real broker's."""
+    return pipeline_kafka(size, engine="tansu", peers_too=False)
+
+
+def pipeline_kafka(size: str = "full", *, engine: str | None = None, peers_too: bool = True) -> dict:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from andon.connectors.broker import EmbeddedBroker
@@ -237,8 +244,8 @@ def pipeline_kafka(size: str = "full") -> dict:
     bounds = (sim.start_ms - 1, sim.end_ms + 1)
     _warm(site, bounds, values)
     topic = f"bench-{uuid.uuid4().hex[:6]}"
-    with EmbeddedBroker([topic], partitions=1) as broker:
-        progress(f"pipeline-kafka: producing {len(values):,} readings to Tansu")
+    with EmbeddedBroker([topic], partitions=1, engine=engine, fast_start=False) as broker:
+        progress(f"pipeline-kafka: producing {len(values):,} readings to {broker.label}")
         producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50, "batch.num.messages": 10000})
         for key, value in messages:
             while True:
@@ -267,15 +274,21 @@ def pipeline_kafka(size: str = "full") -> dict:
             consumer.close()
             return took
 
-        # Tansu serves the first read of fresh data slower than later ones: each side runs twice, alternating,
+        # a broker serves the first read of fresh data slower than later ones: each side runs twice, alternating,
         # and keeps its best, so neither is charged for the broker's first read
-        progress("pipeline-kafka: andon dataflow and baseline bare_consumer from Tansu, alternating, best of 2")
+        progress(f"pipeline-kafka: andon dataflow and baseline bare_consumer from {broker.engine}, alternating, "
+                 "best of 2")
         times: dict[str, list[float]] = {"andon": [], "bare": []}
         for first, second in (("andon", "bare"), ("bare", "andon")):
             for side in (first, second):
                 times[side].append(andon_run() if side == "andon" else bare_run())
         seconds, bare = min(times["andon"]), min(times["bare"])
         rss = peak_rss_mb()
+        n = len(values)
+        if not peers_too:
+            return {"readings_per_s": n / seconds, "seconds": seconds, "readings": n, "machines": 20,
+                    "peak_rss_mb": rss, "broker": broker.label,
+                    "baselines": {"bare_consumer": {"readings_per_s": n / bare}}}
 
         progress("pipeline-kafka: sources alone: KafkaBatchSource vs bytewax's KafkaSource draining the topic")
         drained = {"andon": _drain(KafkaBatchSource(conf, topic, batch_size=BATCH, eof_idle_s=1.0),
@@ -285,9 +298,9 @@ def pipeline_kafka(size: str = "full") -> dict:
         progress("pipeline-kafka: baseline quixstreams (bounded to 180 s)")
         quix = peers.quixstreams_window(broker.bootstrap, topic, len(values), site.processing.window_s,
                                         site.processing.allowed_lateness_s, timeout_s=180.0)
-    n = len(values)
+        label = broker.label
     return {"readings_per_s": n / seconds, "seconds": seconds, "readings": n, "machines": 20, "peak_rss_mb": rss,
-            "source_only_readings_per_s": drained["andon"]["readings_per_s"],
+            "broker": label, "source_only_readings_per_s": drained["andon"]["readings_per_s"],
             "baselines": {"bare_consumer": {"readings_per_s": n / bare}, "quixstreams": quix,
                           "bytewax_kafka_source": drained["bytewax"]}}
 

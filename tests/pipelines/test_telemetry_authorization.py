@@ -36,7 +36,7 @@ def test_reading_for_site_b_from_a_gateway_of_site_a_is_dead_lettered_live(broke
              "gateways": [{"id": "gw-b", "key_name": "gw-b"}]}
     sites = [parse_site(raw_a, env=KEYS), parse_site(raw_b, env=KEYS)]
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
     sent = {"gw-a plant-a": 0, "gw-a plant-b": 0, "gw-b plant-b": 0, "unsigned": 0}
 
     def send(value: bytes, gateway: str | None, label: str) -> None:

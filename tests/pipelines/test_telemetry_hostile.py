@@ -34,7 +34,8 @@ def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, bro
     events and Parquet equal a clean replay."""
     trace, truth = small_trace
     config, topics = site_config(tmp_path, broker, f"hostile{uuid.uuid4().hex[:6]}")
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 5_000_000})
+    # idempotent: without it librdkafka may retry a request out of order on a loaded machine (seen on Kafka)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 5_000_000, "enable.idempotence": True})
     lines = trace.read_bytes().splitlines()
     step = len(lines) // (len(HOSTILE) + 1)
     for i, line in enumerate(lines):

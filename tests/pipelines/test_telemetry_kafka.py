@@ -97,7 +97,7 @@ def test_arrow_ipc_batches_give_the_same_answer_as_json(small_trace, broker, sit
     config, topics = site_config(tmp_path, broker, tag)
     decoder = BatchDecoder.for_site(site)
     batch = decoder.decode(trace.read_bytes().splitlines(), bounds=(truth["start_ms"] - 1, truth["end_ms"] + 1))
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 10_000_000})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 10_000_000, "enable.idempotence": True})
     sent = 0
     for m in np.unique(batch.machine):
         rows = np.flatnonzero(batch.machine == m)  # this machine's readings in arrival order

@@ -58,7 +58,7 @@ def test_oversized_and_invalid_events_are_refused_and_odoo_calls_keep_to_the_rat
     good = [maintenance(n) for n in range(60)]
     oversized = maintenance(99, detail="x" * (MAX_EVENT_BYTES + 10))
     invalid = b'{"event_id": "e-1", "type": "maintenance.requested", "site": "plant-a"}'
-    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
     for value in [oversized, invalid, *good]:
         producer.produce(topics[2], value, b"press-01")
     assert producer.flush(30) == 0
