@@ -157,3 +157,62 @@ def test_the_mapped_fast_paths_equal_the_reference(site, mapped_sites, profile, 
     # and the mapped contract messages are what andon's own format of the same readings holds
     plain = [json.dumps(contract(d, custom=profile == "custom")).encode() for d in docs]
     same(decode_reference(plain, registry, BOUNDS), want)
+
+
+ARROW_SIGNALS = ["state", "spindle_rpm", "power_kw", "alarm", "bore_mm"]
+
+
+@st.composite
+def arrow_reading(draw, site):
+    signals = draw(st.dictionaries(st.sampled_from(ARROW_SIGNALS),
+                                   st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False), max_size=5))
+    return {"site": "plant-a", "machine": draw(st.sampled_from([*machines_of(site)[:6], "press-99"])),
+            "ts": draw(st.one_of(st.integers(BOUNDS[0] - 5_000, BOUNDS[1] + 5_000),
+                                 st.sampled_from([BOUNDS[0], BOUNDS[1], BOUNDS[0] - 1, BOUNDS[1] + 1]))),
+            "seq": draw(st.integers(-1, 2**40)), "signals": signals}
+
+
+def arrow_payload(docs: list[dict], dictionary: bool) -> bytes:
+    import pyarrow as pa
+
+    from andon.wire.arrow import encode_arrow
+
+    ids = {name: pa.array([d[name] for d in docs], pa.string()) for name in ("site", "machine")}
+    columns = {name: col.dictionary_encode() if dictionary else col for name, col in ids.items()}
+    columns["ts"] = pa.array([d["ts"] for d in docs], pa.int64())
+    columns["seq"] = pa.array([d["seq"] for d in docs], pa.int64())
+    for name in ARROW_SIGNALS:
+        columns[name] = pa.array([d["signals"].get(name) for d in docs], pa.float64())
+    return encode_arrow(pa.table(columns))
+
+
+@given(data=st.data())
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_arrow_paths_equal_the_reference(site, registry, data):
+    """Arrow IPC payloads (plain or dictionary-encoded ids, nullable float signals), through the fast path and the
+    general path, equal the reference decoder on the same readings as JSON arrays (one message per payload). The
+    Arrow paths refuse per payload and reason (`n row(s), first at row …`), so refusals compare as (message,
+    reason) sets."""
+    import andon.wire.arrow as arrow
+
+    payloads = data.draw(st.lists(st.lists(arrow_reading(site), min_size=1, max_size=6), min_size=1, max_size=4))
+    dictionary = data.draw(st.booleans())
+    raw = [arrow_payload(docs, dictionary) for docs in payloads]
+    want = decode_reference([json.dumps([{**d, "seq": d["seq"]} if d["seq"] >= 0 else
+                                         {k: v for k, v in d.items() if k != "seq"} for d in docs]).encode()
+                             for docs in payloads], registry, BOUNDS)
+    refusals = {(b.message_index, b.reason.value) for b in want.invalid}
+
+    def slow(*args, **kwargs):
+        raise arrow._Slow("forced onto the general path")
+
+    for label in ("fast path", "general path"):
+        with pytest.MonkeyPatch.context() as patch:
+            if label == "general path":
+                patch.setattr(arrow, "_decode_fast", slow)
+            got = arrow.decode_arrow(raw, registry, BOUNDS)
+        assert got.machine.tolist() == want.machine.tolist(), label
+        assert got.ts.tolist() == want.ts.tolist() and got.seq.tolist() == want.seq.tolist(), label
+        np.testing.assert_array_equal(got.values, want.values, label)
+        assert got.message_index.tolist() == want.message_index.tolist(), label
+        assert {(b.message_index, b.reason.value) for b in got.invalid} == refusals, label
