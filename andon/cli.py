@@ -18,7 +18,7 @@ from andon.errors import AndonError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("andon.demo:main", "run the main job end to end on embedded defaults"),
     "simulate": ("andon.simulator.cli:main", "generate plant telemetry (JSONL or Kafka) with ground truth"),
-    "replay": ("andon.pipelines.telemetry.cli:replay_main", "run the telemetry dataflow over JSONL files"),
+    "replay": ("andon.pipelines.telemetry_cli:replay_main", "run the telemetry dataflow over JSONL files"),
     "run": ("andon.pipelines.cli:run_main", "production entry points: telemetry | odoo-sync | workorders"),
     "catalog": ("andon.catalog:main", "print the integration catalog (flows, events); --format json, --schemas DIR"),
     "broker": ("andon.connectors.broker_cli:main", "start a local broker: Apache Kafka (KRaft) or Tansu"),
@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),
     "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),
     "audit": ("andon.audit:main", "verify (hash chain), show and anchor odoo_sync's audit trail"),
+    "version": ("andon.cli:version_main", "print andon's version (and Python's, bytewax's)"),
 }
 
 
@@ -40,6 +41,20 @@ def _load(target: str):
                              hint="the command is planned but not built; see the project's open issues") from None
         raise
     return getattr(module, func_name)
+
+
+def version_main(argv: list[str]) -> int:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from andon import __version__
+
+    try:
+        bytewax = version("bytewax")
+    except PackageNotFoundError:
+        bytewax = "not installed"
+    print(f"andon {__version__} (Python {platform.python_version()}, bytewax {bytewax})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,23 @@ import importlib
 from andon.errors import AndonError
 
 ENTRY_POINTS = {
-    "telemetry": "andon.pipelines.telemetry.cli:run_telemetry",
-    "odoo-sync": "andon.pipelines.odoo_sync.cli:run_odoo_sync",
+    "telemetry": "andon.pipelines.telemetry_cli:run_telemetry",
+    "odoo-sync": "andon.pipelines.odoo_sync_cli:run_odoo_sync",
     "workorders": "andon.pipelines.workorders:run_workorders",
 }
 
 
+HELP = {"telemetry": "Kafka readings -> business events, dead letters, Parquet (bytewax dataflow)",
+        "odoo-sync": "business events -> Odoo, idempotent, batched, with retries and a DLQ (bytewax dataflow)",
+        "workorders": "released Odoo work orders -> Kafka"}
+
+
 def run_main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print("usage: andon run DATAFLOW [options]   (andon run DATAFLOW --help for its options)\n\ndataflows:")
+        for name, text in HELP.items():
+            print(f"  {name:<11} {text}")
+        return 0
     if not argv or argv[0] not in ENTRY_POINTS:
         raise AndonError(f"andon run needs one of: {', '.join(ENTRY_POINTS)}",
                          hint="e.g. andon run telemetry --config site.toml")

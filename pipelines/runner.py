@@ -16,14 +16,23 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bytewax.dataflow import Dataflow
-from bytewax.recovery import RecoveryConfig, init_db_dir
-
 from andon.errors import AndonError
 
 
 class RunError(AndonError, ValueError):
     """A run option is wrong."""
+
+
+def add_config_option(parser: argparse.ArgumentParser, help_: str, *, required: bool) -> None:
+    """--config PATH (repeatable), defaulting to ANDON_CONFIG (paths separated by the OS path separator)."""
+    env = [p for p in os.environ.get("ANDON_CONFIG", "").split(os.pathsep) if p]
+    parser.add_argument("--config", action="append", default=None, required=required and not env,
+                        metavar="PATH", help=help_)
+    parser.set_defaults(_config_env=env)
+
+
+def config_paths(args) -> list[str] | None:
+    return args.config or getattr(args, "_config_env", None) or None
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +103,8 @@ def init_recovery(db: Path, proc: int | None, processes: int) -> None:
     missing instead of silently losing its state. ANDON_RECOVERY_PARTITIONS overrides the count (default: the
     number of processes).
     """
+    from bytewax.recovery import init_db_dir
+
     db.mkdir(parents=True, exist_ok=True)
     if any(db.glob("part-*.sqlite3")):
         return
@@ -155,7 +166,7 @@ def start_status(args, title: str = "andon"):
     return args.status_server
 
 
-def execute(flow: Dataflow, args) -> None:
+def execute(flow, args) -> None:
     """Run `flow` as the options say; blocks until the input ends (or forever for live sources)."""
     from bytewax.run import cli_main
 
@@ -172,6 +183,8 @@ def execute(flow: Dataflow, args) -> None:
     if args.recovery_dir:
         db = Path(args.recovery_dir)
         init_recovery(db, proc, len(addresses) if addresses else 1)
+        from bytewax.recovery import RecoveryConfig
+
         recovery = RecoveryConfig(db)
     status = getattr(args, "status_server", None)
     if status is not None:

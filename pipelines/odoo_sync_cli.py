@@ -1,4 +1,5 @@
-"""`andon run odoo-sync`: the production entry point of the odoo_sync dataflow."""
+"""`andon run odoo-sync`: the production entry point of the odoo_sync dataflow (outside its package, so that
+`--help` imports neither the dataflow nor bytewax)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ import logging
 import sys
 import time
 
-from andon.config import load_sites
-from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
+from andon.connectors.kafka_health import add_broker_options
 from andon.errors import AndonError
-from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
-from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
-from andon.pipelines.runner import add_observability_options, add_run_options, execute, start_observability
+from andon.pipelines.runner import add_config_option, add_observability_options, add_run_options, config_paths
 
 log = logging.getLogger("andon.odoo_sync")
 
@@ -38,9 +36,9 @@ def check_credentials(site) -> None:
 def run_odoo_sync(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon run odoo-sync",
                                      description="Apply business events from Kafka to Odoo (idempotent, batched).")
-    parser.add_argument("--config", required=True, action="append",
-                        help="site TOML, or a directory of them; repeat for several sites (each applied to its own "
-                             "[odoo]); Odoo secrets only from ANDON_ODOO_PASSWORD / ANDON_ODOO_API_KEY (or *_FILE)")
+    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites (each applied to its own "
+                              "[odoo]; env ANDON_CONFIG); Odoo secrets only from ANDON_ODOO_PASSWORD / "
+                              "ANDON_ODOO_API_KEY (or *_FILE)", required=True)
     parser.add_argument("--eof-idle", type=float, default=None,
                         help="stop after this many seconds without input (default: run forever)")
     parser.add_argument("--audit", default="andon-data/odoo-audit.jsonl",
@@ -63,7 +61,13 @@ def run_odoo_sync(argv: list[str]) -> int:
     add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
-    sites = load_sites(args.config)
+    from andon.config import load_sites
+    from andon.connectors.kafka_health import BROKER, wait_for_broker
+    from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters
+    from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
+    from andon.pipelines.runner import execute, start_observability
+
+    sites = load_sites(config_paths(args))
     if args.rate_limit is not None:
         if args.rate_limit <= 0:
             raise AndonError("--rate-limit must be positive")

@@ -1,4 +1,5 @@
-"""`andon replay` and `andon run telemetry`: the telemetry dataflow from files or from Kafka."""
+"""`andon replay` and `andon run telemetry`: the telemetry dataflow from files or from Kafka (outside the
+telemetry package, so that `--help` imports neither the dataflow nor numba nor bytewax)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,27 @@ import sys
 import time
 from pathlib import Path
 
-import msgspec
-
-from andon.config import example_site_path, load_sites
-from andon.connectors.kafka_health import BROKER, add_broker_options, wait_for_broker
+from andon.connectors.kafka_health import add_broker_options
 from andon.errors import AndonError
-from andon.pipelines.runner import (
-    Progress,
-    add_observability_options,
-    add_run_options,
-    execute,
-    start_observability,
-)
-from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow, metrics
-from andon.readings import Reading, parse_ts
+from andon.pipelines.runner import add_config_option, add_observability_options, add_run_options, config_paths
 
-_probe = msgspec.json.Decoder(Reading | list[Reading])
+# The dataflow, its kernels (numba) and bytewax are imported when a command runs, not to print its --help.
 
 
 def infer_bounds(paths, max_past_s: float, max_future_s: float, sample: int = 1000) -> tuple[int, int]:
     """Plausible timestamps for a replay: no older than the earliest of the first readings minus max_past,
     no newer than the wall clock plus max_future (a recorded file is judged by its own time, not today's)."""
+    import msgspec
+
+    from andon.readings import Reading, parse_ts
+
+    probe = msgspec.json.Decoder(Reading | list[Reading])
     earliest = None
     for path in paths:
         with open(path, "rb") as fh:
             for _, line in zip(range(sample), fh, strict=False):
                 try:
-                    item = _probe.decode(line)
+                    item = probe.decode(line)
                 except msgspec.DecodeError:
                     continue
                 for r in item if isinstance(item, list) else [item]:
@@ -52,20 +47,26 @@ def loosest_limits(sites) -> tuple[float, float]:
 
 
 def _readings_seen() -> tuple[float, str]:
+    from andon.pipelines.telemetry import metrics
+
     return metrics.READINGS_IN._value.get(), "readings"
 
 
 def replay_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon replay", description="Run the telemetry dataflow over JSONL files.")
     parser.add_argument("inputs", nargs="+", help="JSONL files of readings (one reading or array per line)")
-    parser.add_argument("--config", action="append", default=None,
-                        help="site TOML, or a directory of them; repeat for several sites (default: the example plant)")
+    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites (env ANDON_CONFIG; "
+                              "default: the example plant)", required=False)
     parser.add_argument("--out", required=True, help="output directory (events.jsonl, dlq.jsonl, Parquet)")
     parser.add_argument("--shards", type=int, default=4, help="state shards = Parquet files per period (default 4)")
     parser.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (default 10000)")
     add_run_options(parser)
     args = parser.parse_args(argv)
-    sites = load_sites(args.config or [example_site_path()])
+    from andon.config import example_site_path, load_sites
+    from andon.pipelines.runner import Progress, execute
+    from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow
+
+    sites = load_sites(config_paths(args) or [example_site_path()])
     for path in args.inputs:
         if not Path(path).is_file():
             raise AndonError(f"input file {path} does not exist", hint="pass JSONL files written by andon simulate")
@@ -109,9 +110,8 @@ def summarize(out: Path) -> dict:
 def run_telemetry(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon run telemetry",
                                      description="Production telemetry dataflow: Kafka -> events, DLQ, Parquet.")
-    parser.add_argument("--config", required=True, action="append",
-                        help="site TOML, or a directory of them; repeat for several sites of one deployment "
-                             "(secrets from ANDON_* environment variables)")
+    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites of one deployment (env "
+                              "ANDON_CONFIG; secrets from ANDON_* environment variables)", required=True)
     parser.add_argument("--out", default="andon-data", help="Parquet root directory (default ./andon-data)")
     parser.add_argument("--shards", type=int, default=None, help="state shards (default: topic partitions)")
     parser.add_argument("--batch-size", type=int, default=10_000)
@@ -122,7 +122,12 @@ def run_telemetry(argv: list[str]) -> int:
     add_broker_options(parser)
     add_observability_options(parser)
     args = parser.parse_args(argv)
-    sites = load_sites(args.config)
+    from andon.config import load_sites
+    from andon.connectors.kafka_health import BROKER, wait_for_broker
+    from andon.pipelines.runner import execute, start_observability
+    from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow, metrics
+
+    sites = load_sites(config_paths(args))
     status = start_observability(args, f"andon telemetry · {', '.join(s.site.id for s in sites)}")
     if status is not None:
         status.add_check("kafka", BROKER.check)
