@@ -259,6 +259,9 @@ class Mapping(_Model):
             if site_from == "payload" or machine_from == "payload":
                 raise ValueError("UMH payloads carry no site or machine: site_from must be topic, key or config and "
                                  "machine_from topic or key")
+            if self.topic_pattern and "topic" not in (site_from, machine_from):
+                raise ValueError("topic_pattern is not read: it picks the UNS topics to read when site_from or "
+                                 "machine_from is topic, and neither is")
             return self
         groups = set(re.compile(self.topic_pattern).groupindex) if self.topic_pattern else set()
         for name, source in (("site", site_from), ("machine", machine_from)):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from andon.config import ClassMapping, Mapping, SiteConfig
+from andon.errors import ConfigError
 from andon.jsonguard import screen
 from andon.readings import InvalidReading, Reason, parse_ts
 
@@ -294,6 +295,17 @@ class Mapper:
         self.readers = {s.site.id: SiteReader(s) for s in self.sites}
         self.max_message_bytes = max(s.processing.max_message_bytes for s in self.sites)
         self._routes: dict[str, Route | None] = {}
+        by_topic: dict[str, list[SiteReader]] = {}
+        for reader in self.readers.values():
+            if isinstance(reader.listens_on, str):
+                by_topic.setdefault(reader.listens_on, []).append(reader)
+        for topic, readers in by_topic.items():
+            if len({r.locates_by for r in readers}) > 1:
+                names = ", ".join(f"{r.site_id} ({r.profile}, site from {r.site_source})" for r in readers)
+                raise ConfigError(f"topics.telemetry {topic!r} is read by sites {names}, whose [mapping] finds site "
+                                  "and machine differently: no message could be attributed",
+                                  hint="give each such site its own telemetry topic, or the same [mapping] way of "
+                                       "finding site and machine")
 
     @classmethod
     def from_sites(cls, sites: Sequence[SiteConfig]) -> Mapper | None:

@@ -44,6 +44,8 @@ def test_example_site_loads(site):
         (lambda r: r["mapping"].update(profile="umh", signals_field=""), "mapping.signals_field: not read under "
                                                                           "profile 'umh'"),
         (lambda r: r["mapping"].update(profile="umh", site_from="payload"), "UMH payloads carry no site"),
+        (lambda r: r["mapping"].update(profile="umh", site_from="key", machine_from="key", topic_pattern="^umh"),
+         "topic_pattern is not read: it picks the UNS topics"),
         (lambda r: r["mapping"].update(profile="custom", machine_from="topic", topic_pattern="^t/(?P<site>.+)$"),
          "machine_from = 'topic' needs a topic_pattern with a named group 'machine'"),
         (lambda r: r["mapping"].update(profile="custom", topic_pattern="^t/(?P<site>.+)$"),

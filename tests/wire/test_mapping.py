@@ -4,7 +4,6 @@ decoder path (JSON scanner, msgspec paths, Arrow), and what a mapping cannot rea
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from andon.config import example_site_path, load_site
+from andon.errors import ConfigError
 from andon.messages import RawBatch
 from andon.operators.telemetry import TelemetryDecoder
 from andon.readings import Registry
@@ -213,7 +213,17 @@ def test_subscriptions_and_routes(sites):
 def test_sites_that_find_the_site_differently_cannot_share_a_topic(sites, tmp_path):
     other = site_with(tmp_path, CUSTOM, "other")
     other = other.model_copy(update={"site": other.site.model_copy(update={"id": "plant-b"})})
-    both = TelemetryDecoder([sites["custom"], other], Registry([sites["custom"], other]), BOUNDS)
-    out = both.decode(batch(TOPIC, [b'{"asset": "press-01", "time": "2026-03-02T05:59:59Z"}']))
+    with pytest.raises(ConfigError, match=r"read by sites plant-a \(custom, site from config\), plant-b \(custom, "
+                                          r"site from config\)"):
+        TelemetryDecoder([sites["custom"], other], Registry([sites["custom"], other]), BOUNDS)
+
+
+def test_a_pattern_shared_by_sites_that_find_the_site_differently_refuses_its_messages(sites, tmp_path):
+    """Patterns cannot be compared when the sites are loaded: a topic both match is refused message by message."""
+    other = site_with(tmp_path, UMH_BY_TOPIC, "other-umh", enterprise="acme")
+    other = other.model_copy(update={"site": other.site.model_copy(update={"id": "plant-b"}),
+                                     "mapping": other.mapping.model_copy(update={"site_from": "config"})})
+    both = TelemetryDecoder([sites["umh_topic"], other], Registry([sites["umh_topic"], other]), BOUNDS)
+    out = both.decode(batch(uns_path("plant-a", "press-01"), [umh_payload({"ts": T, "signals": {"state": 1}})]))
     assert [d.reason for d in out.dead] == ["unknown_site"]
-    assert re.search(r"read by sites plant-a \(custom\), plant-b \(custom\)", out.dead[0].detail)
+    assert "whose [mapping] finds site and machine differently" in out.dead[0].detail
