@@ -227,3 +227,25 @@ def test_a_pattern_shared_by_sites_that_find_the_site_differently_refuses_its_me
     out = both.decode(batch(uns_path("plant-a", "press-01"), [umh_payload({"ts": T, "signals": {"state": 1}})]))
     assert [d.reason for d in out.dead] == ["unknown_site"]
     assert "whose [mapping] finds site and machine differently" in out.dead[0].detail
+
+
+def test_a_machine_class_reads_its_own_gateways_names(tmp_path, site):
+    """Within one custom site, the cnc gateways name the counter `count` and send seconds; the others follow the
+    site's [mapping]."""
+    text = with_mapping(example_site_path().read_text(), CUSTOM).replace(
+        "[machine_classes.cnc.states]",
+        '[machine_classes.cnc.mapping]\nts_field = "t"\nts_format = "epoch_s"\nrename = { count = "part_count" }\n'
+        "scale = {}\n\n[machine_classes.cnc.states]")
+    path = tmp_path / "classes.toml"
+    path.write_text(text)
+    mapped = load_site(path)
+    press = b'{"asset": "press-01", "time": "2026-03-02T05:59:59Z", "pieces": 5, "power_w": 7000}'
+    cnc = b'{"asset": "cnc-01", "t": 1772431199.5, "count": 9, "pieces": 1, "power_w": 7000}'
+    out = decoder(mapped).decode(batch(TOPIC, [press, cnc]))
+    assert not out.dead
+    b = out.batch
+    col = {name: b.signals.index(name) for name in ("part_count", "power_kw")}
+    assert b.ts.tolist() == [NOW - 1000, NOW - 500]
+    assert b.values[0, col["part_count"]] == 5 and b.values[0, col["power_kw"]] == 7000 * 0.001
+    assert b.values[1, col["part_count"]] == 9, "the class's rename replaces the site's (pieces is not read)"
+    assert b.values[1, col["power_kw"]] != b.values[1, col["power_kw"]], "no power_w rename for the class: absent"
