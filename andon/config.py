@@ -292,6 +292,10 @@ class MachineClass(_Model):
     part_counter: str = "part_count"
     reject_counter: str = "reject_count"
     counter_max: Annotated[int, Field(ge=1)] = 2**32 - 1
+    #: A counter may grow between two readings by at most floor(dt / ideal_cycle_time_s * counter_jump_factor)
+    #: + counter_jump_slack; faster growth is a jump, held until the next reading confirms or refutes it.
+    counter_jump_factor: Annotated[float, Field(ge=1, le=1_000_000)] = 3.0
+    counter_jump_slack: Annotated[int, Field(ge=0)] = 10
     #: Overrides of the site's [mapping] for this class's gateways (profiles umh and custom only).
     mapping: ClassMapping | None = None
 

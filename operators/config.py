@@ -20,9 +20,11 @@ INDEX_DTYPE = np.int64
 #: Shift accumulators kept open per machine (a shift closes once the machine's watermark passes its end).
 SHIFT_SLOTS = 4
 
-#: Cumulative counters: an in-order value below previous * COUNTER_RESET_RATIO is a reset (counts from 0);
-#: a smaller drop is a glitch and is ignored (the previous value stays the reference).
-COUNTER_RESET_RATIO = 0.5
+#: Cumulative counters are judged by the counter guard (kernels/counters.py) before they count: a drop or a jump
+#: faster than the machine can make is held until the next reading confirms it (a reset) or refutes it (a glitch,
+#: dead-lettered as implausible_counter). At most this many readings of a machine wait behind a held one; then the
+#: held reading is refused as unconfirmed.
+COUNTER_HOLD_READINGS = 64
 #: Rollover: previous value within this fraction of counter_max below it and the new value within this
 #: fraction above 0 → the counter wrapped; the increment is (counter_max - previous) + new + 1.
 COUNTER_ROLLOVER_FRACTION = 0.1

@@ -132,6 +132,8 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
         p_f[row, L.PF_HYST] = states.hysteresis
         p_f[row, L.PF_COUNTER_MAX] = float(cls.counter_max)
         p_f[row, L.PF_REJ_LIMIT] = math.nan if rules.reject_rate_limit is None else rules.reject_rate_limit
+        p_f[row, L.PF_JUMP_FACTOR] = cls.counter_jump_factor
+        p_f[row, L.PF_JUMP_SLACK] = float(cls.counter_jump_slack)
         n = 0
         for name, rule, lower, upper, center, run_n in info.spc:
             if name in sig:
@@ -152,8 +154,9 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
             lim_f[row, n, 0] = above
             n += 1
         p_i[row, L.PI_N_LIM] = n
+    ideal_ms = np.array([info.ideal_cycle_time_s * 1000.0 for info in infos] or [1000.0], np.float64)
     params = {
-        "prof": prof, "p_i": p_i, "p_f": p_f, "spc_i": spc_i, "spc_f": spc_f, "lim_i": lim_i, "lim_f": lim_f,
+        "prof": prof, "ideal_ms": ideal_ms, "p_i": p_i, "p_f": p_f, "spc_i": spc_i, "spc_f": spc_f, "lim_i": lim_i, "lim_f": lim_f,
         "code_keys": np.array(code_keys or [math.nan], np.float64),
         "code_vals": np.array(code_vals or [0], np.int64),
         "alarm_codes": np.array(alarm_codes or [math.nan], np.float64),

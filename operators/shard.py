@@ -14,6 +14,7 @@ machines are spread over shards, or where a snapshot was taken.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ from andon.operators.errors import BatchError
 from andon.operators.kernels import layout as L
 from andon.operators.kernels.aggregate import aggregate, aggregate_flush, window_slots
 from andon.operators.kernels.calendar import state_bounds
+from andon.operators.kernels.counters import guard_counters
 from andon.operators.kernels.rules import detect_rules
 from andon.operators.kernels.states import detect_states, flush_states
 from andon.operators.params import MachineInfo, build_params, rule_slots, site_timing
@@ -57,6 +59,40 @@ def sort_by_machine(local: np.ndarray) -> np.ndarray:
     return np.argsort(local, kind="stable").astype(np.int64, copy=False)
 
 
+def _joined(first: ReadingBatch, then: ReadingBatch) -> ReadingBatch:
+    return ReadingBatch(np.concatenate([first.machine, then.machine]).astype(np.int32, copy=False),
+                        np.concatenate([first.ts, then.ts]), np.concatenate([first.seq, then.seq]),
+                        np.concatenate([first.values, then.values]), then.signals)
+
+
+_KINDS = {
+    L.G_DROP: "fell from {ref:g} (at ts={ref_ts}) and the next reading went on from {ref:g}: a glitch, not a reset",
+    L.G_JUMP: "rose from {ref:g} (at ts={ref_ts}) by more than the {limit:g} parts the machine can make in {dt:g} s "
+              "(ideal cycle {ideal:g} s x counter_jump_factor {factor:g} + counter_jump_slack {slack}), and the next "
+              "reading did not go on from it",
+    L.G_UNCONFIRMED: "{moved} from {ref:g} (at ts={ref_ts}) and no later reading confirmed it (end of input, or "
+                     f"{C.COUNTER_HOLD_READINGS} readings of the machine waited behind it)",
+}
+
+
+def implausible_detail(signal: str, value: float, kind: int, ref: float, ref_ts: int, ts: int, cls,
+                       ideal_s: float) -> str:
+    """What is wrong with a refused counter value, in words (the dead letter's detail)."""
+    if kind == L.G_RANGE:
+        if value < 0:
+            what = "is negative"
+        elif value > cls.counter_max:
+            what = f"is above counter_max {cls.counter_max}"
+        else:
+            what = "is not a whole number"
+        return f"{signal}={value:g} {what}"
+    dt = max(ts - ref_ts, 0) / 1000
+    limit = math.floor(dt * cls.counter_jump_factor / ideal_s) + cls.counter_jump_slack
+    return f"{signal}={value:g} " + _KINDS[kind].format(
+        ref=ref, ref_ts=ref_ts, limit=limit, dt=dt, ideal=ideal_s, factor=cls.counter_jump_factor,
+        slack=cls.counter_jump_slack, moved="fell" if value < ref else "jumped")
+
+
 def _writable(arr: np.ndarray) -> np.ndarray:
     """Kernels are compiled for writable arrays; a read-only array (e.g. zero-copy Arrow) would compile anew."""
     return arr if arr.flags.writeable else arr.copy()
@@ -70,6 +106,24 @@ class ShardOutput:
     windows: dict[str, np.ndarray] = field(default_factory=empty_windows)  # telemetry_agg, long format
     shifts: list[dict] = field(default_factory=list)  # shift_oee rows
     late: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # input indices routed as late
+    #: readings whose counters are implausible (refused by the counter guard), with what is wrong
+    implausible: list[Implausible] = field(default_factory=list)
+    #: the readings this call read, when they are more than the batch given (readings held by an earlier call
+    #: first); `late` indexes these
+    input: ReadingBatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Implausible:
+    """A reading the counter guard refused: its columns and why (the dead letter is made from these)."""
+
+    machine: int  # registry index
+    ts: int
+    seq: int
+    values: np.ndarray  # one row, the registry's signals
+    signal: str
+    value: float
+    detail: str
 
 
 class ShardProcessor:
@@ -95,6 +149,12 @@ class ShardProcessor:
             self._machines = [int(m) for m in state.machines]
             rows = max(C.INITIAL_MACHINES, len(self._machines))
             self._arrays = live_arrays(state.arrays, rows, self._dims)
+        #: readings held by the counter guard, waiting for a later reading of their machine
+        self._held: ReadingBatch | None = None
+        held = getattr(state, "held", None) if state is not None else None
+        if held is not None:
+            self._held = ReadingBatch(held["machine"].astype(np.int32), held["ts"], held["seq"], held["values"],
+                                      list(registry.signals))
         self._reindex()
 
     # ---- machines ------------------------------------------------------------------------------------------
@@ -156,6 +216,15 @@ class ShardProcessor:
     def process(self, batch: ReadingBatch) -> ShardOutput:
         """Process readings (any machines, in arrival order); returns what they made final."""
         self._check(batch)
+        if self._held is not None:  # readings an earlier batch held go first (their machines' order is kept)
+            batch = _joined(self._held, batch)
+            self._held = None
+            out = self._process(batch, eof=False)
+            out.input = batch
+            return out
+        return self._process(batch, eof=False)
+
+    def _process(self, batch: ReadingBatch, *, eof: bool) -> ShardOutput:
         n = len(batch)
         if n == 0:
             return ShardOutput()
@@ -166,21 +235,68 @@ class ShardProcessor:
         # The kernels walk readings grouped by machine in arrival order; gathering the columns into that order
         # first makes every kernel access sequential (the walk order is then simply 0..n-1).
         local, ts, values = local[order], ts[order], np.take(values, order, axis=0)
+        a = self._arrays
+        verdict, why, ref_v, ref_ts, rebase = guard_counters(local, ts, values, self._params, a,
+                                                             roll_fraction=C.COUNTER_ROLLOVER_FRACTION,
+                                                             max_held=C.COUNTER_HOLD_READINGS, eof=eof)
+        implausible: list[Implausible] = []
+        if verdict.any():  # some reading held or refused (rare): the others go on
+            implausible = self._refused(batch, order, local, ts, values, verdict, why, ref_v, ref_ts)
+            held = verdict == L.G_HOLD
+            if held.any():
+                rows = order[held]
+                self._held = ReadingBatch(batch.machine[rows], ts[held], batch.seq[rows], values[held],
+                                          batch.signals)
+            keep = verdict == L.G_ACCEPT
+            order, local, ts, values, rebase = order[keep], local[keep], ts[keep], values[keep], rebase[keep]
+            if order.size == 0:
+                return ShardOutput(implausible=implausible)
+        n = order.size
         walk = np.arange(n, dtype=np.int64)
         n_machines = int(np.count_nonzero(local[1:] != local[:-1])) + 1
         starts = np.flatnonzero(np.concatenate(([True], local[1:] != local[:-1])))
         cal = self._calendar(int(ts.min()), int(ts.max()), local[starts])
-        a = self._arrays
         late, d_parts, d_rej, closed = aggregate(walk, local, ts, values, self._params, cal, a,
-                                                 n_machines=n_machines, reset_ratio=C.COUNTER_RESET_RATIO,
-                                                 roll_fraction=C.COUNTER_ROLLOVER_FRACTION)
+                                                 n_machines=n_machines, roll_fraction=C.COUNTER_ROLLOVER_FRACTION,
+                                                 rebase=rebase)
         ev, so = detect_states(walk, local, ts, values, d_parts, d_rej, self._params, cal, a,
                                n_machines=n_machines)
         rev, revx = detect_rules(walk, local, ts, values, d_parts, self._params, a)
-        return self._output(closed, ev, so, rev, revx, np.sort(order[late]))
+        out = self._output(closed, ev, so, rev, revx, np.sort(order[late]))
+        out.implausible = implausible
+        return out
+
+    def _refused(self, batch, order, local, ts, values, verdict, why, ref_v, ref_ts) -> list[Implausible]:
+        out = []
+        for r in np.flatnonzero(verdict == L.G_REFUSE).tolist():
+            info = self._infos[int(local[r])]
+            cls = self.sites[info.site_index].machine_classes[
+                self.sites[info.site_index].machine(info.machine).machine_class]
+            counter, kind = divmod(int(why[r]), 8)
+            signal = cls.part_counter if counter == 0 else cls.reject_counter
+            value = float(values[r, self.registry.signal_index[signal]])
+            out.append(Implausible(int(batch.machine[order[r]]), int(ts[r]), int(batch.seq[order[r]]),
+                                   values[r].copy(), signal, value,
+                                   implausible_detail(signal, value, kind, float(ref_v[r]), int(ref_ts[r]),
+                                                      int(ts[r]), cls, info.ideal_cycle_time_s)))
+        return out
 
     def flush(self) -> ShardOutput:
-        """End of input: close every open window and every open shift (shifts with data only)."""
+        """End of input: readings still held are judged (the one whose drop or jump nothing confirmed is refused),
+        then every open window and every open shift closes (shifts with data only)."""
+        held = None
+        if self._held is not None:
+            batch, self._held = self._held, None
+            held = self._process(batch, eof=True)
+            held.input = batch
+        out = self._flush()
+        if held is None:
+            return out
+        return ShardOutput(events=held.events + out.events, windows=concat_windows([held.windows, out.windows]),
+                           shifts=held.shifts + out.shifts, late=held.late, implausible=held.implausible,
+                           input=held.input)
+
+    def _flush(self) -> ShardOutput:
         nm = len(self._machines)
         if nm == 0:
             return ShardOutput()
@@ -223,10 +339,14 @@ class ShardProcessor:
     def snapshot(self) -> ShardState:
         """A copy of the state (plain numpy, picklable, versioned) for recovery."""
         nm = len(self._machines)
+        held = None
+        if self._held is not None:
+            h = self._held
+            held = {"machine": h.machine.copy(), "ts": h.ts.copy(), "seq": h.seq.copy(), "values": h.values.copy()}
         return ShardState(version=C.STATE_VERSION, machines=np.array(self._machines, np.int32),
                           signals=list(self.registry.signals), window_slots=self._k, shift_slots=C.SHIFT_SLOTS,
                           rule_slots=tuple(self._rule_slots),
-                          arrays=snapshot_arrays(self._arrays, nm))
+                          arrays=snapshot_arrays(self._arrays, nm), held=held)
 
     @property
     def machines(self) -> list[MachineInfo]:

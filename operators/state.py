@@ -28,6 +28,9 @@ class ShardState:
     shift_slots: int
     rule_slots: tuple[int, int]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    #: readings the counter guard holds until a later one confirms or refutes their drop or jump: registry machine,
+    #: ts, seq and values columns (None: none)
+    held: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.machines.shape[0])
@@ -57,6 +60,8 @@ def empty_arrays(rows: int, n_sig: int, k: int, shift_slots: int, n_spc: int, n_
     r_i[:, L.RI_ALARM] = L.NONE
     r_lim = np.zeros((rows, n_lim, L.N_LIM_ST), np.int64)
     r_lim[:, :, L.LIM_SINCE] = L.NONE
+    g_i = np.zeros((rows, L.N_GI), np.int64)
+    g_i[:, L.GI_MAX_TS] = L.NONE
     return {
         "a_i": a_i,
         "a_f": np.zeros((rows, L.N_AF), np.float64),
@@ -71,6 +76,8 @@ def empty_arrays(rows: int, n_sig: int, k: int, shift_slots: int, n_spc: int, n_
         "r_i": r_i,
         "r_spc": np.zeros((rows, n_spc, L.N_SPC_ST), np.int64),
         "r_lim": r_lim,
+        "g_i": g_i,  # counter guard: the last accepted reading's counters
+        "g_f": np.zeros((rows, L.N_GF), np.float64),
     }
 
 

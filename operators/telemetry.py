@@ -18,6 +18,7 @@ from bytewax.operators import StatefulBatchLogic
 from andon import shutdown
 from andon.config import SiteConfig
 from andon.messages import DeadLetter, RawBatch
+from andon.operators.counters import CounterRange
 from andon.readings import HINTS, InvalidReading, ReadingBatch, Reason, Registry
 from andon.security import Authorizer
 from andon.wire.arrow import ARROW_STREAM_MAGIC, decode_arrow
@@ -51,6 +52,7 @@ class TelemetryDecoder:
                                     max_past_s=max(p.max_past_s for p in procs))
         self.limits = SiteLimits.of(sites, registry, self.decoder)
         self.registry = registry
+        self.counters = CounterRange(registry)
         self.fixed_bounds = bounds
         #: each site's [mapping], applied before any decoder path; None when every site sends andon's format
         self.mapper = Mapper.from_sites(sites)
@@ -152,6 +154,7 @@ class TelemetryDecoder:
             batch = self._decode_values(raw.values, bounds)
             if self.limits is not None:
                 batch = self.limits.apply(batch, raw.values, bounds)
+            batch = self._counters_checked(batch, raw.values)
             return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
         # mapped first (one place for every payload format and decoder path), then decoded like contract messages;
         # refusals keep the original bytes and positions
@@ -165,7 +168,18 @@ class TelemetryDecoder:
         batch.invalid = sorted(mapped.invalid + later, key=lambda bad: bad.message_index)
         if self.limits is not None:
             batch = self.limits.apply(batch, raw.values, bounds)
+        batch = self._counters_checked(batch, raw.values)
         return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
+
+    def _counters_checked(self, batch: ReadingBatch, values: Sequence[bytes]) -> ReadingBatch:
+        """`batch` less its readings with counters out of range, refused with their message's original bytes."""
+        keep, refused = self.counters(batch)
+        if keep is None:
+            return batch
+        invalid = sorted(batch.invalid + _implausible(batch, refused, values), key=lambda bad: bad.message_index)
+        kept = take(batch, np.flatnonzero(keep))
+        kept.invalid = invalid
+        return kept
 
     def _decode_values(self, values: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         """Contract messages (JSON or Arrow IPC) decoded into one batch in message order."""
@@ -242,6 +256,20 @@ def _dead_letters(raw: RawBatch, invalid: Sequence[InvalidReading]) -> list[Dead
     return [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
                        raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
             for bad in invalid]
+
+
+def _implausible(batch: ReadingBatch, refused, values: Sequence[bytes]) -> list[InvalidReading]:
+    """One record per message with refused counters: the first refusal's text, and how many readings."""
+    by_message: dict[int, list[str]] = {}
+    for r, _, _, detail in refused:
+        by_message.setdefault(int(batch.message_index[r]), []).append(detail)
+    out = []
+    for i, details in by_message.items():
+        more = f" ({len(details)} readings of this message refused)" if len(details) > 1 else ""
+        raw = values[i]
+        out.append(InvalidReading(Reason.IMPLAUSIBLE_COUNTER, details[0] + more,
+                                  raw if len(raw) <= 4096 else raw[:4096], i))
+    return out
 
 
 def _no_readings(signals: list[str]) -> ReadingBatch:
@@ -342,19 +370,38 @@ class Sharding:
 _late_encoder = msgspec.json.Encoder()
 
 
+def _reading_json(registry: Registry, signals: list[str], machine: int, ts: int, seq: int,
+                  values: np.ndarray) -> tuple[bytes, str]:
+    """A reading's columns re-encoded as contract JSON (for readings refused after decoding), and its machine."""
+    site, machine_id = registry.keys[machine]
+    doc = {"site": site, "machine": machine_id, "ts": ts,
+           "signals": {name: float(v) for name, v in zip(signals, values, strict=True) if v == v}}
+    if seq >= 0:
+        doc["seq"] = seq
+    return _late_encoder.encode(doc), machine_id
+
+
 def late_dead_letters(batch: ReadingBatch, late_rows: np.ndarray, registry: Registry) -> list[DeadLetter]:
     """Readings that arrived after their window closed, re-encoded as contract JSON for the dead-letter topic."""
     out = []
     for r in np.asarray(late_rows, dtype=np.int64):
-        site, machine = registry.keys[int(batch.machine[r])]
-        signals = {name: float(v) for name, v in zip(batch.signals, batch.values[r], strict=True) if v == v}
-        doc = {"site": site, "machine": machine, "ts": int(batch.ts[r]), "signals": signals}
-        if batch.seq[r] >= 0:
-            doc["seq"] = int(batch.seq[r])
+        raw, machine = _reading_json(registry, batch.signals, int(batch.machine[r]), int(batch.ts[r]),
+                                     int(batch.seq[r]), batch.values[r])
         out.append(DeadLetter("late_reading", f"ts={int(batch.ts[r])} arrived after its window closed",
                               "raise processing.allowed_lateness_s if such delays are normal",
-                              _late_encoder.encode(doc), "late", -1, -1, machine.encode()))
+                              raw, "late", -1, -1, machine.encode()))
     return out
+
+
+def shard_dead_letters(batch: ReadingBatch | None, out, registry: Registry) -> list[DeadLetter]:
+    """Dead letters of a shard's output: late readings, and readings the counter guard refused (re-encoded as
+    contract JSON; their source offsets are not known after decoding: topic "counters", offset -1)."""
+    dead = late_dead_letters(batch, out.late, registry) if batch is not None and len(out.late) else []
+    for bad in out.implausible:
+        raw, machine = _reading_json(registry, registry.signals, bad.machine, bad.ts, bad.seq, bad.values)
+        dead.append(DeadLetter(Reason.IMPLAUSIBLE_COUNTER.value, bad.detail, HINTS[Reason.IMPLAUSIBLE_COUNTER],
+                               raw, "counters", -1, -1, machine.encode()))
+    return dead
 
 
 class ShardLogic(StatefulBatchLogic):
@@ -366,15 +413,17 @@ class ShardLogic(StatefulBatchLogic):
     def on_batch(self, values: list[ReadingBatch]):
         batch = concat(values)
         out = self.processor.process(batch)
-        return [(batch, out)], StatefulBatchLogic.RETAIN
+        return [(batch if out.input is None else out.input, out)], StatefulBatchLogic.RETAIN
 
     def on_eof(self):
         if shutdown.requested():  # stopped by a signal, not the end of the input: keep open windows and shifts
             return [], StatefulBatchLogic.RETAIN
-        return [(None, self.processor.flush())], StatefulBatchLogic.RETAIN
+        out = self.processor.flush()
+        return [(out.input, out)], StatefulBatchLogic.RETAIN
 
     def snapshot(self):
         return self.processor.snapshot()
 
 
-__all__ = ["HINTS", "Decoded", "ShardLogic", "Sharding", "TelemetryDecoder", "concat", "late_dead_letters", "take"]
+__all__ = ["HINTS", "Decoded", "ShardLogic", "Sharding", "TelemetryDecoder", "concat", "late_dead_letters",
+           "shard_dead_letters", "take"]

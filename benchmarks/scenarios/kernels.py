@@ -44,8 +44,7 @@ def _kernels_only(site, registry, batches, rules: bool = False) -> None:
         local, ts, values = local[order], ts[order], np.take(values, order, axis=0)
         walk = np.arange(len(ts), dtype=np.int64)
         late, d_parts, d_rej, _ = aggregate(walk, local, ts, values, params, cal, arrays,
-                                            n_machines=MACHINES, reset_ratio=C.COUNTER_RESET_RATIO,
-                                            roll_fraction=C.COUNTER_ROLLOVER_FRACTION)
+                                            n_machines=MACHINES, roll_fraction=C.COUNTER_ROLLOVER_FRACTION)
         detect_states(walk, local, ts, values, d_parts, d_rej, params, cal, arrays, n_machines=MACHINES)
         if rules:
             detect_rules(walk, local, ts, values, d_parts, params, arrays)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 def kernel_dispatchers() -> dict:
     """Every numba dispatcher the operators call, by name (for warm-up checks and cache inspection)."""
-    from andon.operators.kernels import aggregate, calendar, rules, states
+    from andon.operators.kernels import aggregate, calendar, counters, rules, states
 
     out = {}
-    for module in (aggregate, calendar, rules, states):
+    for module in (aggregate, calendar, counters, rules, states):
         for name, obj in vars(module).items():
             if hasattr(obj, "signatures") and hasattr(obj, "py_func") and obj.__module__ == module.__name__:
                 out[f"{module.__name__.rsplit('.', 1)[-1]}.{name}"] = obj

@@ -25,6 +25,8 @@ from andon.operators.kernels.layout import (
     AI_HOLD,
     AI_LATE,
     AI_MAX_TS,
+    G_REBASE_PART,
+    G_REBASE_REJ,
     N_WO,
     NONE,
     PF_COUNTER_MAX,
@@ -50,18 +52,20 @@ from andon.operators.kernels.scratch import scratch
 
 
 @njit(cache=True, inline="always")
-def counter_step(prev, has_prev, v, cmax, reset_ratio, roll_fraction):
-    """(increment, new reference) for cumulative counter value v after reference prev."""
-    if not has_prev:
+def counter_step(prev, has_prev, v, cmax, roll_fraction, rebase):
+    """(increment, new reference) for cumulative counter value v after reference prev.
+
+    The counter guard (kernels/counters.py) let only plausible values through: a drop that is no wrap is a
+    confirmed reset (the new value counts from 0); `rebase` marks a confirmed jump (or a reset to more than the
+    machine could make since), which restarts the counter from v without counting."""
+    if not has_prev or rebase:
         return 0, v
     if v >= prev:
         return np.int64(np.floor(v + 0.5)) - np.int64(np.floor(prev + 0.5)), v
     margin = roll_fraction * cmax
     if prev >= cmax - margin and v <= margin:
         return np.int64(np.floor(cmax - prev + 0.5)) + np.int64(np.floor(v + 0.5)) + 1, v
-    if v < prev * reset_ratio:
-        return np.int64(np.floor(v + 0.5)), v
-    return 0, prev
+    return np.int64(np.floor(v + 0.5)), v
 
 
 @njit(cache=True)
@@ -125,7 +129,7 @@ def _close_until(m, pm, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a
 
 
 @njit(cache=True)
-def _aggregate(order, local, ts, values, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, reset_ratio, roll_fraction,
+def _aggregate(order, local, ts, values, rebase, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, roll_fraction,
                a_i, a_f, w_start, w_i, w_f, w_c, late, d_parts, d_rej, wo_i, wo_n, wo_f):
     n = order.shape[0]
     S = values.shape[1]
@@ -173,8 +177,8 @@ def _aggregate(order, local, ts, values, p_i, p_f, prof, sh_start, sh_end, site_
             if ps >= 0:
                 v = values[i, ps]
                 if v == v:
-                    inc, ref = counter_step(a_f[m, AF_PART], a_i[m, AI_HAS_PART] != 0, v, cmax, reset_ratio,
-                                            roll_fraction)
+                    inc, ref = counter_step(a_f[m, AF_PART], a_i[m, AI_HAS_PART] != 0, v, cmax, roll_fraction,
+                                            (rebase[i] & G_REBASE_PART) != 0)
                     a_f[m, AF_PART] = ref
                     a_i[m, AI_HAS_PART] = 1
                     d_parts[i] = inc
@@ -183,8 +187,8 @@ def _aggregate(order, local, ts, values, p_i, p_f, prof, sh_start, sh_end, site_
             if rs >= 0:
                 v = values[i, rs]
                 if v == v:
-                    inc, ref = counter_step(a_f[m, AF_REJ], a_i[m, AI_HAS_REJ] != 0, v, cmax, reset_ratio,
-                                            roll_fraction)
+                    inc, ref = counter_step(a_f[m, AF_REJ], a_i[m, AI_HAS_REJ] != 0, v, cmax, roll_fraction,
+                                            (rebase[i] & G_REBASE_REJ) != 0)
                     a_f[m, AF_REJ] = ref
                     a_i[m, AI_HAS_REJ] = 1
                     d_rej[i] = inc
@@ -242,9 +246,11 @@ def _check(name: str, arr: np.ndarray, dtype, ndim: int) -> None:
                                hint=f"pass np.ascontiguousarray({name}, dtype=np.{np.dtype(dtype).name})")
 
 
-def aggregate(order, local, ts, values, params, calendar, state, *, n_machines: int, reset_ratio: float,
-              roll_fraction: float):
+def aggregate(order, local, ts, values, params, calendar, state, *, n_machines: int, roll_fraction: float,
+              rebase: np.ndarray | None = None):
     """Run the window/counter walk; returns (late flags, part increments, reject increments, closed windows).
+
+    `rebase` (int8 per reading, G_REBASE_* bits, from the counter guard) marks counters restarting uncounted.
 
     `params`, `calendar` and `state` are the dicts built by andon.operators (see layout.py for columns); the
     closed windows are (rows[N_WO], counts[n_sig], stats[n_sig, 4] = min, max, sum, last), oldest first per
@@ -256,13 +262,16 @@ def aggregate(order, local, ts, values, params, calendar, state, *, n_machines: 
         _check(name, arr, dtype, ndim)
     if order.shape[0] != n or local.shape[0] != n or values.shape[0] != n:
         raise KernelInputError("order, local, ts and values must have one row per reading")
+    if rebase is None:
+        rebase = np.zeros(n, np.int8)
+    _check("rebase", rebase, np.int8, 1)
     late = np.empty(n, np.bool_)
     d_parts = np.empty(n, np.int64)
     d_rej = np.empty(n, np.int64)
     K = state["w_start"].shape[1]
     wo_i, wo_n, wo_f = _outputs(n + K * n_machines + 1, values.shape[1])
-    nw = _aggregate(order, local, ts, values, params["p_i"], params["p_f"], params["prof"], calendar["sh_start"],
-                    calendar["sh_end"], calendar["site_sh_lo"], calendar["site_sh_hi"], float(reset_ratio),
+    nw = _aggregate(order, local, ts, values, rebase, params["p_i"], params["p_f"], params["prof"],
+                    calendar["sh_start"], calendar["sh_end"], calendar["site_sh_lo"], calendar["site_sh_hi"],
                     float(roll_fraction), state["a_i"], state["a_f"], state["w_start"], state["w_i"], state["w_f"],
                     state["w_c"], late, d_parts, d_rej, wo_i, wo_n, wo_f)
     return late, d_parts, d_rej, (wo_i[:nw].copy(), wo_n[:nw].copy(), wo_f[:nw].copy())

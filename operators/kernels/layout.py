@@ -38,7 +38,9 @@ PF_RUN_ABOVE = 0
 PF_HYST = 1
 PF_COUNTER_MAX = 2
 PF_REJ_LIMIT = 3  # NaN = rule off
-N_PF = 4
+PF_JUMP_FACTOR = 4  # counter_jump_factor: parts per ideal cycle time a counter may grow by
+PF_JUMP_SLACK = 5  # counter_jump_slack: parts a counter may grow by on top, however short the interval
+N_PF = 6
 
 MODE_CODE = 0
 MODE_INFERRED = 1
@@ -56,6 +58,29 @@ N_AI = 8
 AF_PART = 0
 AF_REJ = 1
 N_AF = 2
+
+# ---- counter plausibility state g_i[L, N_GI] (int64) and g_f[L, N_GF] (float64): the last accepted reading
+GI_MAX_TS = 0  # greatest ts of an accepted in-order reading (NONE: none yet)
+GI_HAS_PART = 1
+GI_HAS_REJ = 2
+GI_TS_PART = 3  # ts of the reference value
+GI_TS_REJ = 4
+N_GI = 5
+GF_PART = 0  # reference value (the last accepted one)
+GF_REJ = 1
+N_GF = 2
+# verdicts per reading, and why a reading was refused (counter * 8 + kind; counter 0 parts, 1 rejects)
+G_ACCEPT = 0
+G_HOLD = 1  # a drop or jump waiting for the next reading to confirm or refute it
+G_REFUSE = 2
+G_RANGE = 1  # negative, not a whole number, or above counter_max
+G_DROP = 2  # fell, and the next reading went on from the old value (a glitch)
+G_JUMP = 3  # grew faster than the machine can, and the next reading went on from the old value
+G_UNCONFIRMED = 4  # a drop or jump no later reading confirmed (end of input, or too many readings held)
+# rebase bits per accepted reading: the counter restarts from this value without counting (a confirmed jump, or
+# a confirmed drop to more than the machine could have made since the reset)
+G_REBASE_PART = 1
+G_REBASE_REJ = 2
 
 # ---- closed-window rows wo_i[cap, N_WO]
 WO_M = 0

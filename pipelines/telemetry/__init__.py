@@ -22,7 +22,7 @@ from andon.connectors.parquet import ParquetSink
 from andon.connectors.parquet_dictionary import write_data_dictionary
 from andon.errors import ConfigError
 from andon.operators.shard import ShardProcessor
-from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, late_dead_letters
+from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, shard_dead_letters
 from andon.pipelines.status import BOARD
 from andon.pipelines.telemetry import metrics
 from andon.pipelines.telemetry.outputs import event_messages, shift_rows, window_rows
@@ -116,8 +116,7 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
     dead = op.merge(
         "dead_letters",
         op.flat_map("invalid", decoded, lambda d: d.dead),
-        op.flat_map("late", shard_key_and_result,
-                    lambda kv: late_dead_letters(kv[1][0], kv[1][1].late, registry) if kv[1][0] is not None else []),
+        op.flat_map("late", shard_key_and_result, lambda kv: shard_dead_letters(kv[1][0], kv[1][1], registry)),
     )
     windows = op.flat_map("window_rows", shard_key_and_result,
                           lambda kv: [(kv[0], rows) for rows in window_rows(kv[1][1].windows, registry)])

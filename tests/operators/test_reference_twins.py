@@ -10,6 +10,7 @@ from harness import T0, make_batch, make_plant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ref_aggregate import reference_aggregate
+from ref_counters import reference_guard
 from ref_rules import reference_rules
 from ref_states import reference_states
 from traces import trace
@@ -55,18 +56,32 @@ def rounded(row: dict) -> dict:
     return {k: (round(v, 9) if isinstance(v, float) else v) for k, v in row.items()}
 
 
+def _row_key(registry, m, t, values) -> tuple:
+    return (int(m), int(t), tuple((1, 0.0) if v != v else (0, float(v)) for v in values))
+
+
+def _rows_key(registry, rows) -> list[tuple]:
+    names = registry.signals
+    return [_row_key(registry, m, t, [sig.get(n, math.nan) for n in names]) for m, t, sig in rows]
+
+
 def run_both(rows, plant=PLANT, registry=REGISTRY):
     proc = ShardProcessor([plant], registry)
-    out, fin = proc.process(make_batch(registry, rows)), proc.flush()
-    agg = reference_aggregate(plant, registry, rows)
-    sts = reference_states(plant, registry, rows, agg["increments"])
-    rules = reference_rules(plant, registry, rows, agg["increments"])
+    batch = make_batch(registry, rows)
+    out, fin = proc.process(batch), proc.flush()
+    guarded = reference_guard(plant, registry, rows)
+    kept = [rows[i] for i in guarded.kept]
+    agg = reference_aggregate(plant, registry, kept, [guarded.rebase.get(i, 0) for i in guarded.kept])
+    sts = reference_states(plant, registry, kept, agg["increments"])
+    rules = reference_rules(plant, registry, kept, agg["increments"])
+    got_refused = sorted((b.machine, b.ts, b.signal) for b in out.implausible + fin.implausible)
+    assert got_refused == sorted((rows[i][0], rows[i][1], name) for i, name, _ in guarded.refused)
     got_windows = sorted(tuple(r) for w in (out.windows, fin.windows) for r in zip(
         *(w[c].tolist() for c in ("machine", "window_start_ms", "window_end_ms", "signal", "count", "min", "max",
                                  "mean", "last")), strict=True))
     assert got_windows == sorted(agg["windows"])
     latest: dict[int, int] = {}
-    for m, t, _ in rows:
+    for m, t, _ in kept:
         latest[m] = max(latest.get(m, t), t)
     lateness = round(plant.processing.allowed_lateness_s * 1000)
     got_status = sorted(tuple(r) for w in (out.windows, fin.windows) for r in zip(
@@ -74,7 +89,9 @@ def run_both(rows, plant=PLANT, registry=REGISTRY):
     want_status = sorted((m, start, j, end <= latest[m] - lateness, min(end, latest[m]))
                          for m, start, end, j, *_ in agg["windows"])
     assert got_status == want_status
-    assert out.late.tolist() == agg["late"]
+    got_late = [_row_key(registry, b.machine[i], b.ts[i], b.values[i]) for o in (out, fin)
+                for b in [o.input if o.input is not None else batch] for i in o.late.tolist()]
+    assert sorted(got_late) == sorted(_rows_key(registry, [kept[i] for i in agg["late"]]))
     got_events = sorted(summarize(e) for e in out.events + fin.events)
     want_events = sorted(agg["events"] + sts["events"] + rules)
     assert got_events == want_events

@@ -37,16 +37,17 @@ def test_vorne_worked_example():
     assert f.run_time_s == 22380.0
 
 
-@pytest.mark.parametrize("prev,new,cmax,want", [
-    (100.0, 103.0, 1000.0, (3, 103.0)),  # normal
-    (100.0, 100.0, 1000.0, (0, 100.0)),  # duplicate value
-    (995.0, 3.0, 1000.0, (9, 3.0)),  # rollover: 996..1000, 0..3
-    (500.0, 2.0, 1000.0, (2, 2.0)),  # reset: counts from 0
-    (500.0, 480.0, 1000.0, (0, 500.0)),  # glitch: ignored, reference kept
+@pytest.mark.parametrize("prev,new,cmax,rebase,want", [
+    (100.0, 103.0, 1000.0, False, (3, 103.0)),  # normal
+    (100.0, 100.0, 1000.0, False, (0, 100.0)),  # duplicate value
+    (995.0, 3.0, 1000.0, False, (9, 3.0)),  # rollover: 996..1000, 0..3
+    (500.0, 2.0, 1000.0, False, (2, 2.0)),  # reset (the guard confirmed it): counts from 0
+    (500.0, 480.0, 1000.0, False, (480, 480.0)),  # a confirmed reset, however small the drop
+    (500.0, 90_000.0, 100_000.0, True, (0, 90_000.0)),  # a confirmed jump: restarts uncounted
 ])
-def test_counter_step(prev, new, cmax, want):
-    assert counter_step.py_func(prev, True, new, cmax, 0.5, 0.1) == want
-    assert counter_step(prev, True, new, cmax, 0.5, 0.1) == want
+def test_counter_step(prev, new, cmax, rebase, want):
+    assert counter_step.py_func(prev, True, new, cmax, 0.1, rebase) == want
+    assert counter_step(prev, True, new, cmax, 0.1, rebase) == want
 
 
 def test_late_reading_with_lower_count_is_not_a_reset():

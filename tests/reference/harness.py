@@ -110,8 +110,14 @@ class Collected:
         self.events += [event_key(e) for e in out.events]
         self.windows += window_rows(out.windows)
         self.shifts += [shift_key(r) for r in out.shifts]
-        if batch_rows is not None:
-            self.late += [(batch_rows[i][0], batch_rows[i][1], repr(sorted(batch_rows[i][2].items())))
+        if out.input is not None:  # readings held by an earlier call came first: `late` indexes these
+            b = out.input
+            self.late += [(int(b.machine[i]), int(b.ts[i]),
+                           repr(sorted((n, float(v)) for n, v in zip(b.signals, b.values[i], strict=True) if v == v)))
+                          for i in out.late.tolist()]
+        elif batch_rows is not None:
+            self.late += [(batch_rows[i][0], batch_rows[i][1],
+                           repr(sorted((n, float(v)) for n, v in batch_rows[i][2].items() if v == v)))
                           for i in out.late.tolist()]
 
     def normal(self) -> tuple:

@@ -14,17 +14,15 @@ from andon.readings import Registry
 from andon.shifts import ShiftSchedule
 
 
-def counter_increment(prev, v, cmax, reset_ratio=0.5, roll_fraction=0.1):
-    """(increment, new reference) as documented in operators/config.py."""
-    if prev is None:
-        return 0, v
+def counter_increment(prev, v, cmax, rebase=False, roll_fraction=0.1):
+    """(increment, new reference) of a value the counter guard let through (see ref_counters.py)."""
+    if prev is None or rebase:
+        return 0, v  # first value, or a confirmed jump: the counter restarts uncounted
     if v >= prev:
         return round(v) - round(prev), v
     if prev >= cmax - roll_fraction * cmax and v <= roll_fraction * cmax:
         return round(cmax - prev) + round(v) + 1, v  # wrapped past counter_max
-    if v < prev * reset_ratio:
-        return round(v), v  # reset: the new value counts from 0
-    return 0, prev  # small drop: a glitch, ignored
+    return round(v), v  # a confirmed reset: the new value counts from 0
 
 
 @dataclass
@@ -39,7 +37,9 @@ class _Machine:
     hold: bool = False
 
 
-def reference_aggregate(site: SiteConfig, registry: Registry, rows) -> dict:
+def reference_aggregate(site: SiteConfig, registry: Registry, rows, rebase: list[int] | None = None) -> dict:
+    """`rows` as the counter guard passed them; `rebase` their rebase bits (1 parts, 2 rejects)."""
+    rebase = rebase or [0] * len(rows)
     W = site.processing.window_s * 1000
     lateness = round(site.processing.allowed_lateness_s * 1000)
     schedule = ShiftSchedule.from_site(site)
@@ -99,10 +99,11 @@ def reference_aggregate(site: SiteConfig, registry: Registry, rows) -> dict:
         if in_order:
             v = sig.get(cls.part_counter, math.nan)
             if not math.isnan(v):
-                d_parts, st.part_ref = counter_increment(st.part_ref, v, cls.counter_max)
+                d_parts, st.part_ref = counter_increment(st.part_ref, v, cls.counter_max, bool(rebase[idx] & 1))
             v = sig.get(cls.reject_counter, math.nan)
             if not math.isnan(v):
-                d_rejects, st.reject_ref = counter_increment(st.reject_ref, v, cls.counter_max)
+                d_rejects, st.reject_ref = counter_increment(st.reject_ref, v, cls.counter_max,
+                                                             bool(rebase[idx] & 2))
         w["parts"] += d_parts
         w["rejects"] += d_rejects
         out["increments"][idx] = (d_parts, d_rejects)

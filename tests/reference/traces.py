@@ -1,8 +1,8 @@
 """Random-but-plausible reading traces for the operator tests: per-machine sequences, interleaved on arrival.
 
 A trace is a list of (machine index, ts, {signal: value}) rows in arrival order. Sequences mix regular 1 s
-readings with duplicates, out-of-order and late readings, offline gaps, state runs, counter resets, rollovers
-and NaN (absent) signals.
+readings with duplicates, out-of-order and late readings, offline gaps, state runs, counter resets, rollovers,
+counter glitches (low, absurd or far too high values) and NaN (absent) signals.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def machine_sequence(rng: random.Random, machine: int, t0: int, n: int, *, coded
             sig["rpm"] = rng.choice((100.0, 100.0, 45.0, 5.0)) if state == 1 else rng.choice((5.0, 45.0, 100.0))
         if rng.random() < 0.05:
             sig[rng.choice(list(sig))] = math.nan
+        if rng.random() < 0.03:  # a counter glitch: low, absurd, negative, fractional or far too high
+            sig[rng.choice(("parts", "rejects"))] = rng.choice((0.0, 1.0, -1.0, -1e308, 2.5, 1e9, 5e5, 999.0))
         rows.append((machine, ts, sig))
     return rows
 
