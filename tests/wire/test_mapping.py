@@ -82,6 +82,9 @@ def readings(draw, site):
         machine = draw(st.sampled_from(machines))
         names = site.class_of(machine).signals
         signals = draw(st.dictionaries(st.sampled_from(names), SIGNAL_VALUES, min_size=1, max_size=len(names)))
+        for counter in ("part_count", "reject_count"):  # counters are whole and non-negative (else refused)
+            if counter in signals:
+                signals[counter] = draw(st.integers(0, 10**6))
         out.append({"site": "plant-a", "machine": machine, "ts": NOW - draw(st.integers(0, 3_600_000)),
                     "signals": signals})
     return out
