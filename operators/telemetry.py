@@ -18,7 +18,6 @@ from bytewax.operators import StatefulBatchLogic
 from andon import shutdown
 from andon.config import SiteConfig
 from andon.messages import DeadLetter, RawBatch
-from andon.operators.counters import CounterRange
 from andon.readings import HINTS, InvalidReading, ReadingBatch, Reason, Registry
 from andon.security import Authorizer
 from andon.wire.arrow import ARROW_STREAM_MAGIC, decode_arrow
@@ -52,7 +51,6 @@ class TelemetryDecoder:
                                     max_past_s=max(p.max_past_s for p in procs))
         self.limits = SiteLimits.of(sites, registry, self.decoder)
         self.registry = registry
-        self.counters = CounterRange(registry)
         self.fixed_bounds = bounds
         #: each site's [mapping], applied before any decoder path; None when every site sends andon's format
         self.mapper = Mapper.from_sites(sites)
@@ -154,7 +152,6 @@ class TelemetryDecoder:
             batch = self._decode_values(raw.values, bounds)
             if self.limits is not None:
                 batch = self.limits.apply(batch, raw.values, bounds)
-            batch = self._counters_checked(batch, raw.values)
             return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
         # mapped first (one place for every payload format and decoder path), then decoded like contract messages;
         # refusals keep the original bytes and positions
@@ -168,18 +165,7 @@ class TelemetryDecoder:
         batch.invalid = sorted(mapped.invalid + later, key=lambda bad: bad.message_index)
         if self.limits is not None:
             batch = self.limits.apply(batch, raw.values, bounds)
-        batch = self._counters_checked(batch, raw.values)
         return Decoded(batch, _dead_letters(raw, batch.invalid), len(batch) + len(batch.invalid))
-
-    def _counters_checked(self, batch: ReadingBatch, values: Sequence[bytes]) -> ReadingBatch:
-        """`batch` less its readings with counters out of range, refused with their message's original bytes."""
-        keep, refused = self.counters(batch)
-        if keep is None:
-            return batch
-        invalid = sorted(batch.invalid + _implausible(batch, refused, values), key=lambda bad: bad.message_index)
-        kept = take(batch, np.flatnonzero(keep))
-        kept.invalid = invalid
-        return kept
 
     def _decode_values(self, values: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         """Contract messages (JSON or Arrow IPC) decoded into one batch in message order."""
@@ -256,20 +242,6 @@ def _dead_letters(raw: RawBatch, invalid: Sequence[InvalidReading]) -> list[Dead
     return [DeadLetter(bad.reason.value, bad.detail, bad.hint, bad.raw, raw.topic, raw.partition,
                        raw.offsets[bad.message_index], raw.keys[bad.message_index] if raw.keys else None)
             for bad in invalid]
-
-
-def _implausible(batch: ReadingBatch, refused, values: Sequence[bytes]) -> list[InvalidReading]:
-    """One record per message with refused counters: the first refusal's text, and how many readings."""
-    by_message: dict[int, list[str]] = {}
-    for r, _, _, detail in refused:
-        by_message.setdefault(int(batch.message_index[r]), []).append(detail)
-    out = []
-    for i, details in by_message.items():
-        more = f" ({len(details)} readings of this message refused)" if len(details) > 1 else ""
-        raw = values[i]
-        out.append(InvalidReading(Reason.IMPLAUSIBLE_COUNTER, details[0] + more,
-                                  raw if len(raw) <= 4096 else raw[:4096], i))
-    return out
 
 
 def _no_readings(signals: list[str]) -> ReadingBatch:

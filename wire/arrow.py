@@ -32,6 +32,7 @@ raised for these, or crashed in a compute kernel.
 from __future__ import annotations
 
 import struct
+import threading
 import weakref
 from collections.abc import Sequence
 
@@ -39,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from andon.counters import CounterRange
 from andon.readings import InvalidReading, ReadingBatch, Reason, Registry
 
 ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
@@ -298,37 +300,57 @@ def _make_plan(schema: pa.Schema, first_batch: pa.RecordBatch, registry: Registr
 
 
 class _Cache:
-    """Plans by stream prefix bytes, for one registry (whose sites, machines and signals do not change)."""
+    """Plans by stream prefix bytes, for one registry (whose sites, machines and signals do not change).
+
+    One cache serves every worker thread of a process that decodes with the same registry. Readers look plans and
+    layouts up without a lock (a dict lookup is one step under the GIL, and a stale miss only costs the slow
+    path); writers take `lock`, so no thread iterates the plans while another inserts, and `lengths` is replaced,
+    never changed in place, so a reader iterating it sees a whole list."""
 
     PLANS = 1024
     LAYOUTS = 4096  # record batch recipes, over all plans
 
-    def __init__(self) -> None:
+    def __init__(self, registry: Registry) -> None:
         self.plans: dict[bytes, _Plan | None] = {}
         self.lengths: list[int] = []  # prefix lengths seen, most recent first
         self.n_layouts = 0
+        self.lock = threading.Lock()
+        #: counters whole and within 0..counter_max (immutable once built)
+        self.counters = CounterRange(registry)
 
     def put(self, prefix: bytes, plan: _Plan | None) -> None:
-        if len(self.plans) >= self.PLANS:
-            self.plans.clear()
-            self.lengths.clear()
-            self.n_layouts = 0
-        self.plans[prefix] = plan
-        if len(prefix) not in self.lengths:
-            self.lengths.insert(0, len(prefix))
-            del self.lengths[8:]
+        with self.lock:
+            if len(self.plans) >= self.PLANS:
+                self.plans = {}
+                self.lengths = []
+                self.n_layouts = 0
+            self.plans[prefix] = plan
+            if len(prefix) not in self.lengths:
+                self.lengths = [len(prefix), *self.lengths][:8]
 
     def put_layout(self, plan: _Plan, metadata: bytes, recipe) -> None:
-        if self.n_layouts >= self.LAYOUTS:
-            for other in self.plans.values():
-                if other is not None and other.layouts:
-                    other.layouts.clear()
-            self.n_layouts = 0
-        plan.layouts[metadata] = recipe
-        self.n_layouts += 1
+        with self.lock:
+            if self.n_layouts >= self.LAYOUTS:
+                for other in self.plans.values():
+                    if other is not None and other.layouts:
+                        other.layouts.clear()
+                self.n_layouts = 0
+            plan.layouts[metadata] = recipe
+            self.n_layouts += 1
 
 
 _caches: weakref.WeakKeyDictionary[Registry, _Cache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_of(registry: Registry) -> _Cache:
+    cache = _caches.get(registry)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.get(registry)
+            if cache is None:
+                cache = _caches[registry] = _Cache(registry)
+    return cache
 
 
 def _prefix(buf: bytes, end: int, cache: _Cache) -> tuple[int, _Plan | None, bool]:
@@ -628,9 +650,17 @@ def _check(machine, ts, values, bounds, index: int, payload: bytes, invalid: lis
 def decode_arrow(payloads: Sequence[bytes], registry: Registry, bounds: tuple[int, int],
                  indices: Sequence[int] | None = None) -> ReadingBatch:
     """Decode Arrow IPC payloads into one ReadingBatch; `indices` are the payloads' message positions."""
-    cache = _caches.get(registry)
-    if cache is None:
-        cache = _caches[registry] = _Cache()
+    cache = _cache_of(registry)
+    batch = _decode_arrow(payloads, registry, bounds, indices, cache)
+    try:
+        return cache.counters.refuse(batch, payloads if indices is None else dict(zip(indices, payloads,
+                                                                                      strict=True)))
+    except Exception:  # the shard's counter guard refuses such values too
+        return batch
+
+
+def _decode_arrow(payloads: Sequence[bytes], registry: Registry, bounds: tuple[int, int],
+                  indices: Sequence[int] | None, cache: _Cache) -> ReadingBatch:
     n_sig = len(registry.signals)
     # per payload: (index, payload, record batches or None, refusals of the whole payload)
     parts: list[tuple[int, bytes, list | None, list]] = []

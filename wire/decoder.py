@@ -15,6 +15,7 @@ import gc
 import heapq
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from operator import attrgetter
@@ -23,6 +24,7 @@ import msgspec
 import numpy as np
 
 from andon.config import SiteConfig
+from andon.counters import CounterRange
 from andon.jsonguard import screen
 from andon.readings import InvalidReading, Reading, ReadingBatch, Reason, Registry, parse_ts
 from andon.wire.json_scan import FALLBACK, TS_FUTURE, Scanner
@@ -79,12 +81,15 @@ class BatchDecoder:
     def __init__(self, registry: Registry, *, max_message_bytes: int = 1_048_576,
                  max_future_s: float = 300.0, max_past_s: float = 30 * 86_400.0, scanner: bool = True) -> None:
         self.registry = registry
+        #: counters whole and within 0..counter_max, checked on every path's result
+        self.counters = CounterRange(registry)
         self._fast = FastDecoder(registry.signals, registry.index)
         #: the numba byte scanner in front of the msgspec paths (None: msgspec paths only)
         self._scanner = Scanner(registry.index, registry.signals) if scanner else None
         #: messages the scanner took and messages it left to the msgspec paths, since construction
         self.scanned_messages = 0
         self.fallback_messages = 0
+        self._stats_lock = threading.Lock()
         self.max_message_bytes = max_message_bytes
         self.max_future_ms = int(max_future_s * 1000)
         self.max_past_ms = int(max_past_s * 1000)
@@ -104,6 +109,9 @@ class BatchDecoder:
                bounds: tuple[int, int] | None = None) -> ReadingBatch:
         """Decode `messages`. Timestamps must lie within `bounds` (default: `self.bounds(now_ms)`)."""
         bounds = bounds or self.bounds(now_ms)
+        return self._plausible(self._decode(messages, bounds), messages)
+
+    def _decode(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         try:
             if self._scanner is None or not messages:
                 return self._decode_msgspec(messages, bounds)[0]
@@ -111,7 +119,15 @@ class BatchDecoder:
         except Exception as exc:  # a bug in a fast path must not stop the plant: the reference path, one by one
             log.warning("batch decoder failed (%s: %s); decoding its %d messages one by one", type(exc).__name__,
                         exc, len(messages))
-            return self.decode_each(messages, bounds)
+            return self._decode_each(messages, bounds)
+
+    def _plausible(self, batch: ReadingBatch, messages: Sequence[bytes]) -> ReadingBatch:
+        """`batch` less the readings whose counters are out of range (implausible_counter records)."""
+        try:
+            return self.counters.refuse(batch, messages)
+        except Exception as exc:  # the shard's counter guard refuses such values too
+            log.error("counter range check failed: %s: %s", type(exc).__name__, exc)
+            return batch
 
     def decode_json_only(self, messages: Sequence[bytes], skip_prefix: bytes, *,
                          bounds: tuple[int, int]) -> tuple[ReadingBatch, list[int]]:
@@ -120,17 +136,21 @@ class BatchDecoder:
         positions. JSON text never starts with that prefix, so only messages the scanner could not take are
         looked at: an all-JSON batch pays nothing for the check."""
         try:
-            return self._decode_json_only(messages, skip_prefix, bounds)
+            batch, skipped = self._decode_json_only(messages, skip_prefix, bounds)
         except Exception as exc:  # as in decode: the reference path, message by message
             log.warning("batch decoder failed (%s: %s); decoding its %d messages one by one", type(exc).__name__,
                         exc, len(messages))
             skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
             taken = set(skipped)
             kept = [i for i in range(len(messages)) if i not in taken]
-            return _renumbered(self.decode_each([messages[i] for i in kept], bounds), kept), skipped
+            batch = _renumbered(self._decode_each([messages[i] for i in kept], bounds), kept)
+        return self._plausible(batch, messages), skipped
 
     def decode_each(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         """The reference path, one message at a time; a message it fails on becomes a `decoder_error` record."""
+        return self._plausible(self._decode_each(messages, bounds), messages)
+
+    def _decode_each(self, messages: Sequence[bytes], bounds: tuple[int, int]) -> ReadingBatch:
         parts: list[ReadingBatch] = []
         for i, raw in enumerate(messages):
             try:
@@ -148,10 +168,10 @@ class BatchDecoder:
             # few messages (an Arrow batch is few large ones): look at each and never scan the Arrow bytes
             skipped = [i for i, m in enumerate(messages) if m.startswith(skip_prefix)]
             if not skipped:
-                return self.decode(messages, bounds=bounds), []
+                return self._decode(messages, bounds), []
             taken = set(skipped)
             kept = [i for i in range(len(messages)) if i not in taken]
-            return _renumbered(self.decode([messages[i] for i in kept], bounds=bounds), kept), skipped
+            return _renumbered(self._decode([messages[i] for i in kept], bounds), kept), skipped
         return self._decode_scanned(messages, bounds, skip_prefix)
 
     def _decode_scanned(self, messages: Sequence[bytes], bounds: tuple[int, int],
@@ -167,8 +187,9 @@ class BatchDecoder:
         lo, hi = bounds
         scan = self._scanner.scan(messages, self.max_message_bytes, lo, hi)
         n, k = len(messages), len(scan.ts)
-        self.scanned_messages += n - scan.fallbacks
-        self.fallback_messages += scan.fallbacks
+        with self._stats_lock:  # one decoder may serve several worker threads
+            self.scanned_messages += n - scan.fallbacks
+            self.fallback_messages += scan.fallbacks
         skipped: list[int] = []
         positions = np.flatnonzero(scan.status == FALLBACK) if scan.fallbacks else np.zeros(0, np.int64)
         if skip_prefix is not None and scan.fallbacks:

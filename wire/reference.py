@@ -18,9 +18,10 @@ The contract, message by message (a message is one Kafka value or one line of a 
 5. Each reading of an accepted message is then judged alone, in this order: a site and machine the registry does
    not know (`unknown_site`, `unknown_machine`); a `ts` that is no timestamp (`bad_timestamp`); a `ts` after
    `bounds[1]` or before `bounds[0]` (`timestamp_in_future`, `timestamp_too_old`); a known signal that is not a
-   finite number (`non_finite_number`). A reading that passes is a row: its registry index, ts, seq (-1 when absent)
-   and one float64 per registry signal (NaN where the reading has none; bools are 1.0 and 0.0; string values and
-   unknown signal names are not columns).
+   finite number (`non_finite_number`); its machine class's part or reject counter that is not a whole number from
+   0 to the class's counter_max (`implausible_counter`, one record per message however many of its readings). A
+   reading that passes is a row: its registry index, ts, seq (-1 when absent) and one float64 per registry signal
+   (NaN where the reading has none; bools are 1.0 and 0.0; string values and unknown signal names are not columns).
 
 Rows are in message order; each refusal names its message's position.
 """
@@ -106,6 +107,18 @@ def _readings(raw: bytes) -> list[dict] | tuple[Reason, str]:
     return docs
 
 
+def _implausible_counter(registry: Registry, site: str, machine: str, values: np.ndarray) -> str | None:
+    """What is wrong with a reading's part or reject counter (NaN: absent, fine), or None."""
+    config = registry.sites[site]
+    cls = config.machine_classes[config.machine(machine).machine_class]
+    for name in (cls.part_counter, cls.reject_counter):
+        j = registry.signal_index.get(name)
+        v = values[j] if j is not None else math.nan
+        if not math.isnan(v) and (v < 0 or v > cls.counter_max or v != math.floor(v)):
+            return f"{name}={v:g} is not a whole number from 0 to counter_max {cls.counter_max}"
+    return None
+
+
 def decode_reference(messages: Sequence[bytes], registry: Registry, bounds: tuple[int, int], *,
                      max_message_bytes: int = 1_048_576) -> ReadingBatch:
     """Decode `messages` by the contract above; never raises on any bytes."""
@@ -113,6 +126,7 @@ def decode_reference(messages: Sequence[bytes], registry: Registry, bounds: tupl
     n_sig = len(registry.signals)
     rows: list[tuple[int, int, int, np.ndarray, int]] = []
     invalid: list[InvalidReading] = []
+    implausible: set[int] = set()  # messages with a reading refused for its counters
     for i, raw in enumerate(messages):
         if len(raw) > max_message_bytes:
             invalid.append(InvalidReading(Reason.OVERSIZED, f"{len(raw)} bytes > limit {max_message_bytes}",
@@ -155,6 +169,12 @@ def decode_reference(messages: Sequence[bytes], registry: Registry, bounds: tupl
                 values[j] = number
             if bad is not None:
                 invalid.append(InvalidReading(Reason.NON_FINITE, f"signal {bad!r} is not finite", raw, i))
+                continue
+            wrong = _implausible_counter(registry, site, machine, values)
+            if wrong is not None:
+                if i not in implausible:
+                    implausible.add(i)
+                    invalid.append(InvalidReading(Reason.IMPLAUSIBLE_COUNTER, wrong, raw[:4096], i))
                 continue
             seq = doc.get("seq")
             rows.append((m, t, -1 if seq is None else seq, values, i))

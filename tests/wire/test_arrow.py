@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from andon.counters import CounterRange
 from andon.readings import Reason
 from andon.wire.arrow import batch_to_arrow, decode_arrow, encode_arrow, is_arrow
 from andon.wire.decoder import BatchDecoder
@@ -122,6 +123,14 @@ def _reference_one(payload, registry, bounds, index, invalid):
 
 
 def reference_decode(payloads, registry, bounds, indices=None) -> ReadingBatch:
+    """The rows and refusals of the Arrow contract, then the counter range every decoder applies (andon.counters,
+    held to the plain rule by tests/wire/test_reference.py)."""
+    batch = _reference_decode(payloads, registry, bounds, indices)
+    messages = payloads if indices is None else dict(zip(indices, payloads, strict=True))
+    return CounterRange(registry).refuse(batch, messages)
+
+
+def _reference_decode(payloads, registry, bounds, indices=None) -> ReadingBatch:
     invalid, parts, msg_index = [], [], []
     for pos, payload in enumerate(payloads):
         index = indices[pos] if indices is not None else pos

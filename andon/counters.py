@@ -1,18 +1,20 @@
-"""Counter values every reading must have, checked when it is decoded (where its message's bytes and offset are
-still known): a present part or reject counter is a whole number from 0 to its class's counter_max.
+"""Counter values every reading must have, checked by every decoder path (where the message's bytes and offset
+are still known): a present part or reject counter is a whole number from 0 to its class's counter_max.
 
-The checks that need a machine's history (drops, jumps) run in the shard (kernels/counters.py); a reading refused
-here never reaches them. Example::
+The checks that need a machine's history (drops, jumps) run in the shard (andon.operators.kernels.counters); a
+reading refused here never reaches them. Example::
 
     check = CounterRange(registry)
-    keep, refused = check(batch)      # refused: [(row, signal, value, detail)]
+    batch = check.refuse(batch, messages)   # readings with such counters become implausible_counter records
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from andon.readings import ReadingBatch, Registry
+from andon.readings import InvalidReading, ReadingBatch, Reason, Registry
 
 
 class CounterRange:
@@ -72,3 +74,22 @@ class CounterRange:
                     refused.append((r, names[col], v, f"{names[col]}={v:g} {what}"))
                     break
         return ~bad, refused
+
+    def refuse(self, batch: ReadingBatch, messages: Sequence[bytes]) -> ReadingBatch:
+        """`batch` (decoded from `messages`) less its readings with counters out of range; each message with such
+        readings becomes one `implausible_counter` record (the first refusal's text, and how many)."""
+        keep, refused = self(batch)
+        if keep is None:
+            return batch
+        by_message: dict[int, list[str]] = {}
+        for r, _, _, detail in refused:
+            by_message.setdefault(int(batch.message_index[r]), []).append(detail)
+        invalid = list(batch.invalid)
+        for i, details in by_message.items():
+            more = f" ({len(details)} readings of this message refused)" if len(details) > 1 else ""
+            raw = messages[i]
+            invalid.append(InvalidReading(Reason.IMPLAUSIBLE_COUNTER, details[0] + more,
+                                          raw if len(raw) <= 4096 else raw[:4096], i))
+        rows = np.flatnonzero(keep)
+        return ReadingBatch(batch.machine[rows], batch.ts[rows], batch.seq[rows], batch.values[rows], batch.signals,
+                            invalid, batch.message_index[rows])
