@@ -17,6 +17,14 @@ import numpy as np
 from andon.readings import InvalidReading, ReadingBatch, Reason, Registry
 
 
+def _class_of(registry: Registry, site_id: str, machine_id: str):
+    site = registry.sites.get(site_id)
+    try:
+        return site.machine_classes[site.machine(machine_id).machine_class] if site is not None else None
+    except KeyError:
+        return None
+
+
 class CounterRange:
     """The counter columns and counter_max of every registry machine, checked over a batch at once."""
 
@@ -27,8 +35,9 @@ class CounterRange:
         rej = np.full(n, -1, np.int64)
         cmax = np.zeros(n, np.float64)
         for i, (site_id, machine_id) in enumerate(registry.keys):
-            site = registry.sites[site_id]
-            cls = site.machine_classes[site.machine(machine_id).machine_class]
+            cls = _class_of(registry, site_id, machine_id)
+            if cls is None:  # a registry built by hand, without config for this machine: nothing to check
+                continue
             part[i] = registry.signal_index.get(cls.part_counter, -1)
             rej[i] = registry.signal_index.get(cls.reject_counter, -1)
             cmax[i] = cls.counter_max
