@@ -15,7 +15,8 @@ from pathlib import Path
 
 from andon.config import example_site_path, load_site
 from andon.connectors.standin.faults import FAULT_KINDS, FaultConfig, Faults
-from andon.connectors.standin.schema import VERSIONS
+from andon.connectors.standin.schema import EDITIONS, VERSIONS
+from andon.connectors.standin.security import INTEGRATION_GROUPS
 from andon.connectors.standin.seed import seed
 from andon.connectors.standin.server import StandinServer
 from andon.connectors.standin.service import Registry
@@ -32,8 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path, help="directory for the SQLite database (kept)")
     parser.add_argument("--odoo-version", choices=VERSIONS, default="17", help="Odoo major version to imitate")
     parser.add_argument("--config", type=Path, default=None, help="site TOML to seed from (default: example)")
-    parser.add_argument("--enterprise", action="store_true",
-                        help="also serve Enterprise-only models andon uses where they exist (quality.alert)")
+    parser.add_argument("--edition", choices=EDITIONS, default="community",
+                        help="community (default): Odoo's open edition; enterprise adds mrp_maintenance's fields "
+                             "(equipment/request links to work centers and orders) and quality.alert")
+    parser.add_argument("--enterprise", dest="edition", action="store_const", const="enterprise",
+                        help="alias of --edition enterprise")
+    parser.add_argument("--integration-groups", default=None,
+                        help="comma-separated group xml ids of andon-integration (default: "
+                             + ",".join(INTEGRATION_GROUPS) + ", plus quality.group_quality_user on enterprise)")
+    parser.add_argument("--integration-lang", default="en_US",
+                        help="language of andon-integration (translatable fields are read in it)")
     parser.add_argument("--admin-password", default=env("ANDON_STANDIN_ADMIN_PASSWORD", "admin"))
     parser.add_argument("--api-key", default=env("ANDON_STANDIN_API_KEY"), help="API key of admin (JSON-2)")
     parser.add_argument("--integration-password",
@@ -57,12 +66,19 @@ def start(args: argparse.Namespace) -> StandinServer:
     """Open (and on first start seed) the database and bind the server; does not serve yet."""
     registry = Registry(args.data, odoo_version=args.odoo_version, admin_password=args.admin_password,
                         api_key=args.api_key, integration_password=args.integration_password,
-                        integration_api_key=args.integration_api_key, enterprise=args.enterprise)
-    seed(registry, load_site(args.config or example_site_path()))
+                        integration_api_key=args.integration_api_key, edition=args.edition,
+                        integration_groups=_groups(args.integration_groups))
+    seed(registry, load_site(args.config or example_site_path()), integration_lang=args.integration_lang)
     faults = Faults(FaultConfig(latency_ms=args.latency_ms, error_rate=args.error_rate, error_kind=args.error_kind,
                                 fail_next=args.fail_next, outage=args.outage, retry_after_s=args.retry_after_s,
                                 seed=args.seed))
     return StandinServer(registry, host=args.host, port=args.port, faults=faults)
+
+
+def _groups(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(g.strip() for g in text.split(",") if g.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server.start_in_thread()
-    print(f"andon odoo-standin listening on {server.url} (Odoo {args.odoo_version}.0, database andon, "
-          f"data {args.data})", flush=True)
+    print(f"andon odoo-standin listening on {server.url} (Odoo {args.odoo_version}.0 {args.edition}, "
+          f"database andon, data {args.data})", flush=True)
     stop.wait()
     server.shutdown()
     return 0

@@ -61,6 +61,10 @@ def _like(pattern: str, value: Any, *, anchored: bool, case: bool) -> bool:
 
 
 def _compare(op: str, actual: Any, value: Any, name: Callable[[], str | None]) -> bool:
+    if isinstance(actual, list) and op in ("=", "in", "!=", "not in"):  # x2many: any of the linked ids
+        values = set(value) if isinstance(value, list | tuple | set) else {value}
+        hit = bool(values & set(actual)) or (not actual and (False in values or None in values))
+        return hit if op in ("=", "in") else not hit
     null = actual is None or actual is False
     if isinstance(value, str) and isinstance(actual, int) and not isinstance(actual, bool) and op in (
             "=", "!=", "<>", "like", "ilike", "not like", "not ilike", "=like", "=ilike"):

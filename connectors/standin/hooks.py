@@ -101,9 +101,47 @@ def _save_workorder(env: Env, rid: int | None, new: dict, old: dict) -> None:
         new["product_id"] = production.get("product_id") or False
         new["qty_production"] = production.get("product_qty") or 0.0
         if rid is not None and new.get("qty_producing") != old.get("qty_producing"):
-            # Odoo's inverse: a work order's qty_producing is its manufacturing order's.
-            env.tx.put("mrp.production", new["production_id"],
-                       {**production, "qty_producing": new["qty_producing"], "write_date": now_str()})
+            # mrp_workorder.py `_set_qty_producing` (17/18/19): the inverse ignores 0, else the work order's
+            # quantity becomes its manufacturing order's (the field is computed from the MO's).
+            if not new.get("qty_producing"):
+                new["qty_producing"] = production.get("qty_producing") or 0.0
+            else:
+                env.tx.put("mrp.production", new["production_id"],
+                           {**production, "qty_producing": new["qty_producing"], "write_date": now_str()})
+
+
+def _workorder_label(env: Env, rid: int) -> str:
+    """mrp.workorder `_compute_display_name`: '<MO name> - <work order name>'."""
+    wo = env.tx.get("mrp.workorder", rid) or {}
+    mo = env.tx.get("mrp.production", wo.get("production_id") or 0) or {}
+    return f"{mo.get('name', '')} - {wo.get('name', '')}"
+
+
+def _check_open_time_ids(env: Env, rid: int) -> None:
+    """mrp_workcenter.py `MrpWorkcenterProductivity._check_open_time_ids` (17/18/19): at most one open time log
+    per user and work order."""
+    log = env.tx.get("mrp.workcenter.productivity", rid)
+    wo_id = log.get("workorder_id")
+    if not wo_id:
+        return
+    users: dict[Any, int] = {}
+    for other in _open_logs_of(env, wo_id):
+        user = env.tx.get("mrp.workcenter.productivity", other).get("user_id") or False
+        users[user] = users.get(user, 0) + 1
+    if any(count > 1 for count in users.values()):
+        from andon.connectors.standin.exceptions import ValidationError
+
+        raise ValidationError(f"The Workorder ({_workorder_label(env, wo_id)}) cannot be started twice!")
+
+
+def _open_logs_of(env: Env, wo_id: int, user: int | None = None) -> list[int]:
+    domain: list = [("workorder_id", "=", wo_id), ("date_end", "=", False)]
+    if user is not None:
+        domain.append(("user_id", "=", user))
+    return env.search("mrp.workcenter.productivity", domain, check=False)
+
+
+CONSTRAINTS = {"mrp.workcenter.productivity": _check_open_time_ids}
 
 
 def _save_scrap(env: Env, rid: int | None, new: dict, old: dict) -> None:
@@ -142,11 +180,67 @@ def _loss(env: Env, loss_type: str) -> int:
     return hits[0]
 
 
-def _end_previous(env: Env, workorder_id: int) -> None:
-    now = now_str()
-    for log_id in env.search("mrp.workcenter.productivity", [("workorder_id", "=", workorder_id),
-                                                             ("date_end", "=", False)], check=False):
-        _system_write(env, "mrp.workcenter.productivity", log_id, {"date_end": now})
+def _minutes(start: str, end: str | None) -> float:
+    return max((_dt(end or now_str()) - _dt(start)).total_seconds() / 60.0, 0.0)
+
+
+def _wo_duration(env: Env, wo_id: int) -> float:
+    """Minutes logged on a work order, open logs counted to now (mrp_workorder.py `get_duration`)."""
+    total = 0.0
+    for log_id in env.search("mrp.workcenter.productivity", [("workorder_id", "=", wo_id)], check=False):
+        log = env.tx.get("mrp.workcenter.productivity", log_id)
+        total += _minutes(log["date_start"], log.get("date_end") or None)
+    return total
+
+
+def _close(env: Env, log_ids: list[int]) -> None:
+    """mrp_workcenter.py `MrpWorkcenterProductivity._close` (17/18/19): end each timer now; when its work order
+    ran over its expected duration, the overrun part becomes a copy (description and all) with a performance
+    loss, or the whole timer does when it started after the overrun began."""
+    underperformance: list[int] = []
+    for log_id in log_ids:
+        _system_write(env, "mrp.workcenter.productivity", log_id, {"date_end": now_str()})
+        log = env.tx.get("mrp.workcenter.productivity", log_id)
+        wo = env.tx.get("mrp.workorder", log.get("workorder_id") or 0)
+        if wo is None:
+            continue
+        duration, expected = _wo_duration(env, log["workorder_id"]), wo.get("duration_expected") or 0.0
+        if duration > expected:
+            end = _dt(log["date_end"]) - timedelta(minutes=duration - expected)
+            productive_end = end.strftime(_FMT)
+            if productive_end <= log["date_start"]:
+                underperformance.append(log_id)
+            else:
+                copy = {k: v for k, v in log.items() if k not in ("create_date", "write_date", "duration",
+                                                                 "loss_type", "production_id")}
+                rights, env.rights = env.rights, None
+                try:
+                    underperformance.append(env.create("mrp.workcenter.productivity",
+                                                       {**copy, "date_start": productive_end}))
+                finally:
+                    env.rights = rights
+                _system_write(env, "mrp.workcenter.productivity", log_id, {"date_end": productive_end})
+    if underperformance:
+        performance = _loss(env, "performance")
+        for log_id in underperformance:
+            _system_write(env, "mrp.workcenter.productivity", log_id, {"loss_id": performance})
+
+
+def end_previous(env: Env, ids: Any, doall: bool = False, **_: Any) -> bool:
+    """mrp_workorder.py `end_previous`: close the open logs of the orders (only the caller's, and only one,
+    unless `doall`); returns True in every version."""
+    logs: list[int] = []
+    for rid in _ids(ids):
+        env.record("mrp.workorder", rid)
+        logs += _open_logs_of(env, rid, None if doall else env.uid)
+    _close(env, sorted(set(logs), reverse=True)[: None if doall else 1])
+    return True
+
+
+def end_all(env: Env, ids: Any, **_: Any) -> bool:
+    """`end_all` = `end_previous(doall=True)`: what Odoo's block flow runs on the work center's orders
+    (`MrpWorkcenterProductivity.button_block`)."""
+    return end_previous(env, ids, doall=True)
 
 
 def _system_write(env: Env, model: str, rid: int, vals: dict) -> None:
@@ -157,41 +251,56 @@ def _system_write(env: Env, model: str, rid: int, vals: dict) -> None:
         env.rights = rights
 
 
-def button_start(env: Env, ids: Any, **_: Any) -> bool:
-    for rid in _ids(ids):
-        wo = env.record("mrp.workorder", rid)
+def _user_name(env: Env) -> str:
+    return (env.tx.get("res.users", env.uid) or {}).get("name") or ""
+
+
+def button_start(env: Env, ids: Any, raise_on_invalid_state: bool = False, **_: Any) -> bool | None:
+    """mrp_workorder.py `button_start`. 17: done/cancel orders are skipped, returns True. 18/19: done/cancel is
+    a UserError (skipped with raise_on_invalid_state), and the method has no return statement: None."""
+    v = int(env.version)
+    records = [(rid, env.record("mrp.workorder", rid)) for rid in _ids(ids)]
+    if any(_working_state(env, wo["workcenter_id"]) == "blocked" for _, wo in records):
+        raise UserError("Please unblock the work center to start the work order.")
+    for rid, wo in records:
+        if _open_logs_of(env, rid, env.uid):
+            continue  # the caller already has a running timer on it
         if wo["state"] in ("done", "cancel"):
-            raise UserError(f"You cannot start a work order that is already done or cancelled ({wo['name']}).")
-        if wo["state"] == "blocked":
-            raise UserError("You cannot start a work order that is blocked by another work order.")
-        if _working_state(env, wo["workcenter_id"]) == "blocked":
-            raise UserError("Please unblock the work center to start the work order.")
+            if v <= 17 or raise_on_invalid_state:
+                continue
+            raise UserError("You cannot start a work order that is already done or cancelled")
         production = env.record("mrp.production", wo["production_id"])
-        loss_type = "productive" if (wo.get("qty_produced") or 0) < (wo.get("qty_production") or 0) else "performance"
         rights, env.rights = env.rights, None
         try:
+            if not wo.get("qty_producing"):
+                product = env.tx.get("product.product", wo.get("product_id") or 0) or {}
+                serial = v <= 18 and product.get("tracking") == "serial"
+                qty = 1.0 if serial else _qty_remaining(env, rid)
+                env.write("mrp.workorder", [rid], {"qty_producing": qty})
+            duration, expected = _wo_duration(env, rid), wo.get("duration_expected") or 0.0
+            loss_type = "productive" if not expected or duration <= expected else "performance"
             env.create("mrp.workcenter.productivity", {
                 "workcenter_id": wo["workcenter_id"], "workorder_id": rid, "loss_id": _loss(env, loss_type),
-                "user_id": env.uid, "description": f"Time Tracking: {wo['name']}", "date_start": now_str()})
-            vals: dict[str, Any] = {"state": "progress"}
-            if not wo.get("date_start"):
-                vals["date_start"] = now_str()
-            env.write("mrp.workorder", [rid], vals)
-            if production.get("state") in ("draft", "confirmed"):
-                env.write("mrp.production", [wo["production_id"]], {"state": "progress"})
+                "user_id": env.uid, "description": f"Time Tracking: {_user_name(env)}", "date_start": now_str()})
+            if production.get("state") != "progress":
+                env.write("mrp.production", [wo["production_id"]], {"date_start": now_str(), "state": "progress"})
+            if wo["state"] != "progress":
+                env.write("mrp.workorder", [rid], {"state": "progress", "date_start": now_str()})
         finally:
             env.rights = rights
         env.tx.put("mrp.workorder", rid, {**env.record("mrp.workorder", rid), "is_user_working": True})
-    return True
+    return True if v <= 17 else None
 
 
-def button_pending(env: Env, ids: Any, **_: Any) -> bool:
-    """Pause: close the running time logs; the order stays in progress, as in Odoo."""
+def button_pending(env: Env, ids: Any, **_: Any) -> bool | None:
+    """Pause: close the caller's running time log (`end_previous`); the order stays in progress, as in Odoo.
+    17 returns True; 19 has no return statement (None); 18 is taken as 19."""
     for rid in _ids(ids):
         env.record("mrp.workorder", rid)
-        _end_previous(env, rid)
+    end_previous(env, ids)
+    for rid in _ids(ids):
         env.tx.put("mrp.workorder", rid, {**env.record("mrp.workorder", rid), "is_user_working": False})
-    return True
+    return True if int(env.version) <= 17 else None
 
 
 def button_finish(env: Env, ids: Any, **_: Any) -> bool:
@@ -200,7 +309,8 @@ def button_finish(env: Env, ids: Any, **_: Any) -> bool:
         wo = env.record("mrp.workorder", rid)
         if wo["state"] in ("done", "cancel"):
             continue
-        _end_previous(env, rid)
+        end_all(env, [rid])
+        wo = env.record("mrp.workorder", rid)
         vals = {"qty_produced": wo.get("qty_produced") or wo.get("qty_producing") or wo.get("qty_production"),
                 "state": "done", "date_finished": now}
         if not wo.get("date_start") or now < wo["date_start"]:
@@ -248,17 +358,28 @@ def action_validate(env: Env, ids: Any, **_: Any) -> bool | dict:
                     "view_mode": "form", "target": "new",
                     "context": {"default_product_id": scrap["product_id"], "default_scrap_id": rid,
                                 "default_quantity": scrap["scrap_qty"]}}
-        env.tx.put("product.product", scrap["product_id"],
-                   {**product, "qty_available": (product.get("qty_available") or 0.0) - scrap["scrap_qty"]})
-        env.write("stock.scrap", [rid], {"state": "done", "date_done": now_str()})
+        _scrap_done(env, rid)
     return True
+
+
+def _scrap_done(env: Env, rid: int) -> None:
+    """`do_scrap`: the scrap move is done. <= 17, stock.move.line `_action_done` refuses a tracked product
+    without a lot (18.0's later patches and 19 exempt scrap moves: `_exclude_requiring_lot`)."""
+    scrap = env.record("stock.scrap", rid)
+    product = env.record("product.product", scrap["product_id"])
+    if int(env.version) <= 17 and (product.get("tracking") or "none") != "none" and not scrap.get("lot_id"):
+        raise UserError("You need to supply a Lot/Serial Number for product: \n - "
+                        f"{_product_name(env, scrap['product_id'], product)}")
+    env.tx.put("product.product", scrap["product_id"],
+               {**product, "qty_available": (product.get("qty_available") or 0.0) - scrap["scrap_qty"]})
+    env.write("stock.scrap", [rid], {"state": "done", "date_done": now_str()})
 
 
 def do_scrap(env: Env, ids: Any, **_: Any) -> bool:
     """Scrap without the stock check (what the insufficient-quantity wizard's confirm button runs)."""
     for rid in _ids(ids):
         if env.record("stock.scrap", rid)["state"] != "done":
-            env.write("stock.scrap", [rid], {"state": "done", "date_done": now_str()})
+            _scrap_done(env, rid)
     return True
 
 
@@ -268,6 +389,8 @@ METHODS = {
     ("mrp.workorder", "button_start"): ("write", button_start),
     ("mrp.workorder", "button_pending"): ("write", button_pending),
     ("mrp.workorder", "button_finish"): ("write", button_finish),
+    ("mrp.workorder", "end_previous"): ("write", end_previous),
+    ("mrp.workorder", "end_all"): ("write", end_all),
     ("mrp.production", "button_mark_done"): ("write", button_mark_done),
     ("stock.scrap", "action_validate"): ("write", action_validate),
     ("stock.scrap", "do_scrap"): ("write", do_scrap),

@@ -28,9 +28,15 @@ class Env:
     """One call's environment: `tx` (Transaction), `models` (name -> ModelSpec), `uid`, `rights`, `version`."""
 
     def __init__(self, tx: Transaction, models: dict[str, ModelSpec], uid: int, version: str,
-                 rights: dict[str, set[str]] | None = None, hooks: Any = None, context: dict | None = None) -> None:
+                 rights: dict[str, set[str]] | None = None, hooks: Any = None, context: dict | None = None,
+                 rules: dict[str, list] | None = None) -> None:
         self.tx, self.models, self.uid, self.version = tx, models, uid, version
         self.rights, self.hooks, self.context = rights, hooks, context or {}
+        self.rules = rules or {}  # model -> record-rule domain (None rights = superuser: no rules)
+
+    @property
+    def lang(self) -> str:
+        return str(self.context.get("lang") or "en_US")
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def spec(self, model: str) -> ModelSpec:
@@ -43,10 +49,27 @@ class Env:
         if self.rights is None or operation in self.rights.get(model, ()):
             return
         spec = self.spec(model)
+        from andon.connectors.standin.security import groups_for
+
+        groups = "".join(f"\n\t- {name}" for name in [*groups_for(model, operation), "Administration/Settings"])
         raise AccessError(
             f"You are not allowed to {OPERATION_WORDS[operation]} '{spec.description}' ({model}) records.\n\n"
-            f"This operation is allowed for the following groups:\n\t- Administration/Settings\n\n"
+            f"This operation is allowed for the following groups:{groups}\n\n"
             f"Contact your administrator to request access if necessary.")
+
+    def check_rules(self, model: str, ids: list[int], operation: str) -> None:
+        """Odoo's record rules: records outside the rule's domain are an AccessError for this user."""
+        if self.rights is None or model not in self.rules or not ids:
+            return
+        visible = set(self.search(model, [("id", "in", ids)], check=False, rules=True))
+        hidden = [rid for rid in ids if rid not in visible and self.tx.get(model, rid) is not None]
+        if hidden:
+            spec = self.models[model]
+            raise AccessError(
+                f"Uh-oh! Looks like you have stumbled upon some top-secret records.\n\nSorry, {self.uid} "
+                f"doesn't have '{operation}' access to:\n- {spec.description} ({model}), ids {hidden}\n\n"
+                "If you really, really need access, perhaps you can win over your friendly administrator with "
+                "a batch of freshly baked cookies.")
 
     def next_sequence(self, model: str, prefix: str) -> str:
         key = f"name_seq:{model}"
@@ -92,6 +115,8 @@ class Env:
         if name == "id":
             return rid
         value = vals.get(name)
+        if field.translate and self.lang != "en_US":
+            value = vals.get(f"{name}@{self.lang}", value)
         if value is None:
             return [] if field.type == "many2many" else (0 if field.type in ("integer", "float") else False)
         return value
@@ -193,6 +218,10 @@ class Env:
                 raise ProgrammingError(f"Invalid field {name!r} on model {model!r}")
             if field.computed or name in ("create_date", "write_date"):
                 continue
+            if field.translate and old is not None and self.lang != "en_US":
+                # Odoo writes a translatable field in the context's language only
+                out[f"{name}@{self.lang}"] = self.convert(model, name, field, value)
+                continue
             out[name] = self.convert(model, name, field, value, (old or {}).get(name))
         return out
 
@@ -232,10 +261,16 @@ class Env:
         record["create_date"] = record["write_date"] = stamp
         rid = self.tx.next_id(model)
         self.tx.put(model, rid, record)
+        self._constrain(model, rid)
         return rid
+
+    def _constrain(self, model: str, rid: int) -> None:
+        if self.hooks is not None and model in getattr(self.hooks, "CONSTRAINTS", {}):
+            self.hooks.CONSTRAINTS[model](self, rid)
 
     def write(self, model: str, ids: Any, vals: Any) -> bool:
         self.check_access(model, "write")
+        self.check_rules(model, _ids(ids), "write")
         for rid in _ids(ids):
             old = self.record(model, rid)
             prepared = self._prepare(model, vals, old)
@@ -245,10 +280,12 @@ class Env:
             self._check_required(model, record)
             record["write_date"] = now_str()
             self.tx.put(model, rid, record)
+            self._constrain(model, rid)
         return True
 
     def unlink(self, model: str, ids: Any) -> bool:
         self.check_access(model, "unlink")
+        self.check_rules(model, _ids(ids), "unlink")
         for rid in _ids(ids):
             self.record(model, rid)
             self.tx.delete(model, rid)
@@ -261,6 +298,7 @@ class Env:
         for name in names:
             if name != "id" and name not in spec.fields:
                 raise ProgrammingError(f"Invalid field {name!r} on model {model!r}")
+        self.check_rules(model, _ids(ids), "read")
         rows = []
         for rid in _ids(ids):
             self.record(model, rid)
@@ -277,16 +315,20 @@ class Env:
         return rows
 
     def search(self, model: str, domain: Any = None, offset: int = 0, limit: int | None = None,
-               order: str | None = None, count: bool = False, check: bool = True) -> list[int] | int:
+               order: str | None = None, count: bool = False, check: bool = True,
+               rules: bool | None = None) -> list[int] | int:
         if check:
             self.check_access(model, "read")
         spec = self.spec(model)
         norm = domains.normalize(domain)
+        rule = self.rules.get(model) if (check if rules is None else rules) and self.rights is not None else None
+        if rule:
+            norm = ["&"] + (norm or [("id", "!=", 0)]) + domains.normalize(rule)
         if not any(isinstance(t, tuple) and t[0] == "active" for t in norm) and "active" in spec.fields:
             norm = (["&"] + norm + [("active", "=", True)]) if norm else [("active", "=", True)]
         hits = []
-        plain = {name for name, f in spec.fields.items()
-                 if not f.computed and f.type not in ("one2many", "many2many")}
+        plain = {name for name, f in spec.fields.items() if not f.computed and f.type not in (
+            "one2many", "many2many") and not (f.translate and self.lang != "en_US")}
         for rid in self.tx.ids(model):
             vals = self.tx.get(model, rid)
             get = functools.partial(self._path_for_domain, model, rid)

@@ -127,9 +127,12 @@ class StandinHandle:
 def run_standin(data_dir: str | Path, *, port: int = 0, odoo_version: str = "17", api_key: str | None = None,
                 integration_password: str = "andon-integration-secret", integration_api_key: str | None = None,
                 config: str | Path | None = None, mode: str = "subprocess", startup_timeout_s: float = 20.0,
-                **faults: Any) -> Iterator[StandinHandle]:
+                edition: str = "community", enterprise: bool = False, integration_groups: Any = None,
+                integration_lang: str | None = None, **faults: Any) -> Iterator[StandinHandle]:
     """Run a stand-in on loopback for the duration of the block; `faults` are the --latency-ms style options
-    (latency_ms, error_rate, error_kind, fail_next, outage, retry_after_s, seed)."""
+    (latency_ms, error_rate, error_kind, fail_next, outage, retry_after_s, seed). `edition` is community (the
+    default) or enterprise (`enterprise=True` is its alias); `integration_groups` replaces the integration user's
+    groups (xml ids)."""
     if mode not in ("subprocess", "thread"):
         raise ValueError("mode must be 'subprocess' or 'thread'")
     argv = ["--data", str(data_dir), "--odoo-version", str(odoo_version),
@@ -140,6 +143,11 @@ def run_standin(data_dir: str | Path, *, port: int = 0, odoo_version: str = "17"
         argv += ["--integration-api-key", integration_api_key]
     if config:
         argv += ["--config", str(config)]
+    argv += ["--edition", "enterprise" if enterprise else edition]
+    if integration_groups is not None:
+        argv += ["--integration-groups", ",".join(integration_groups)]
+    if integration_lang:
+        argv += ["--integration-lang", integration_lang]
     for key, value in faults.items():
         flag = "--" + key.replace("_", "-")
         if value is True:

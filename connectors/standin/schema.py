@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 VERSIONS = ("16", "17", "18", "19")
+#: Community is Odoo's open edition; Enterprise adds the modules andon uses where they exist (mrp_maintenance's
+#: equipment/work order links, the Quality app).
+EDITIONS = ("community", "enterprise")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Field:
     readonly: bool = False
     default: Any = None
     computed: bool = False
+    translate: bool = False
 
     def label(self, name: str) -> str:
         base = name[:-3] if name.endswith("_id") else name[:-4] if name.endswith("_ids") else name
@@ -102,16 +106,28 @@ def product_types(version: str) -> tuple[tuple[str, str], ...]:
     return (("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"))
 
 
-def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]:
-    """Every model the stand-in serves, for one Odoo major version ('16' to '19'); `enterprise` adds the
-    Enterprise-only models andon uses where they exist (quality.alert)."""
+def _uid(env) -> int:
+    return env.uid
+
+
+def build_models(version: str, edition: str = "community") -> dict[str, ModelSpec]:
+    """Every model the stand-in serves, for one Odoo major version ('16' to '19') and edition: Enterprise adds
+    the fields of mrp_maintenance (equipment and request links to work centers and orders) and quality.alert."""
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, not {edition!r}")
     v = int(version)
+    enterprise = edition == "enterprise"
     m2o = lambda rel, req=False, **kw: Field("many2one", relation=rel, required=req, **kw)  # noqa: E731
     specs = [
+        ModelSpec("res.partner", "Contact", {"name": Field("char", required=True),
+                                             "active": Field("boolean", default=True)}),
+        ModelSpec("res.groups", "Access Groups", {"name": Field("char", required=True),
+                                                  "full_name": Field("char")}, rec_name="full_name"),
         ModelSpec("res.users", "User", {
             "name": Field("char", required=True), "login": Field("char", required=True),
             "active": Field("boolean", default=True), "tz": Field("char", default="UTC"),
-            "lang": Field("char", default="en_US")}),
+            "lang": Field("char", default="en_US"), "partner_id": m2o("res.partner"),
+            "groups_id" if v <= 18 else "group_ids": Field("many2many", relation="res.groups")}),
         ModelSpec("ir.model", "Models", {"model": Field("char", required=True), "name": Field("char")},
                   rec_name="name"),
         ModelSpec("ir.model.data", "Model Data", {
@@ -135,7 +151,9 @@ def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]
                 ("supplier", "Vendor Location"), ("view", "View"), ("internal", "Internal Location"),
                 ("customer", "Customer Location"), ("inventory", "Inventory Loss"),
                 ("production", "Production"), ("transit", "Transit Location"))),
-            "scrap_location": Field("boolean", default=False), "active": Field("boolean", default=True)}),
+            # 19 dropped the flag: the scrap location is the one with usage 'inventory' (stock_location.py)
+            **({"scrap_location": Field("boolean", default=False)} if v < 19 else {}),
+            "active": Field("boolean", default=True)}),
         ModelSpec("stock.lot", "Lot/Serial", {
             "name": Field("char", required=True), "product_id": m2o("product.product", True),
             "ref": Field("char"), "note": Field("html")}),
@@ -149,14 +167,14 @@ def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]
             "time_ids": Field("one2many", relation="mrp.workcenter.productivity", inverse="workcenter_id"),
             "order_ids": Field("one2many", relation="mrp.workorder", inverse="workcenter_id")}),
         ModelSpec("mrp.workcenter.productivity.loss", "Workcenter Productivity Losses", {
-            "name": Field("char", required=True, string="Blocking Reason"),
+            "name": Field("char", required=True, string="Blocking Reason", translate=True),
             "sequence": Field("integer", default=1), "manual": Field("boolean", default=True),
             "loss_type": Field("selection", required=True, selection=LOSS_TYPES, default="availability")},
             order="sequence, id"),
         ModelSpec("mrp.workcenter.productivity", "Workcenter Productivity Log", {
             "workcenter_id": m2o("mrp.workcenter", True), "workorder_id": m2o("mrp.workorder"),
             "production_id": m2o("mrp.production", readonly=True),
-            "user_id": m2o("res.users"), "loss_id": m2o("mrp.workcenter.productivity.loss", True),
+            "user_id": m2o("res.users", default=_uid), "loss_id": m2o("mrp.workcenter.productivity.loss", True),
             "loss_type": Field("selection", selection=LOSS_TYPES, readonly=True),
             "description": Field("text"), "date_start": Field("datetime", required=True, default=lambda env: now_str()),
             "date_end": Field("datetime"), "duration": Field("float", readonly=True, default=0.0)},
@@ -190,7 +208,7 @@ def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]
             "location_id": m2o("stock.location", True, default=_first(
                 "stock.location", [("usage", "=", "internal")])),
             "scrap_location_id": m2o("stock.location", True, default=_first(
-                "stock.location", [("scrap_location", "=", True)])),
+                "stock.location", [("scrap_location", "=", True)] if v < 19 else [("usage", "=", "inventory")])),
             "scrap_qty": Field("float", required=True, default=1.0), "origin": Field("char"),
             "production_id": m2o("mrp.production"), "workorder_id": m2o("mrp.workorder"),
             "state": Field("selection", selection=(("draft", "Draft"), ("done", "Done")), default="draft"),
@@ -202,7 +220,9 @@ def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]
             "done": Field("boolean", default=False)}, order="sequence, id"),
         ModelSpec("maintenance.equipment", "Maintenance Equipment", {
             "name": Field("char", required=True), "serial_no": Field("char"),
-            "maintenance_team_id": m2o("maintenance.team"), "workcenter_id": m2o("mrp.workcenter"),
+            "maintenance_team_id": m2o("maintenance.team"),
+            **({"workcenter_id": m2o("mrp.workcenter")} if enterprise else {}),  # mrp_maintenance (Enterprise)
+            "message_partner_ids": Field("many2many", relation="res.partner", string="Followers (Partners)"),
             "note": Field("html"), "active": Field("boolean", default=True)}),
         ModelSpec("maintenance.request", "Maintenance Request", {
             "name": Field("char", required=True, string="Subjects"), "equipment_id": m2o("maintenance.equipment"),
@@ -214,7 +234,11 @@ def build_models(version: str, enterprise: bool = False) -> dict[str, ModelSpec]
             "stage_id": m2o("maintenance.stage", default=_first("maintenance.stage")),
             "request_date": Field("date", default=lambda env: today_str()), "schedule_date": Field("datetime"),
             "close_date": Field("date"), "description": Field("html"),
-            "production_id": m2o("mrp.production"), "workorder_id": m2o("mrp.workorder"),
+            "user_id": m2o("res.users", string="Technician"),
+            "owner_user_id": m2o("res.users", default=_uid, string="Created by User"),
+            "message_partner_ids": Field("many2many", relation="res.partner", string="Followers (Partners)"),
+            **({"production_id": m2o("mrp.production"), "workorder_id": m2o("mrp.workorder")}
+               if enterprise else {}),  # mrp_maintenance (Enterprise)
             "kanban_state": Field("selection", default="normal", selection=(
                 ("normal", "In Progress"), ("blocked", "Blocked"), ("done", "Ready for next stage")))},
             order="id desc"),

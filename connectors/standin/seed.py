@@ -37,23 +37,32 @@ def _xmlid(env: Env, xml_id: str, model: str, res_id: int) -> None:
     env.create("ir.model.data", {"module": module, "name": name, "model": model, "res_id": res_id})
 
 
-def seed(registry: Registry, site: SiteConfig) -> bool:
+def seed(registry: Registry, site: SiteConfig, *, integration_lang: str = "en_US") -> bool:
     """Fill an empty database for `site`; does nothing (returns False) when it was seeded before."""
     with registry.store.lock:
         tx = registry.store.begin()
         if tx.meta(SEEDED_KEY):
             return False
         env = Env(tx, registry.models, 1, registry.version, hooks=hooks)
-        _seed(env, site)
+        _seed(env, site, integration_lang)
         tx.set_meta(SEEDED_KEY, site.site.id)
         tx.commit()
         return True
 
 
-def _seed(env: Env, site: SiteConfig) -> None:
-    env.create("res.users", {"name": "OdooBot", "login": "__system__", "active": False})
-    admin = env.create("res.users", {"name": "Administrator", "login": ADMIN_LOGIN, "tz": site.site.timezone})
-    integration = env.create("res.users", {"name": "andon integration", "login": INTEGRATION_LOGIN, "tz": "UTC"})
+def _seed(env: Env, site: SiteConfig, integration_lang: str = "en_US") -> None:
+    def user(name: str, login: str, **vals: Any) -> int:
+        partner = env.create("res.partner", {"name": name})
+        return env.create("res.users", {"name": name, "login": login, "partner_id": partner, **vals})
+
+    user("OdooBot", "__system__", active=False)
+    admin = user("Administrator", ADMIN_LOGIN, tz=site.site.timezone)
+    integration = user("andon integration", INTEGRATION_LOGIN, tz="UTC", lang=integration_lang)
+    from andon.connectors.standin.security import GROUPS
+
+    for xml_id, (label, _, _) in GROUPS.items():
+        _xmlid(env, xml_id, "res.groups", env.create("res.groups", {"name": label.split(" / ")[-1],
+                                                                    "full_name": label}))
     _xmlid(env, "base.user_admin", "res.users", admin)
     _xmlid(env, "andon.user_integration", "res.users", integration)
     for name, spec in env.models.items():
@@ -62,9 +71,10 @@ def _seed(env: Env, site: SiteConfig) -> None:
     units = env.create("uom.uom", {"name": "Units", "rounding": 1.0})
     _xmlid(env, "uom.product_uom_unit", "uom.uom", units)
     stock = env.create("stock.location", {"name": "Stock", "complete_name": "WH/Stock", "usage": "internal"})
-    scrap_usage = "inventory"
+    # stock_data.xml `stock_location_scrapped`: usage inventory; <= 18 also flagged scrap_location
+    flag = {"scrap_location": True} if "scrap_location" in env.models["stock.location"].fields else {}
     scrap = env.create("stock.location", {"name": "Scrap", "complete_name": "Virtual Locations/Scrap",
-                                          "usage": scrap_usage, "scrap_location": True})
+                                          "usage": "inventory", **flag})
     production_loc = env.create("stock.location", {"name": "Production", "usage": "production",
                                                    "complete_name": "Virtual Locations/Production"})
     _xmlid(env, "stock.stock_location_stock", "stock.location", stock)
@@ -93,20 +103,23 @@ def _seed(env: Env, site: SiteConfig) -> None:
         for n in (1, 2):
             env.create("stock.lot", {"name": f"LOT-{code}-{n:04d}", "product_id": products[cls]})
 
-    for machine in site.machines:
-        _seed_machine(env, machine, products[machine.machine_class], units, team)
+    for n, machine in enumerate(site.machines):
+        # <= 18: every fourth order waits for components (not reserved), as Odoo's `_compute_state` sets it
+        state = "waiting" if int(env.version) <= 18 and n % 4 == 3 else "ready"
+        _seed_machine(env, machine, products[machine.machine_class], units, team, state)
 
 
-def _seed_machine(env: Env, machine: Any, product: int, uom: int, team: int) -> None:
+def _seed_machine(env: Env, machine: Any, product: int, uom: int, team: int, state: str = "ready") -> None:
     center = env.create("mrp.workcenter", {"name": f"{machine.work_center} ({machine.id})",
                                            "code": machine.work_center})
     if machine.equipment:
+        link = {"workcenter_id": center} if "workcenter_id" in env.models["maintenance.equipment"].fields else {}
         env.create("maintenance.equipment", {"name": machine.equipment, "serial_no": f"SN-{machine.id}",
-                                             "maintenance_team_id": team, "workcenter_id": center})
+                                             "maintenance_team_id": team, **link})
     production = env.create("mrp.production", {"product_id": product, "product_qty": 1000.0,
                                                 "product_uom_id": uom, "state": "confirmed",
                                                 "origin": f"andon seed {machine.id}"})
     mo_name = env.tx.get("mrp.production", production)["name"]
     env.create("mrp.workorder", {"name": f"{mo_name} - Run on {machine.work_center}", "workcenter_id": center,
-                                 "production_id": production, "state": "ready",
+                                 "production_id": production, "state": state,
                                  "duration_expected": machine.ideal_cycle_time_s * 1000.0 / 60.0})

@@ -214,8 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.standin.gate(f"xmlrpc.{service}", model, label)
             result = self._dispatch(service, method or "", list(params))
+            try:
+                payload = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
+            except TypeError as exc:
+                # Odoo's xmlrpc controller marshals with allow_none=False after the call committed
+                # (odoo/addons/base/controllers/rpc.py 17/18, addons/rpc/controllers/xmlrpc.py 19)
+                raise ProgrammingError(str(exc), builtin="TypeError", http_status=500) from None
             self.standin.stats.record(f"xmlrpc.{service}", model, label, "ok")
-            payload = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
         except _Fault as fault:
             self._http_fault(fault, as_json=False)
             return

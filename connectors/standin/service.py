@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from andon.connectors.standin import hooks
+from andon.connectors.standin import hooks, security
 from andon.connectors.standin.exceptions import (
     AccessDenied,
     AccessError,
@@ -21,31 +21,16 @@ from andon.connectors.standin.exceptions import (
     ProgrammingError,
 )
 from andon.connectors.standin.orm import Env
-from andon.connectors.standin.schema import VERSIONS, build_models
+from andon.connectors.standin.schema import EDITIONS, VERSIONS, build_models
 from andon.connectors.standin.store import Store
 
 DATABASE = "andon"
 ADMIN_LOGIN = "admin"
 INTEGRATION_LOGIN = "andon-integration"
 
-#: Least-privilege rights of the integration user, per model (see docs/odoo.md for the matching Odoo groups).
-_READ_ONLY = ("res.users", "ir.model", "ir.model.data", "uom.uom", "product.product", "stock.location",
-              "mrp.workcenter", "mrp.workcenter.productivity.loss", "maintenance.team", "maintenance.stage",
-              "maintenance.equipment")
-INTEGRATION_RIGHTS: dict[str, set[str]] = {
-    **{model: {"read"} for model in _READ_ONLY},
-    "stock.lot": {"read", "create"},
-    "mrp.production": {"read", "write"},
-    "mrp.workorder": {"read", "write"},
-    "mrp.workcenter.productivity": {"read", "create", "write"},
-    "stock.scrap": {"read", "create", "write"},
-    "maintenance.request": {"read", "create", "write"},
-    "quality.alert": {"read", "create"},  # only served with --enterprise
-}
-
 #: Methods that act on a recordset: over JSON-2 they take `ids`; over XML-RPC/JSON-RPC ids are args[0].
 RECORD_METHODS = {"write", "unlink", "read", "exists", "name_get", "button_start", "button_pending",
-                  "button_finish", "button_mark_done", "action_validate", "do_scrap"}
+                  "button_finish", "button_mark_done", "action_validate", "do_scrap", "end_previous", "end_all"}
 ORM_RIGHTS = {"create": "create", "write": "write", "unlink": "unlink"}
 
 
@@ -66,11 +51,17 @@ class Registry:
 
     def __init__(self, data_dir: Path, *, odoo_version: str = "17", admin_password: str = "admin",
                  api_key: str | None = None, integration_password: str = "andon-integration-secret",
-                 integration_api_key: str | None = None, enterprise: bool = False) -> None:
+                 integration_api_key: str | None = None, edition: str = "community",
+                 integration_groups: tuple[str, ...] | None = None) -> None:
         if odoo_version not in VERSIONS:
             raise ValueError(f"odoo_version must be one of {VERSIONS}, not {odoo_version!r}")
-        self.version = odoo_version
-        self.models = build_models(odoo_version, enterprise)
+        if edition not in EDITIONS:
+            raise ValueError(f"edition must be one of {EDITIONS}, not {edition!r}")
+        self.version, self.edition = odoo_version, edition
+        default = security.ENTERPRISE_INTEGRATION_GROUPS if edition == "enterprise" else security.INTEGRATION_GROUPS
+        self.integration_groups = tuple(integration_groups if integration_groups is not None else default)
+        security.closure(self.integration_groups)  # unknown group names fail here, at start-up
+        self.models = build_models(odoo_version, edition)
         self.store = Store(Path(data_dir) / f"{DATABASE}.sqlite3")
         self.credentials = Credentials()
         self.credentials.passwords[ADMIN_LOGIN] = _digest(admin_password)
@@ -131,8 +122,17 @@ class Registry:
             raise InvalidApiKey()
         return uid
 
+    def groups_of(self, uid: int) -> tuple[str, ...] | None:
+        """The integration user's groups; None for the administrator (all rights, no record rules)."""
+        return self.integration_groups if self._login_of(uid) == INTEGRATION_LOGIN else None
+
     def rights_for(self, uid: int) -> dict[str, set[str]] | None:
-        return INTEGRATION_RIGHTS if self._login_of(uid) == INTEGRATION_LOGIN else None
+        groups = self.groups_of(uid)
+        return None if groups is None else security.rights_of(groups)
+
+    def _rules(self, uid: int, user: dict) -> dict[str, list]:
+        groups = self.groups_of(uid)
+        return {} if groups is None else security.rules_for(groups, uid, user.get("partner_id") or None)
 
     # -- calls -----------------------------------------------------------------------------------------------
     def execute_kw(self, uid: int, model: str, method: str, args: Any = None, kwargs: Any = None) -> Any:
@@ -155,7 +155,10 @@ class Registry:
         context = kwargs.pop("context", None) or {}
         with self.store.lock:
             tx = self.store.begin()
-            env = Env(tx, self.models, uid, self.version, self.rights_for(uid), hooks, context)
+            user = tx.get("res.users", uid) or {}
+            context = {"lang": user.get("lang") or "en_US", **context}
+            env = Env(tx, self.models, uid, self.version, self.rights_for(uid), hooks, context,
+                      rules=self._rules(uid, user))
             try:
                 env.spec(model) if not json2 else None
                 fn, record_method = self._resolve(env, model, method)
@@ -219,9 +222,8 @@ def _hook_signature(fn: Any) -> inspect.Signature:
 
 
 def _wire(value: Any) -> Any:
-    """None becomes False, as Odoo's marshallers send it."""
-    if value is None:
-        return False
+    """The result as Odoo's dispatcher hands it to the marshaller: None stays None (JSON null; XML-RPC cannot
+    marshal it, see server.py), tuples become lists, keys strings."""
     if isinstance(value, dict):
         return {str(k): _wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
