@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("andon.catalog:main", "print the integration catalog (flows, events); --format json, --schemas DIR"),
     "broker": ("andon.connectors.broker_cli:main", "start a local broker: Apache Kafka (KRaft) or Tansu"),
     "odoo-standin": ("andon.connectors.standin.cli:main", "start the Odoo stand-in server"),
+    "odoo": ("andon.connectors.odoo.check:main", "odoo check --config SITE.toml: what Odoo lacks for the site"),
     "dlq": ("andon.pipelines.dlq:main", "list, show and replay dead-lettered events"),
     "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),
     "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),

@@ -33,6 +33,34 @@ def check_credentials(site) -> None:
         log.warning("Odoo is not reachable yet (%s); starting anyway: writes are held until it answers", exc)
 
 
+def startup_check(site) -> None:
+    """`andon odoo check` before the dataflow starts: refuse to start on an error (login, rights, locations), log
+    the problems that will dead-letter some events; start anyway while Odoo is unreachable (the sync holds)."""
+    from andon.connectors.odoo import OdooClient, RetryPolicy
+    from andon.connectors.odoo.check import check_site
+    from andon.connectors.odoo.errors import OdooCircuitOpenError, OdooTransientError
+
+    client = OdooClient(site.odoo, retry=RetryPolicy(attempts=2))
+    client.limiter = _Shared.limiter(site.odoo)  # the check's calls count against the sync's rate limit
+    try:
+        findings = check_site(client, site)
+    except (OdooTransientError, OdooCircuitOpenError) as exc:
+        log.warning("odoo start-up check skipped: Odoo unavailable (%s); the sync holds until it answers",
+                    exc.odoo_message)
+        return
+    finally:
+        client.close()
+    errors = [f for f in findings if f.severity == "error"]
+    for finding in findings:
+        if finding.severity == "problem":
+            log.warning("odoo check: %s: %s (fix: %s)", finding.subject, finding.problem, finding.fix)
+    if errors:
+        exc = AndonError(f"Odoo is not ready for site {site.site.id!r}:\n" + "\n".join(f.render() for f in errors),
+                         hint="fix the above in Odoo (andon odoo check --config ... shows all), then start again")
+        exc.exit_status = 3  # Odoo refused andon (rights, set-up): see andon.exits
+        raise exc
+
+
 def run_odoo_sync(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon run odoo-sync",
                                      description="Apply business events from Kafka to Odoo (idempotent, batched).")
@@ -57,6 +85,8 @@ def run_odoo_sync(argv: list[str]) -> int:
                         help="longest wait between retries of a held batch while Odoo is down (default 30 s)")
     parser.add_argument("--rate-limit", type=float, default=None,
                         help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
+    parser.add_argument("--skip-odoo-check", action="store_true",
+                        help="start without the start-up check of Odoo (andon odoo check); not recommended")
     add_run_options(parser)
     add_broker_options(parser)
     add_observability_options(parser)
@@ -92,6 +122,8 @@ def run_odoo_sync(argv: list[str]) -> int:
     started = time.monotonic()
     for s in sites:
         check_credentials(s)
+        if not args.skip_odoo_check:
+            startup_check(s)
     execute(build_flow(cfg), args)
     summary = {"seconds": round(time.monotonic() - started, 2), "outcomes": counters()}
     print(json.dumps(summary), file=sys.stderr)

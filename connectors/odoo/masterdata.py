@@ -14,8 +14,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Work order states a machine can be working on (16-18 and 19 spellings), best first.
-ACTIVE_STATES = ("progress", "ready")
+from andon.connectors.odoo.errors import OdooError
+
+#: Work order states a machine can be working on, best first: in progress, ready, and (16-18) waiting for
+#: components, which Odoo's button_start accepts too. `pending`/`blocked` wait for another operation: not active.
+ACTIVE_STATES = ("progress", "ready", "waiting")
+#: Models whose presence decides what andon writes (Enterprise apps, optional community modules).
+PROBED_MODELS = ("quality.alert", "maintenance.equipment", "maintenance.request", "stock.lot")
+#: Fields andon writes only where the database has them: model -> fields (mrp_maintenance is Enterprise).
+PROBED_FIELDS = {"maintenance.equipment": ("workcenter_id",), "maintenance.request": ("workorder_id", "production_id"),
+                 "stock.location": ("scrap_location",), "mrp.production": ("lot_producing_id", "lot_producing_ids"),
+                 "quality.alert": ("workcenter_id", "workorder_id", "production_id", "title"),
+                 "product.product": ("tracking",)}
+#: Losses are read in Odoo's source language: their names are translatable (mrp_workcenter.py `name`,
+#: translate=True) and andon's reason names are the English ones.
+SOURCE_LANG = {"lang": "en_US"}
 #: `[andon:<event id>] <kind> @<event time>` written into descriptions/origins: the Odoo-side idempotency key.
 MARKER = re.compile(r"\[andon:([0-9a-fA-F-]{36})\](?: ([a-z_ .]+?))?(?: @(\S+))?(?:\s|$)")
 
@@ -43,16 +56,62 @@ class WorkOrder:
 
 
 @dataclass
+class Schema:
+    """What this database has, probed once per process: Odoo's major version, installed models, and the fields
+    andon writes only where they exist (fields_get / ir.model)."""
+
+    major: int = 17
+    models: frozenset[str] = frozenset()
+    fields: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def has(self, model: str, name: str | None = None) -> bool:
+        if name is None:
+            return model in self.models or model not in PROBED_MODELS
+        return name in self.fields.get(model, frozenset())
+
+    @property
+    def equipment_center_link(self) -> bool:
+        return self.has("maintenance.equipment", "workcenter_id")
+
+    @property
+    def request_order_links(self) -> bool:
+        return self.has("maintenance.request", "workorder_id") and self.has("maintenance.request", "production_id")
+
+    @property
+    def lotless_tracked_scrap_refused(self) -> bool:
+        """<= 17 (and 18.0 before its fix) stock.move.line `_action_done` refuses a tracked scrap without a lot."""
+        return self.major <= 17
+
+    @classmethod
+    def probe(cls, client) -> Schema:
+        version = client.version()
+        info = version.get("server_version_info") or [0]
+        major = int(info[0]) if info and isinstance(info[0], int) else int(
+            str(version.get("server_version", "0")).split(".")[0].split("~")[-1].removeprefix("saas") or 0)
+        rows = client.search_read("ir.model", [("model", "in", list(PROBED_MODELS))], ["model"])
+        models = frozenset(r["model"] for r in rows)
+        fields: dict[str, frozenset[str]] = {}
+        for model, names in PROBED_FIELDS.items():
+            if model in PROBED_MODELS and model not in models:
+                continue
+            got = client.execute_kw(model, "fields_get", [list(names)], {"attributes": ["type"]})
+            fields[model] = frozenset(n for n in names if n in got)
+        return cls(major, models, fields)
+
+
+@dataclass
 class _Snapshot:
     centers: dict[str, dict] = field(default_factory=dict)  # code -> {id, code, name}
     orders: dict[int, list[WorkOrder]] = field(default_factory=dict)  # center id -> open orders by id
     last_product: dict[int, int] = field(default_factory=dict)  # center id -> product of its newest order
+    last_production: dict[int, int | None] = field(default_factory=dict)  # center id -> MO of its newest order
     losses: dict[str, dict] = field(default_factory=dict)  # name -> {id, loss_type}
     equipment: dict[str, dict] = field(default_factory=dict)  # name -> {id, workcenter_id, team}
     equipment_by_center: dict[int, dict] = field(default_factory=dict)
     team: int | None = None
     stock_location: int | None = None
     scrap_location: int | None = None
+    tracking: dict[int, str] = field(default_factory=dict)  # product id -> tracking (none, lot, serial)
     finished_at: dict[int, str] = field(default_factory=dict)  # center id -> newest operation.finished time
     has_quality_alert: bool = False
     production_lot_field: str | None = None
@@ -68,7 +127,15 @@ class MasterData:
         self._data: _Snapshot | None = None
         self._loaded_at = float("-inf")
         self._lots: dict[str, dict | None] = {}
+        self._schema: Schema | None = None
         self.loads = 0
+
+    @property
+    def schema(self) -> Schema:
+        """The database's capabilities, probed on first use and kept (a module install needs a restart)."""
+        if self._schema is None:
+            self._schema = Schema.probe(self.client)
+        return self._schema
 
     # -- loading -----------------------------------------------------------------------------------------
     def ensure(self) -> None:
@@ -93,32 +160,48 @@ class MasterData:
                                 "name"], order="id")
         for o in orders:
             self._put_order(d, o)
-        for loss in c.search_read("mrp.workcenter.productivity.loss", [], ["id", "name", "loss_type"]):
+        for loss in c.execute_kw("mrp.workcenter.productivity.loss", "search_read", [[]],
+                                 {"fields": ["id", "name", "loss_type"], "context": SOURCE_LANG}):
             d.losses.setdefault(loss["name"], {"id": loss["id"], "loss_type": loss["loss_type"]})
-        for eq in c.search_read("maintenance.equipment", [], ["id", "name", "workcenter_id",
-                                                               "maintenance_team_id"]):
-            entry = {"id": eq["id"], "workcenter_id": m2o(eq.get("workcenter_id")),
-                     "team": m2o(eq.get("maintenance_team_id"))}
-            d.equipment[eq["name"]] = entry
-            if entry["workcenter_id"]:
-                d.equipment_by_center.setdefault(entry["workcenter_id"], entry)
-        teams = c.search("maintenance.team", [], limit=1)
-        d.team = teams[0] if teams else None
+        schema = self.schema
+        if schema.has("maintenance.equipment"):
+            fields = ["id", "name", "maintenance_team_id"] + (["workcenter_id"] if schema.equipment_center_link else [])
+            for eq in c.search_read("maintenance.equipment", [], fields):
+                entry = {"id": eq["id"], "workcenter_id": m2o(eq.get("workcenter_id")),
+                         "team": m2o(eq.get("maintenance_team_id"))}
+                d.equipment[eq["name"]] = entry
+                if entry["workcenter_id"]:
+                    d.equipment_by_center.setdefault(entry["workcenter_id"], entry)
+            teams = c.search("maintenance.team", [], limit=1)
+            d.team = teams[0] if teams else None
         stock = c.search("stock.location", [("usage", "=", "internal")], limit=1)
-        scrap = c.search("stock.location", [("scrap_location", "=", True)], limit=1)
-        d.stock_location, d.scrap_location = (stock or [None])[0], (scrap or [None])[0]
+        d.stock_location, d.scrap_location = (stock or [None])[0], self._scrap_location()
         for log in c.search_read("mrp.workcenter.productivity", [("description", "like", "operation_finished @")],
                                  ["workcenter_id", "description"]):
             for _, kind, at in MARKER.findall(log.get("description") or ""):
                 center = m2o(log["workcenter_id"])
                 if kind == "operation_finished" and at and center and at > d.finished_at.get(center, ""):
                     d.finished_at[center] = at
-        d.has_quality_alert = bool(c.search_count("ir.model", [("model", "=", "quality.alert")]))
-        fields = c.fields_get("mrp.production", ["type"])
-        d.production_lot_field = next((f for f in ("lot_producing_id", "lot_producing_ids") if f in fields), None)
+        d.has_quality_alert = schema.has("quality.alert")
+        d.production_lot_field = next((f for f in ("lot_producing_id", "lot_producing_ids")
+                                       if schema.has("mrp.production", f)), None)
         self._data, self._loaded_at = d, self._clock()
         self._lots.clear()
         self.loads += 1
+
+    def _scrap_location(self) -> int | None:
+        """<= 18: the location flagged `scrap_location`; 19 dropped the flag (stock.scrap's domain is
+        usage = 'inventory'): Odoo's own scrap location by xml id, else the first inventory-loss location."""
+        c = self.client
+        if self.schema.has("stock.location", "scrap_location"):
+            return (c.search("stock.location", [("scrap_location", "=", True)], limit=1) or [None])[0]
+        try:
+            model, rid = c.ref("stock.stock_location_scrapped")
+            if model == "stock.location":
+                return rid
+        except OdooError:
+            pass
+        return (c.search("stock.location", [("usage", "=", "inventory")], limit=1, order="id") or [None])[0]
 
     @staticmethod
     def _put_order(d: _Snapshot, o: dict) -> None:
@@ -168,12 +251,27 @@ class MasterData:
             return wo.product_id
         product = self.data.last_product.get(center_id)
         if product is None:
-            newest = self.client.search_read("mrp.workorder", [("workcenter_id", "=", center_id)], ["product_id"],
-                                             limit=1, order="id desc")
-            product = m2o(newest[0]["product_id"]) if newest else None
-            if product:
-                self.data.last_product[center_id] = product
+            self._newest_order(center_id)
+            product = self.data.last_product.get(center_id)
         return product
+
+    def last_production(self, center_id: int) -> int | None:
+        """The manufacturing order of the work center's active order, else of its newest order (a scrap after
+        the order finished belongs to it)."""
+        wo = self.active_work_order(center_id)
+        if wo is not None and wo.production_id:
+            return wo.production_id
+        if center_id not in self.data.last_production:
+            self._newest_order(center_id)
+        return self.data.last_production.get(center_id)
+
+    def _newest_order(self, center_id: int) -> None:
+        newest = self.client.search_read("mrp.workorder", [("workcenter_id", "=", center_id)],
+                                         ["product_id", "production_id"], limit=1, order="id desc")
+        product = m2o(newest[0]["product_id"]) if newest else None
+        if product:
+            self.data.last_product[center_id] = product
+        self.data.last_production[center_id] = m2o(newest[0]["production_id"]) if newest else None
 
     def loss(self, name: str) -> dict | None:
         loss = self.data.losses.get(name)
@@ -188,6 +286,27 @@ class MasterData:
                 eq = self.data.equipment.get(name)
             return eq
         return self.data.equipment_by_center.get(center_id)
+
+    def tracking(self, product: int) -> str:
+        """How a product is tracked in Odoo: 'none', 'lot' or 'serial' (read once per product)."""
+        cache = self.data.tracking
+        if product not in cache:
+            rows = self.client.read("product.product", [product], ["tracking"]) if self.schema.has(
+                "product.product", "tracking") else []
+            cache[product] = (rows[0].get("tracking") if rows else None) or "none"
+        return cache[product]
+
+    def producing_lot(self, production: int | None) -> int | None:
+        """The lot a manufacturing order is producing (lot_producing_id <= 18, the first of lot_producing_ids on
+        19), or None."""
+        name = self.data.production_lot_field
+        if not production or not name:
+            return None
+        rows = self.client.read("mrp.production", [production], [name])
+        value = rows[0].get(name) if rows else None
+        if isinstance(value, list) and value and isinstance(value[0], int) and name == "lot_producing_ids":
+            return value[0]
+        return m2o(value)
 
     def lots(self, names: Iterable[str]) -> dict[str, dict | None]:
         """name -> {id, product_id} or None when Odoo has no such lot (looked up in one call per batch)."""

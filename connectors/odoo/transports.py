@@ -113,6 +113,20 @@ class _SafeTransport(_KeepAliveMixin, xmlrpc.client.SafeTransport):
     pass
 
 
+#: Public methods andon calls that return None in some Odoo versions (18/19 mrp_workorder.py `button_start` and
+#: 19 `button_pending` have no return statement). JSON-RPC and JSON-2 carry that as null; XML-RPC cannot.
+RETURNS_NONE = frozenset({"button_start", "button_pending"})
+_MARSHAL_NONE = "cannot marshal None unless allow_none is enabled"
+
+
+def returned_none(method: str, fault_code: int, text: str) -> bool:
+    """True for Odoo's answer to a call that succeeded and returned None over XML-RPC: its marshaller runs with
+    allow_none=False after the transaction committed and answers faultCode 1 "TypeError: cannot marshal None"
+    (odoo/addons/base/controllers/rpc.py 17/18, addons/rpc/controllers/xmlrpc.py 19). Only for methods known to
+    return None, so a real error of another method is never taken for success."""
+    return method in RETURNS_NONE and fault_code == 1 and _MARSHAL_NONE in text
+
+
 class XmlRpcTransport:
     """`/xmlrpc/2/common` and `/xmlrpc/2/object` with kept-alive connections."""
 
@@ -135,6 +149,8 @@ class XmlRpcTransport:
         try:
             return fn(*args)
         except xmlrpc.client.Fault as exc:
+            if returned_none(method, exc.faultCode, str(exc.faultString)):
+                return None
             raise from_fault(exc.faultCode, str(exc.faultString), **kw) from None
         except xmlrpc.client.ProtocolError as exc:
             retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)

@@ -93,6 +93,7 @@ def _seed(env: Env, site: SiteConfig, integration_lang: str = "en_US") -> None:
         env.create("maintenance.stage", {"name": name, "sequence": sequence, "done": done})
 
     products: dict[str, int] = {}
+    lots: dict[int, int] = {}  # product -> the lot its orders produce
     storable = {"is_storable": True} if int(env.version) >= 18 else {"type": "product"}
     for cls in sorted({m.machine_class for m in site.machines}):
         label, code = CLASS_PRODUCTS.get(cls, (f"{cls.title()} Part", f"{cls[:3].upper()}-900"))
@@ -101,24 +102,29 @@ def _seed(env: Env, site: SiteConfig, integration_lang: str = "en_US") -> None:
         env.tx.put("product.product", products[cls], {**env.tx.get("product.product", products[cls]),
                                                       "qty_available": 10_000.0})
         for n in (1, 2):
-            env.create("stock.lot", {"name": f"LOT-{code}-{n:04d}", "product_id": products[cls]})
+            lot = env.create("stock.lot", {"name": f"LOT-{code}-{n:04d}", "product_id": products[cls]})
+            lots.setdefault(products[cls], lot)
 
     for n, machine in enumerate(site.machines):
         # <= 18: every fourth order waits for components (not reserved), as Odoo's `_compute_state` sets it
         state = "waiting" if int(env.version) <= 18 and n % 4 == 3 else "ready"
-        _seed_machine(env, machine, products[machine.machine_class], units, team, state)
+        product = products[machine.machine_class]
+        _seed_machine(env, machine, product, units, team, state, lots[product])
 
 
-def _seed_machine(env: Env, machine: Any, product: int, uom: int, team: int, state: str = "ready") -> None:
+def _seed_machine(env: Env, machine: Any, product: int, uom: int, team: int, state: str, lot: int) -> None:
     center = env.create("mrp.workcenter", {"name": f"{machine.work_center} ({machine.id})",
                                            "code": machine.work_center})
     if machine.equipment:
         link = {"workcenter_id": center} if "workcenter_id" in env.models["maintenance.equipment"].fields else {}
         env.create("maintenance.equipment", {"name": machine.equipment, "serial_no": f"SN-{machine.id}",
                                              "maintenance_team_id": team, **link})
+    # a lot-tracked product's order names the lot it produces (Odoo needs it to finish; 17 to scrap)
+    lot_field = {"lot_producing_ids": [(6, 0, [lot])]} if "lot_producing_ids" in env.models["mrp.production"].fields \
+        else {"lot_producing_id": lot}
     production = env.create("mrp.production", {"product_id": product, "product_qty": 1000.0,
                                                 "product_uom_id": uom, "state": "confirmed",
-                                                "origin": f"andon seed {machine.id}"})
+                                                "origin": f"andon seed {machine.id}", **lot_field})
     mo_name = env.tx.get("mrp.production", production)["name"]
     env.create("mrp.workorder", {"name": f"{mo_name} - Run on {machine.work_center}", "workcenter_id": center,
                                  "production_id": production, "state": state,

@@ -65,12 +65,21 @@ def expected_counts(lines: list[bytes]) -> dict[str, int]:
 
 
 def markers(admin, model: str, field: str) -> dict[str, tuple[int, str]]:
-    """event id -> (record id, kind) of every andon-keyed record of a model."""
-    out = {}
-    for rec in admin.search_read(model, [(field, "like", "[andon:")], [field], order="id"):
+    """event id -> (record id, kind) of every andon-keyed record of a model. A time log Odoo split on finish
+    (`_close()` copies the overrun of an order's open log, description and all) counts once: the copy starts
+    where the original ends."""
+    out: dict[str, tuple[int, str]] = {}
+    spans: dict[str, tuple[str, str]] = {}
+    extra = ["date_start", "date_end"] if model == PROD else []
+    for rec in admin.search_read(model, [(field, "like", "[andon:")], [field, *extra], order="id"):
         for key, kind, _ in MARKER.findall(rec[field] or ""):
+            if key in out and extra and spans[key][1] == rec["date_start"]:
+                spans[key] = (spans[key][0], rec["date_end"])  # the split-off overrun of the same log
+                continue
             assert key not in out, f"event {key} keyed twice in {model}"
             out[key] = (rec["id"], kind)
+            if extra:
+                spans[key] = (rec["date_start"], rec["date_end"])
     return out
 
 

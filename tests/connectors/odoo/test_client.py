@@ -50,7 +50,9 @@ def test_roundtrip(standin, make_client, transport, code):
         "workcenter_id": order["workcenter_id"][0], "loss_id": loss, "description": "event evt-1",
         "date_start": "2025-05-01 06:00:00", "date_end": "2025-05-01 06:10:00"})
     assert client.read("mrp.workcenter.productivity", [log_id], ["duration"])[0]["duration"] == 10.0
-    assert client.call_button("mrp.workorder", [order["id"]], "button_start") is True
+    # 19's button_start returns None: null over JSON, and over XML-RPC Odoo's "cannot marshal None" fault after
+    # the commit, which the client takes for the None it is
+    assert client.call_button("mrp.workorder", [order["id"]], "button_start") is None
     assert client.search_count("mrp.workorder", [("workcenter_id.code", "=", code), ("state", "=", "progress")]) == 1
     ids = client.create_many("stock.lot", [{"name": f"L-{transport}-1", "product_id": 1},
                                            {"name": f"L-{transport}-2", "product_id": 1}])
