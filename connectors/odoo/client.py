@@ -147,7 +147,8 @@ class OdooClient:
         return self.execute_kw(model, "search", [_domain(domain)], kwargs)
 
     def search_read(self, model: str, domain: Domain = (), fields: Sequence[str] | None = None, *, offset: int = 0,
-                    limit: int | None = None, order: str | None = None) -> list[dict[str, Any]]:
+                    limit: int | None = None, order: str | None = None,
+                    context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"fields": list(fields)} if fields else {}
         if offset:
             kwargs["offset"] = offset
@@ -155,6 +156,8 @@ class OdooClient:
             kwargs["limit"] = limit
         if order:
             kwargs["order"] = order
+        if context:
+            kwargs["context"] = context
         return self.execute_kw(model, "search_read", [_domain(domain)], kwargs)
 
     def search_count(self, model: str, domain: Domain = ()) -> int:

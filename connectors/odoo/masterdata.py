@@ -94,7 +94,7 @@ class Schema:
         for model, names in PROBED_FIELDS.items():
             if model in PROBED_MODELS and model not in models:
                 continue
-            got = client.execute_kw(model, "fields_get", [list(names)], {"attributes": ["type"]})
+            got = client.fields_get(model, ["type"])
             fields[model] = frozenset(n for n in names if n in got)
         return cls(major, models, fields)
 
@@ -160,8 +160,8 @@ class MasterData:
                                 "name"], order="id")
         for o in orders:
             self._put_order(d, o)
-        for loss in c.execute_kw("mrp.workcenter.productivity.loss", "search_read", [[]],
-                                 {"fields": ["id", "name", "loss_type"], "context": SOURCE_LANG}):
+        for loss in c.search_read("mrp.workcenter.productivity.loss", [], ["id", "name", "loss_type"],
+                                  context=SOURCE_LANG):
             d.losses.setdefault(loss["name"], {"id": loss["id"], "loss_type": loss["loss_type"]})
         schema = self.schema
         if schema.has("maintenance.equipment"):

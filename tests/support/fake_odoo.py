@@ -63,6 +63,9 @@ class FakeOdoo:
         self.transient: Counter[tuple[str, str]] = Counter()  # (model, method) -> failures still to raise
         self.wizard_on_validate = False
         self.production_fields = {"lot_producing_id": {"type": "many2one"}}
+        self.major = 17  # Odoo major version the fake answers with
+        self.extra_fields = {"maintenance.request": {"workorder_id", "production_id"},
+                             "quality.alert": {"title", "workcenter_id", "workorder_id", "production_id"}}
         self._next = 1
 
     # -- seeding and reading back --------------------------------------------------------------------------
@@ -93,7 +96,8 @@ class FakeOdoo:
 
     # -- the OdooClient surface the sync uses ------------------------------------------------------------------
     def search_read(self, model: str, domain: Sequence = (), fields: Sequence[str] | None = None, *,
-                    offset: int = 0, limit: int | None = None, order: str | None = None) -> list[dict]:
+                    offset: int = 0, limit: int | None = None, order: str | None = None,
+                    context: dict | None = None) -> list[dict]:
         self._call(model, "search_read")
         rows = sorted(self.rows(model, domain), key=lambda r: r["id"], reverse=bool(order and "desc" in order))
         rows = rows[offset:offset + limit if limit is not None else None]
@@ -112,8 +116,16 @@ class FakeOdoo:
         return [dict(self.tables[model][i]) for i in ids]
 
     def fields_get(self, model: str, attributes: Sequence[str] = ()) -> dict:
+        """mrp.production's lot field as configured; other models: the fields their rows have, plus
+        `extra_fields` (the fake is an Enterprise-like database: request and alert links exist)."""
         self._call(model, "fields_get")
-        return dict(self.production_fields) if model == "mrp.production" else {}
+        if model == "mrp.production":
+            return dict(self.production_fields)
+        names = {k for row in self.tables.get(model, {}).values() for k in row} | self.extra_fields.get(model, set())
+        return {name: {"type": "unknown"} for name in names}
+
+    def version(self) -> dict:
+        return {"server_version": f"{self.major}.0", "server_version_info": [self.major, 0, 0, "final", 0, ""]}
 
     def create(self, model: str, vals: dict) -> int:
         return self.create_many(model, [vals])[0]
@@ -178,6 +190,8 @@ def plant() -> FakeOdoo:
     odoo.add("stock.location", name="Scrap", usage="inventory", scrap_location=True)
     odoo.add("stock.lot", name="LOT-PB-100-0001", product_id=product)
     odoo.add("stock.lot", name="LOT-OTHER", product_id=product + 1000)
+    for model in ("maintenance.equipment", "maintenance.request", "stock.lot"):
+        odoo.add("ir.model", model=model)
     return odoo
 
 

@@ -125,12 +125,14 @@ def odoo_dt(iso: str) -> str:
     return f"{iso[:10]} {iso[11:19]}"
 
 
-def with_work_order(md: MasterData, vals: dict, center: int) -> dict:
-    """`vals` linked to the work center's active work order and its manufacturing order, when there is one."""
+def with_work_order(md: MasterData, vals: dict, center: int, model: str | None = None) -> dict:
+    """`vals` linked to the work center's active work order and its manufacturing order, when there is one and
+    `model` has the link (maintenance.request's come from Enterprise mrp_maintenance; probed at start-up)."""
     wo = md.active_work_order(center)
     if wo is not None:
-        vals["workorder_id"] = wo.id
-        if wo.production_id:
+        if model is None or md.schema.has(model, "workorder_id"):
+            vals["workorder_id"] = wo.id
+        if wo.production_id and (model is None or md.schema.has(model, "production_id")):
             vals["production_id"] = wo.production_id
     return vals
 

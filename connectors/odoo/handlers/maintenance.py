@@ -40,5 +40,5 @@ class MaintenanceHandler:
                 vals["maintenance_team_id"] = team
             if eq:
                 vals["equipment_id"] = eq["id"]
-            creates.append((i, it, with_work_order(md, vals, center)))
+            creates.append((i, it, with_work_order(md, vals, center, self.model)))
         self.w.create_recorded(self.model, creates, batch)

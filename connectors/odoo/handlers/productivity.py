@@ -1,11 +1,21 @@
 """`mrp.workcenter.productivity`: time logs for downtime (`machine.downtime_started` opens one,
 `machine.downtime_ended` closes it) and quality holds (a closed log with the quality loss over the window that
-broke the rule). Keyed by the marker in `description`; an ended stop finds its log by work center and start."""
+broke the rule). Keyed by the marker in `description`; an ended stop finds its log by work center and start.
+A stop opened during an order in progress first closes the order's timers and restarts them when it ends, as
+Odoo's own block / unblock does."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
+from andon.connectors.odoo.errors import (
+    OdooAuthError,
+    OdooCircuitOpenError,
+    OdooConfigError,
+    OdooError,
+    OdooTransientError,
+)
 from andon.connectors.odoo.handlers.base import (
     PROD,
     Batch,
@@ -18,6 +28,8 @@ from andon.connectors.odoo.handlers.base import (
 )
 from andon.connectors.odoo.masterdata import MARKER, m2o, marker
 from andon.events import payload
+
+log = logging.getLogger(__name__)
 
 
 class ProductivityHandler:
@@ -77,6 +89,7 @@ class ProductivityHandler:
                 text = (f"{marker(e.event_id, 'downtime_closed', e.occurred_at)} {p.reason} ({p.state}) on "
                         f"{e.machine}, {p.duration_s:.0f} s")
                 creates.append((i, it, self.log_vals(center, loss, start, text, end)))
+        self.block(creates)
         ids = self.w.create(PROD, creates, batch)
         for index, (i, it, _) in enumerate(creates):
             if i in ids:
@@ -88,6 +101,33 @@ class ProductivityHandler:
                     batch.refuse(j, ended, Refusal("start_refused", "its downtime_started was refused",
                                                    "replay both from the DLQ once the cause is fixed"))
         self.w.grouped_write(PROD, "date_end", writes, batch)
+        self.resume({center for _, it, center in rows if it.event.type == "machine.downtime_ended"})
+
+    def block(self, creates: list[tuple[int, Inbound, dict]]) -> None:
+        """Odoo's block flow (mrp.workcenter.productivity `button_block`): before a stop is opened on a work
+        center, its running order's time logs are closed (`end_all`). Without it Odoo refuses an open stop linked
+        to an order the integration user started: one open log per user and work order (`_check_open_time_ids`,
+        "cannot be started twice")."""
+        centers = {vals["workcenter_id"] for _, _, vals in creates if "date_end" not in vals
+                   and vals.get("workorder_id")}
+        for center in sorted(centers):
+            wo = self.w.md.active_work_order(center)
+            if wo is not None and wo.state == "progress":
+                self.w.client.call_button("mrp.workorder", [wo.id], "end_all")
+
+    def resume(self, centers: set[int]) -> None:
+        """After a stop ended, restart the timer of the order in progress, as the operator's Start does after
+        Odoo's unblock. A refusal (another stop still open) leaves the order paused; the event was applied."""
+        for center in sorted(centers):
+            wo = self.w.md.active_work_order(center)
+            if wo is None or wo.state != "progress":
+                continue
+            try:
+                self.w.client.call_button("mrp.workorder", [wo.id], "button_start")
+            except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+                raise
+            except OdooError as exc:
+                log.info("work order %s stays paused after the stop: %s", wo.id, exc.odoo_message)
 
     def _existing(self, rows: list[Row]) -> tuple[dict[str, dict], dict[tuple[int, str], dict]]:
         """andon's logs near the rows' times (one search): by event id, and downtime logs by (center, start)."""

@@ -30,5 +30,7 @@ class QualityAlertHandler:
                     "description": f"<p>{p.description}; value {p.value:.4g}, limit {p.limit:.4g}, window "
                                    f"{p.window_start} to {p.window_end}</p>"
                                    f"<p>{marker(e.event_id, 'quality_alert', e.occurred_at)}</p>"}
-            creates.append((i, it, with_work_order(md, vals, center)))
+            if not md.schema.has(self.model, "workcenter_id"):  # comes from a quality_* bridge module
+                del vals["workcenter_id"]
+            creates.append((i, it, with_work_order(md, vals, center, self.model)))
         self.w.create_recorded(self.model, creates, batch, finished=False)

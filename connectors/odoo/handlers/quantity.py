@@ -40,7 +40,10 @@ class QuantityHandler:
             orders[wo.id] = wo
         by_value: defaultdict[float, list[Row]] = defaultdict(list)
         for wo_id, (value, i, it) in latest.items():
-            if orders[wo_id].qty_producing == value:
+            if value == 0:  # mrp_workorder.py `_set_qty_producing` ignores 0: writing it would change nothing
+                batch.record(i, it, self.model, wo_id, "write qty_producing", "skipped",
+                             "Odoo ignores a quantity of 0")
+            elif orders[wo_id].qty_producing == value:
                 batch.record(i, it, self.model, wo_id, "write qty_producing", "skipped", f"already {value:g}")
             else:
                 by_value[value].append((i, it, wo_id))

@@ -70,7 +70,25 @@ class ScrapHandler:
                 vals["production_id"] = wo.production_id
         if p.lot:
             vals["lot_id"] = check_lot(p.lot, lots.get(p.lot), product)
+        elif md.tracking(product) != "none":
+            vals.update(self.lot_of_order(center, product))
         return vals
+
+    def lot_of_order(self, center: int, product: int) -> dict:
+        """A tracked product's scrap without a lot in the event takes the lot its manufacturing order produces
+        (the active order, else the work center's newest). Without one, Odoo <= 17 refuses the scrap
+        (stock.move.line `_action_done`): andon refuses it first, saying what to set; 18/19 accept it lot-less."""
+        md = self.w.md
+        producing = md.producing_lot(md.last_production(center))
+        if producing is not None:
+            return {"lot_id": producing}
+        if md.schema.lotless_tracked_scrap_refused:
+            raise Refused(Refusal(
+                "lot_required", f"product id {product} is tracked by lot and neither the event nor the "
+                f"manufacturing order names a lot; Odoo {md.schema.major} refuses such a scrap",
+                "set the manufacturing order's lot to produce in Odoo (or send the lot in the event), then: "
+                "andon dlq replay"))
+        return {}
 
     def validate(self, client, i: int, it: Inbound, rid: int, batch: Batch) -> None:
         answer = client.call_button(self.model, [rid], "action_validate")
