@@ -7,7 +7,7 @@ import pytest
 from fake_odoo import PROD, event, iso, outcomes
 
 from andon.connectors.odoo.sync import OdooSync
-from andon.events import DowntimeEnded, DowntimeStarted, CountReported, MaintenanceRequested, ScrapRecorded
+from andon.events import CountReported, DowntimeEnded, DowntimeStarted, MaintenanceRequested, ScrapRecorded
 
 
 def scrap(minute, lot=None):
