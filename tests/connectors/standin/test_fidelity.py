@@ -234,3 +234,18 @@ def test_finish_splits_the_overrun_of_an_open_log(odoo):
 def test_unknown_fields_are_invalid(odoo, call):
     exc = fault(lambda: call(integration(odoo("18"))))
     assert exc.faultCode == 1 and "Invalid field" in exc.faultString
+
+
+# -- button_start on a finished order ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", ["17", "19"])
+def test_button_start_on_a_done_order(odoo, version):
+    client = integration(odoo(version), "jsonrpc")
+    wo = _order(client, "WC-CNC-08")
+    client.button("mrp.workorder", [wo["id"]], "button_finish")
+    if version == "17":  # 17 skips done and cancelled orders silently
+        assert client.button("mrp.workorder", [wo["id"]], "button_start") is True
+    else:
+        with pytest.raises(Exception) as info:
+            client.button("mrp.workorder", [wo["id"]], "button_start")
+        assert "already done or cancelled" in info.value.info["data"]["message"]
+    assert _order(client, "WC-CNC-08")["state"] == "done"
