@@ -16,16 +16,18 @@ from andon.connectors.standin.testing import INTEGRATION_PASSWORD
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
 
-def test_released_work_orders_published_incrementally_without_duplicates(broker, tmp_path, site):
+@pytest.mark.parametrize("version, edition", [("17", "community"), ("17", "enterprise"), ("18", "community"),
+                                              ("19", "community"), ("19", "enterprise")])
+def test_released_work_orders_published_incrementally_without_duplicates(broker, tmp_path, site, version, edition):
     config, topics = site_config(tmp_path, broker, f"wo{uuid.uuid4().hex[:6]}")
     state = tmp_path / "cursor.json"
-    with run_standin(tmp_path / "odoo", mode="thread") as odoo:
+    with run_standin(tmp_path / "odoo", mode="thread", odoo_version=version, edition=edition) as odoo:
         env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
                "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}
         run = ["run", "workorders", "--config", str(config), "--state", str(state), "--once"]
         andon(*run, env=env)
         first = events_from_topic(broker, topics[4])
-        assert len(first) == len(site.machines), "one ready work order per machine in the seed"
+        assert len(first) == len(site.machines), "one released (ready or waiting) work order per machine"
         assert {e["type"] for e in first} == {"workorder.released"}
         assert {e["machine"] for e in first} == {m.id for m in site.machines}
         andon(*run, env=env)
