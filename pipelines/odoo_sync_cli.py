@@ -39,6 +39,7 @@ def startup_check(site) -> None:
     from andon.connectors.odoo import OdooClient, RetryPolicy
     from andon.connectors.odoo.check import check_site
     from andon.connectors.odoo.errors import OdooCircuitOpenError, OdooTransientError
+    from andon.pipelines.odoo_sync import _Shared
 
     client = OdooClient(site.odoo, retry=RetryPolicy(attempts=2))
     client.limiter = _Shared.limiter(site.odoo)  # the check's calls count against the sync's rate limit
