@@ -19,7 +19,7 @@ def run(*args: str, env: dict | None = None, code: str | None = None) -> subproc
 
 @pytest.mark.parametrize("command", [["run", "telemetry"], ["run", "odoo-sync"], ["replay"]])
 def test_help_imports_neither_the_dataflow_nor_numba_nor_bytewax(command):
-    code = ("import sys\nfrom andon.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom andon.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"  # noqa: UP031
             "heavy = sorted(m for m in ('numba', 'bytewax', 'pyarrow', 'polars', 'andon.pipelines.telemetry',"
             " 'andon.pipelines.odoo_sync') if m in sys.modules)\nprint('HEAVY', heavy)\n") % ([*command, "--help"],)
     proc = run(code=code)
