@@ -16,8 +16,8 @@ from andon.connectors.standin.testing import INTEGRATION_PASSWORD
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
 
-@pytest.mark.parametrize("version, edition", [("17", "community"), ("17", "enterprise"), ("18", "community"),
-                                              ("19", "community"), ("19", "enterprise")])
+# the work order states differ by version (16-18 `waiting` orders are released too); the edition does not matter
+@pytest.mark.parametrize("version, edition", [("17", "community"), ("19", "enterprise")])
 def test_released_work_orders_published_incrementally_without_duplicates(broker, tmp_path, site, version, edition):
     config, topics = site_config(tmp_path, broker, f"wo{uuid.uuid4().hex[:6]}")
     state = tmp_path / "cursor.json"
