@@ -45,6 +45,27 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     return out
 
 
+_ESCAPES = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _lone_surrogate(raw: bytes) -> str | None:
+    """The first \\uD800-\\uDFFF escape that is not half of a high-low pair, or None."""
+    pending = None  # (escape, end) of a high surrogate waiting for its low half
+    for m in _ESCAPES.finditer(raw):
+        esc = m.group(1)
+        code = int(esc[1:], 16) if len(esc) == 5 else -1
+        if pending is not None:
+            if 0xDC00 <= code <= 0xDFFF and m.start() == pending[1]:
+                pending = None
+                continue
+            return "\\" + pending[0].decode()
+        if 0xD800 <= code <= 0xDBFF:
+            pending = (esc, m.end())
+        elif 0xDC00 <= code <= 0xDFFF:
+            return "\\" + esc.decode()
+    return None if pending is None else "\\" + pending[0].decode()
+
+
 def depth(raw: bytes) -> int:
     """Deepest nesting of `[`/`{` outside strings (an unterminated string ends the count)."""
     level = deepest = 0
@@ -70,6 +91,11 @@ def screen(raw: bytes, max_depth: int = MAX_DEPTH) -> Refusal | None:
         deepest = depth(raw)
         if deepest > max_depth:
             return Refusal("nesting_too_deep", f"arrays/objects nest {deepest} deep, more than {max_depth}")
+    if b"\\u" in raw:
+        lone = _lone_surrogate(raw)
+        if lone is not None:
+            return Refusal("invalid_utf8", f"the escape {lone} at byte {raw.find(lone.encode())} is half of a "
+                                           "surrogate pair: no Unicode text")
     if b'"' not in raw or (b"{" not in raw):
         return None
     try:

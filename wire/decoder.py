@@ -38,11 +38,22 @@ _many = msgspec.json.Decoder(list[Reading | list[Reading]])
 _raw_json = msgspec.json.Decoder()
 
 
+_untyped = msgspec.json.Decoder()
+
+
 def _schema_reason(raw: bytes, exc: msgspec.DecodeError) -> tuple[Reason, str]:
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
         if text.startswith("Number out of range"):
             return Reason.NON_FINITE, text
+        try:  # msgspec validates while it parses: text that is no JSON at all is malformed, whatever it hit first
+            _untyped.decode(raw)
+        except msgspec.DecodeError as syntax:
+            if b"NaN" in raw or b"Infinity" in raw:
+                return Reason.NON_FINITE, "NaN or Infinity is not a JSON number"
+            return Reason.MALFORMED, str(syntax)
+        except RecursionError:
+            return Reason.TOO_DEEP, "arrays/objects nest too deep to decode"
         return Reason.SCHEMA, text
     if b"NaN" in raw or b"Infinity" in raw:
         return Reason.NON_FINITE, "NaN or Infinity is not a JSON number"

@@ -27,6 +27,11 @@ CASES = [
     (b'{"a": "' + b"[" * 5000 + b'"}', None),  # brackets inside a string do not nest
     (b'{"a": "\\"' + b"[" * 5000 + b'"}', None),  # nor after an escaped quote
     (b"{" * 100_000, "nesting_too_deep"),
+    (b'{"a": "\\ud800"}', "invalid_utf8"),  # half a surrogate pair (json.loads takes it, msgspec refuses it)
+    (b'{"a": "\\udc00x"}', "invalid_utf8"),
+    (b'{"a": "\\ud83d\\ude00"}', None),  # a whole pair
+    (b'{"a": "\\\\ud800"}', None),  # an escaped backslash, then text
+    (b'{"a": "\\u12', None),  # a cut escape is the decoder's to name (the corpus found the screen raising here)
 ]
 
 

@@ -120,6 +120,11 @@ FOUND = [
     # duplicate keys (the scanner took the first of two unknown keys, msgspec the last of known ones)
     [b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"x":1,"x":2,"signals":{}}',
      b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"ts":1772430000001,"signals":{}}'],
+    # the corpus: a ts too large for int64 made msgspec's batch path raise OverflowError; a cut \u escape made the
+    # screen raise; half a surrogate pair
+    [_GOOD, b'{"site":"plant-a","machine":"press-01","ts":123456789012345678901234567890,"signals":{}}'],
+    [b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"note":"\\u12', _GOOD,
+     b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"note":"\\ud800"}}'],
 ]
 
 
@@ -131,6 +136,8 @@ FOUND = [
 @example(values=FOUND[2])
 @example(values=FOUND[3])
 @example(values=FOUND[4])
+@example(values=FOUND[5])
+@example(values=FOUND[6])
 def test_every_message_is_a_reading_or_a_dead_letter(decoder, values):
     n = len(values)
     raw = RawBatch("t", 0, list(range(n)), values, [None] * n, [0] * n, [None] * n)

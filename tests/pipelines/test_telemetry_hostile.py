@@ -1,4 +1,4 @@
-"""Malformed and hostile readings land in the DLQ with reasons; the valid readings around them are unaffected."""
+"""Hostile messages land in the DLQ with reasons, bytes and offsets; the valid readings around them are unaffected."""
 
 from __future__ import annotations
 
@@ -8,44 +8,47 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 from flowtools import andon, events_of, parquet_of, run_args, site_config
+from hostile_kinds import KINDS, hostile
 
 from andon.connectors.kafka import read_topic
 
 pytestmark = pytest.mark.broker
 
-HOSTILE = [
-    (b'{"site":"plant-a","machine":"press-01","ts":17724', "malformed_json"),
-    (b'{"site":"plant-a","machine":"press-01","ts":"soon","signals":{}}', "bad_timestamp"),
-    (b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"power_kw":[1]}}', "schema_violation"),
-    (b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"power_kw":NaN}}', "non_finite_number"),
-    (b'{"site":"plant-a","machine":"press-77","ts":1772430000000,"signals":{"power_kw":1}}', "unknown_machine"),
-    (b'{"site":"plant-a","machine":"press-01","ts":1672430000000,"signals":{"power_kw":1}}', "timestamp_too_old"),
-    (b'{"site":"plant-a","machine":"press-01","ts":4102444800000,"signals":{"power_kw":1}}', "timestamp_in_future"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "invalid_utf8"),
-    (b'{"site":"plant-a","machine":"press-01","ts":1772430000000,"signals":{"x":"' + b"A" * 2_000_000 + b'"}}',
-     "oversized"),
-]
-
 
 @pytest.mark.fault
 def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, broker, tmp_path, fault_summary):
-    """Injects: 9 hostile messages (truncated JSON, bad types, NaN, unknown machine, far past/future timestamps,
-    binary junk, a 2 MB message) between the readings of a live run. Checks: each lands in the DLQ with its reason,
-    events and Parquet equal a clean replay."""
+    """Injects: every kind in hostile_kinds.KINDS (over 50: malformed, truncated, not UTF-8, duplicate keys, deep
+    nesting, wrong types, NaN, bad and out-of-range timestamps, unknown machines, implausible counters, damaged
+    Arrow frames, a 2 MB message) between the readings of a live run, keyed like their neighbour so they share its
+    partition and poll batches. Checks: the dataflow ends normally; each hostile message is in the DLQ exactly
+    once with its reason, its original bytes and the offset it was written at; events (ids and payloads) and
+    Parquet equal a clean replay."""
     trace, truth = small_trace
     config, topics = site_config(tmp_path, broker, f"hostile{uuid.uuid4().hex[:6]}")
-    # idempotent: without it librdkafka may retry a request out of order on a loaded machine (seen on Kafka)
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 5_000_000, "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 5_000_000,
+                         "enable.idempotence": True})
     lines = trace.read_bytes().splitlines()
-    step = len(lines) // (len(HOSTILE) + 1)
+    step = len(lines) // (len(KINDS) + 1)
+    sent: dict[tuple[int, int], tuple[bytes, str, str]] = {}  # (partition, offset) -> (bytes, reason, kind)
+
+    def delivered(kind, value):
+        def report(err, msg):
+            assert err is None, err
+            sent[(msg.partition(), msg.offset())] = (value, kind[1], kind[0])
+        return report
+
     for i, line in enumerate(lines):
         doc = json.loads(line)
-        machine = (doc[0] if isinstance(doc, list) else doc)["machine"].encode()
+        neighbour = doc[0] if isinstance(doc, list) else doc
+        machine = neighbour["machine"].encode()
         producer.produce(topics[0], line, machine)
-        if i % step == step - 1 and i // step < len(HOSTILE):
-            producer.produce(topics[0], HOSTILE[i // step][0], machine)
+        if i % step == step - 1 and i // step < len(KINDS):
+            kind = KINDS[i // step]
+            value = hostile(kind, neighbour)
+            producer.produce(topics[0], value, machine, on_delivery=delivered(kind, value))
         producer.poll(0)
     assert producer.flush(30) == 0
+    assert len(sent) == len(KINDS)
 
     live, clean = tmp_path / "live", tmp_path / "clean"
     andon(*run_args(config, live, truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
@@ -53,21 +56,27 @@ def test_hostile_messages_go_to_the_dlq_and_change_nothing_else(small_trace, bro
 
     dead = read_topic({"bootstrap.servers": broker.bootstrap}, topics[1], idle_s=2)
     refused = [m for m in dead if dict(m.headers())["andon.dlq.reason"] != b"late_reading"]
-    reasons = sorted(dict(m.headers())["andon.dlq.reason"].decode() for m in refused)
-    assert reasons == sorted(reason for _, reason in HOSTILE)
+    got: dict[tuple[int, int], tuple[bytes, str]] = {}
     for msg in refused:
         headers = dict(msg.headers())
-        assert headers["andon.source.topic"] == topics[0].encode()
-        assert int(headers["andon.source.offset"]) >= 0 and headers["andon.dlq.hint"]
-        original = [raw for raw, _ in HOSTILE if raw[:4096] == msg.value() or raw == msg.value()]
-        assert original, "the DLQ keeps the original bytes (truncated only when oversized)"
+        assert headers["andon.source.topic"] == topics[0].encode() and headers["andon.dlq.hint"]
+        where = (int(headers["andon.source.partition"]), int(headers["andon.source.offset"]))
+        assert where not in got, f"dead-lettered twice: {where}"
+        got[where] = (msg.value(), headers["andon.dlq.reason"].decode())
+    assert sorted(got) == sorted(sent), "each hostile message, at the offset it was written at, and nothing else"
+    for where, (value, reason, kind) in sent.items():
+        raw, got_reason = got[where]
+        assert got_reason == reason, kind
+        assert raw == value or (reason == "oversized" and raw == value[:4096]), f"{kind}: the original bytes"
     events = read_topic({"bootstrap.servers": broker.bootstrap}, topics[2], idle_s=2)
-    live_ids = [json.loads(m.value())["event_id"] for m in events]
-    expected = set(events_of(clean / "events.jsonl"))
-    fault_summary(faults=f"{len(HOSTILE)} hostile messages", readings_in=f"{len(lines) + len(HOSTILE)} messages",
-                  events_expected=len(expected), events_applied=len(set(live_ids) & expected),
-                  duplicates=len(live_ids) - len(set(live_ids)), lost=len(expected - set(live_ids)),
-                  dead_lettered=len(refused))
-    assert set(live_ids) == expected
+    live_events = [json.loads(m.value()) for m in events]
+    live_ids = [e["event_id"] for e in live_events]
+    expected = events_of(clean / "events.jsonl")
+    reasons = sorted({reason for _, reason, _ in sent.values()})
+    fault_summary(faults=f"{len(KINDS)} kinds of hostile message", readings_in=f"{len(lines) + len(KINDS)} messages",
+                  events_expected=len(expected), events_applied=len(set(live_ids) & set(expected)),
+                  duplicates=len(live_ids) - len(set(live_ids)), lost=len(set(expected) - set(live_ids)),
+                  dead_lettered=len(refused), reasons="|".join(reasons))
+    assert {e["event_id"]: e for e in live_events} == expected  # ids and payloads
     for dataset in ("telemetry_agg", "shift_oee"):
         assert parquet_of(live, dataset).equals(parquet_of(clean, dataset)), dataset
