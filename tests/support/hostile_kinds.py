@@ -72,7 +72,7 @@ KINDS = [
     ("UTF-8 byte order mark", "malformed_json", _raw(b"\xef\xbb\xbf" + READING + b"}")),
     ("raw control character in a string", "malformed_json",
      _raw(b'{"site":"{site}","machine":"{machine}","ts":{ts},"signals":{"note":"a\x01b"}}')),
-    ("lone surrogate escape", "malformed_json",
+    ("lone surrogate escape", "invalid_utf8",
      _raw(b'{"site":"{site}","machine":"{machine}","ts":{ts},"signals":{"note":"\\ud800"}}')),
     ("Arrow magic then junk", "malformed_json", b"\xff\xff\xff\xff\x10\x00\x00\x00junkjunkjunk"),
     ("Arrow frame with damaged metadata", "malformed_json", _arrow_damaged),
