@@ -62,6 +62,14 @@ def _metric(port: int, name: str) -> float | None:
     return sum(values) if values else None
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
 def _start(cmd_args: list[str], env: dict, log_path):
     log = open(log_path, "w")
     return subprocess.Popen([sys.executable, "-m", "andon.cli", *cmd_args], cwd=ROOT, env={**os.environ, **env},
@@ -137,7 +145,9 @@ def test_telemetry_rides_out_a_broker_outage_without_restarting(kafka_only, smal
             broker.stop()
             outage_end = time.monotonic() + OUTAGE_S
             not_ready = broker_down = False
+            rss_at_stop, rss_peak = _rss_mb(proc.pid), 0.0
             while time.monotonic() < outage_end:
+                rss_peak = max(rss_peak, _rss_mb(proc.pid))
                 status, body = _get(metrics, "/readyz")
                 not_ready |= status == 503 and "kafka: not ready" in body
                 broker_down |= _metric(metrics, "andon_kafka_broker_up") == 0
@@ -163,8 +173,10 @@ def test_telemetry_rides_out_a_broker_outage_without_restarting(kafka_only, smal
     got = {e["event_id"]: e for e in events}
     fault_summary(faults=f"broker stopped {OUTAGE_S:g} s mid-run (data kept)", readings_in=_readings(lines),
                   events_expected=len(expected), events_applied=len(set(got) & set(expected)),
-                  duplicates=len(events) - len(got), lost=len(set(expected) - set(got)), flow_exit=rc)
+                  duplicates=len(events) - len(got), lost=len(set(expected) - set(got)), flow_exit=rc,
+                  rss_mb=f"{rss_at_stop:.0f}->{rss_peak:.0f} during the outage")
     assert not_ready and broker_down, "readiness and andon_kafka_broker_up reported the outage"
+    assert rss_peak - rss_at_stop < 150, f"memory grew from {rss_at_stop:.0f} to {rss_peak:.0f} MB while waiting"
     assert ready_again
     assert got == expected
     assert len(events) == len(got), "no event produced twice"
