@@ -11,7 +11,13 @@ import time
 
 from andon.connectors.kafka_health import add_broker_options
 from andon.errors import AndonError
-from andon.pipelines.runner import add_config_option, add_observability_options, add_run_options, config_paths
+from andon.pipelines.runner import (
+    add_config_option,
+    add_observability_options,
+    add_run_options,
+    apply_env_defaults,
+    config_paths,
+)
 
 log = logging.getLogger("andon.odoo_sync")
 
@@ -91,7 +97,7 @@ def run_odoo_sync(argv: list[str]) -> int:
     add_run_options(parser)
     add_broker_options(parser)
     add_observability_options(parser)
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     from andon.config import load_sites
     from andon.connectors.kafka_health import BROKER, wait_for_broker
     from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters

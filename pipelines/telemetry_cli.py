@@ -11,7 +11,13 @@ from pathlib import Path
 
 from andon.connectors.kafka_health import add_broker_options
 from andon.errors import AndonError
-from andon.pipelines.runner import add_config_option, add_observability_options, add_run_options, config_paths
+from andon.pipelines.runner import (
+    add_config_option,
+    add_observability_options,
+    add_run_options,
+    apply_env_defaults,
+    config_paths,
+)
 
 # The dataflow, its kernels (numba) and bytewax are imported when a command runs, not to print its --help.
 
@@ -61,7 +67,7 @@ def replay_main(argv: list[str]) -> int:
     parser.add_argument("--shards", type=int, default=4, help="state shards = Parquet files per period (default 4)")
     parser.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (default 10000)")
     add_run_options(parser)
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     from andon.config import example_site_path, load_sites
     from andon.pipelines.runner import Progress, execute
     from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow
@@ -121,7 +127,7 @@ def run_telemetry(argv: list[str]) -> int:
     add_run_options(parser)
     add_broker_options(parser)
     add_observability_options(parser)
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     from andon.config import load_sites
     from andon.connectors.kafka_health import BROKER, wait_for_broker
     from andon.pipelines.runner import execute, start_observability

@@ -127,10 +127,10 @@ def run_workorders(argv: list[str]) -> int:
     parser.add_argument("--once", action="store_true", help="poll once and exit")
     parser.add_argument("--states", default=",".join(RELEASED_STATES),
                         help=f"work order states that count as released (default {','.join(RELEASED_STATES)})")
-    from andon.pipelines.runner import add_observability_options, start_observability
+    from andon.pipelines.runner import add_observability_options, apply_env_defaults, start_observability
 
     add_observability_options(parser)
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     from confluent_kafka import Producer
 
     from andon.connectors.kafka import producer_config

@@ -19,9 +19,10 @@ def run(*args: str, env: dict | None = None, code: str | None = None) -> subproc
 
 @pytest.mark.parametrize("command", [["run", "telemetry"], ["run", "odoo-sync"], ["replay"]])
 def test_help_imports_neither_the_dataflow_nor_numba_nor_bytewax(command):
-    code = ("import sys\nfrom andon.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"  # noqa: UP031
+    argv = [*command, "--help"]
+    code = (f"import sys\nfrom andon.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in ('numba', 'bytewax', 'pyarrow', 'polars', 'andon.pipelines.telemetry',"
-            " 'andon.pipelines.odoo_sync') if m in sys.modules)\nprint('HEAVY', heavy)\n") % ([*command, "--help"],)
+            " 'andon.pipelines.odoo_sync') if m in sys.modules)\nprint('HEAVY', heavy)\n")
     proc = run(code=code)
     assert "--config" in proc.stdout and "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
 
@@ -36,6 +37,31 @@ def test_run_help_lists_the_dataflows():
 def test_version():
     proc = run("version")
     assert proc.returncode == 0 and proc.stdout.startswith(f"andon {__version__} (Python ")
+
+
+def test_every_run_option_reads_its_andon_variable(tmp_path):
+    from andon.pipelines.runner import apply_env_defaults
+
+    proc = run("run", "telemetry", "--config", str(example_site_path()), env={"ANDON_EOF_IDLE": "soon"})
+    assert proc.returncode == 2 and "ANDON_EOF_IDLE='soon' is not a valid value for --eof-idle" in proc.stderr
+    help_text = run("run", "telemetry", "--help").stdout
+    for name in ("ANDON_EOF_IDLE", "ANDON_OUT", "ANDON_SHARDS", "ANDON_BATCH_SIZE", "ANDON_BROKER_WAIT",
+                 "ANDON_METRICS_HOST", "ANDON_CONFIG"):
+        assert name in help_text.replace("\n", " ").replace("                       ", ""), name
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--eof-idle", type=float)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--log-format", choices=["json", "text"], default="text")
+    os.environ.update(ANDON_EOF_IDLE="2.5", ANDON_DRY_RUN="true", ANDON_LOG_FORMAT="json")
+    try:
+        args = apply_env_defaults(parser).parse_args([])
+        assert (args.eof_idle, args.dry_run, args.log_format) == (2.5, True, "json")
+        assert apply_env_defaults(parser).parse_args(["--eof-idle", "1"]).eof_idle == 1.0  # the option wins
+    finally:
+        for name in ("ANDON_EOF_IDLE", "ANDON_DRY_RUN", "ANDON_LOG_FORMAT"):
+            os.environ.pop(name)
 
 
 def test_andon_config_stands_for_config(tmp_path):
