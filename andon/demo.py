@@ -19,6 +19,7 @@ from pathlib import Path
 
 from andon.config import example_site_path, load_site
 from andon.errors import AndonError
+from andon.progressbar import ProgressLine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,19 +37,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-_last_line = [0.0]
-
-
-def _progress(text: str) -> None:
-    """A live line on a terminal; on a log (not a TTY), one line every 5 seconds."""
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r{text}   ")
-    elif time.monotonic() - _last_line[0] >= 5:
-        _last_line[0] = time.monotonic()
-        sys.stderr.write(text + "\n")
-    else:
-        return
-    sys.stderr.flush()
 
 
 class _Counter:
@@ -113,13 +101,13 @@ def main(argv: list[str]) -> int:
         out.mkdir(parents=True, exist_ok=True)
         with open(flow_log, "wb") as sink:
             flow = subprocess.Popen(flow_cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        while flow.poll() is None:
-            processed = _scrape(metrics_port)
-            elapsed = time.monotonic() - started
-            _progress(f"simulated {counter.sent:,} readings -> Kafka; dataflow processed {processed:,.0f}"
-                      f" ({elapsed:,.0f} s)")
-            time.sleep(0.5)
-        sys.stderr.write("\n")
+        with ProgressLine("demo") as bar:
+            while flow.poll() is None:
+                processed = _scrape(metrics_port)
+                elapsed = time.monotonic() - started
+                bar.update(processed, text=f"simulated {counter.sent:,} readings -> Kafka; dataflow processed "
+                                           f"{processed:,.0f} ({elapsed:,.0f} s)")
+                time.sleep(0.5)
         producer.join()
         log = flow_log.read_text(errors="replace")
         if errors:
@@ -180,12 +168,12 @@ def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
             with open(sync_log, "wb") as sink:
                 sync = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
             audit = out / "odoo-audit.jsonl"
-            while sync.poll() is None:
-                lines = audit.read_bytes().count(b"\n") if audit.exists() else 0
-                _progress(f"odoo-sync: {lines:,} audit lines, {odoo.stats()['calls']:,} Odoo calls "
-                          f"({time.monotonic() - started:,.0f} s)")
-                time.sleep(0.5)
-            sys.stderr.write("\n")
+            with ProgressLine("demo") as bar:
+                while sync.poll() is None:
+                    lines = audit.read_bytes().count(b"\n") if audit.exists() else 0
+                    bar.update(lines, text=f"odoo-sync: {lines:,} audit lines, {odoo.stats()['calls']:,} Odoo calls "
+                                           f"({time.monotonic() - started:,.0f} s)")
+                    time.sleep(0.5)
             log = sync_log.read_text(errors="replace")
             if sync.returncode != 0:
                 raise AndonError(f"odoo-sync exited with status {sync.returncode}:\n{log[-3000:]}")

@@ -234,28 +234,32 @@ def execute(flow, args) -> None:
 
 
 class Progress:
-    """A live progress line on stderr, fed by a callable that returns (count, label)."""
+    """Progress of a run on the shared display (a bar on a terminal, a plain line every 5 s on a log), fed by a
+    callable that returns (count, label) and polled every `interval_s`."""
 
-    def __init__(self, read, interval_s: float = 0.5, enabled: bool | None = None) -> None:
+    def __init__(self, read, interval_s: float = 0.5, enabled: bool = True) -> None:
+        from andon.progressbar import ProgressLine
+
         self.read = read
         self.interval_s = interval_s
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = enabled
+        self._bar = ProgressLine("replay")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._start = time.monotonic()
 
-    def _line(self) -> str:
+    def _update(self) -> None:
         count, label = self.read()
         elapsed = max(time.monotonic() - self._start, 1e-9)
-        return f"\r{label}: {count:,.0f} ({count / elapsed:,.0f}/s, {elapsed:,.1f} s)"
+        self._bar.update(count, text=f"{count:,.0f} {label} ({count / elapsed:,.0f}/s, {elapsed:,.1f} s)")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            sys.stderr.write(self._line())
-            sys.stderr.flush()
+            self._update()
 
     def __enter__(self) -> Progress:
         if self.enabled:
+            self._bar.__enter__()
             self._thread.start()
         return self
 
@@ -263,4 +267,5 @@ class Progress:
         self._stop.set()
         if self.enabled:
             self._thread.join()
-            sys.stderr.write(self._line() + "\n")
+            self._update()
+            self._bar.close()

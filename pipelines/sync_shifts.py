@@ -45,6 +45,7 @@ from andon.pipelines.reconcile_data import (
     shift_key,
     ts_ms,
 )
+from andon.progressbar import ProgressLine
 
 PRODUCTIVE, PERFORMANCE, QUALITY = "Fully Productive Time", "Reduced Speed", "Process Defect"
 
@@ -190,9 +191,6 @@ def apply_plan(client, plan: Plan, progress) -> int:
     return written
 
 
-def _progress(done: int, total: int) -> None:
-    sys.stderr.write(f"\rsync-shifts: {done}/{total} records written")
-    sys.stderr.flush()
 
 
 def main(argv: list[str]) -> int:
@@ -212,9 +210,9 @@ def main(argv: list[str]) -> int:
         if args.dry_run:
             print_plan(plan)
             return 0
-        written = apply_plan(client, plan, _progress) if plan.creates or plan.writes else 0
-    if written:
-        sys.stderr.write("\n")
+        if plan.creates or plan.writes:
+            with ProgressLine("sync-shifts", unit="records written") as bar:
+                apply_plan(client, plan, bar.update)
     print(f"sync-shifts: {plan.shifts} shifts, {len(plan.creates)} records created, {len(plan.writes)} updated, "
           f"{plan.unchanged} already right", file=sys.stderr)
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from andon.errors import SimulationError
+from andon.progressbar import ProgressLine
 from andon.simulator.simulation import Simulation
 
 
@@ -101,11 +102,12 @@ class KafkaSink:
 
 
 class Progress:
-    """A live progress line on stderr, redrawn at most four times a second."""
+    """Simulated time and messages sent, through the shared progress display (a bar on a terminal, plain lines on
+    a log), updated at most four times a second."""
 
     def __init__(self, sim: Simulation, stream: IO[str] | None = None) -> None:
         self.sim = sim
-        self.stream = stream or sys.stderr
+        self.bar = ProgressLine("simulate", stream=stream or sys.stderr).__enter__()
         self.started = time.monotonic()
         self.last_draw = 0.0
         self.lines = 0
@@ -121,14 +123,12 @@ class Progress:
         done = min(max(emit_ms - self.sim.start_ms, 0), self.sim.end_ms - self.sim.start_ms) / 1000
         total = (self.sim.end_ms - self.sim.start_ms) / 1000
         rate = self.lines / max(now - self.started, 1e-9)
-        self.stream.write(f"\rsimulate: {_hms(done)} of {_hms(total)} simulated ({100 * done / total:3.0f} %), "
-                          f"{self.lines:,} messages, {rate:,.0f}/s ")
-        self.stream.flush()
+        self.bar.update(done, total, text=f"{_hms(done)} of {_hms(total)} simulated ({100 * done / total:3.0f} %), "
+                                          f"{self.lines:,} messages, {rate:,.0f}/s")
 
     def finish(self) -> None:
         self.draw(self.sim.end_ms, time.monotonic())
-        self.stream.write("\n")
-        self.stream.flush()
+        self.bar.close()
 
 
 def _hms(seconds: float) -> str:
