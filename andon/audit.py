@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from andon.cli_env import apply_env_defaults
 from andon.errors import AndonError
 
 KEY_ENV = "ANDON_AUDIT_KEY"
@@ -228,7 +229,7 @@ def main(argv: list[str]) -> int:
     s.add_argument("path", nargs="?", default=DEFAULT_TRAIL)
     s.add_argument("--event", help="only this event id")
     s.add_argument("--last", type=int, default=20, help="how many records (default 20; 0 = all)")
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     key = audit_key()
     if args.command == "verify":
         report = verify(args.path, key, anchors=dict(args.anchor))

@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from andon.cli_env import apply_env_defaults
 from andon.events import EVENT_TYPES, SCHEMA_VERSION, json_schema
 
 TELEMETRY = "pipelines/telemetry"
@@ -187,7 +188,7 @@ def main(argv: list[str]) -> int:
                                      description="print the integration catalog: flows and event types")
     parser.add_argument("--format", choices=["markdown", "json"], default="markdown")
     parser.add_argument("--schemas", metavar="DIR", help="write one JSON Schema file per event type into DIR")
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     if args.format == "json":
         sys.stdout.write(json.dumps(catalog_json(), indent=2) + "\n")
     else:

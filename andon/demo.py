@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from andon.cli_env import apply_env_defaults
 from andon.config import example_site_path, load_site
 from andon.errors import AndonError
 from andon.progressbar import ProgressLine
@@ -75,7 +76,7 @@ def _scrape(port: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = apply_env_defaults(_parser()).parse_args(argv)
     from andon.connectors.broker import EmbeddedBroker, free_port, site_topics
     from andon.simulator import Simulation
 

@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 
+from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, example_site_path, load_site
 from andon.connectors.broker import ENGINES, EmbeddedBroker, site_topics
 from andon.errors import ConfigError, ResourceError
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
                         help="kafka only: keep the log directory here across runs (default: a temporary one)")
     parser.add_argument("--config", help="site TOML whose topics to create (default: the example plant)")
     parser.add_argument("--partitions", type=int, default=None, help="partitions per topic (default: from config)")
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     site = load_site(args.config or example_site_path())
     partitions = args.partitions or site.topics.partitions
     port = configured_port(site) if args.port is None else args.port

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from andon.cli_env import apply_env_defaults
 from andon.config import load_site
 from andon.errors import AndonError
 
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = apply_env_defaults(_parser()).parse_args(argv)
     site = load_site(args.config)
     if args.action == "list":
         entries = _entries(site, args.topic, args.idle)

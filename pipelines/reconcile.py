@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.errors import AndonError
 from andon.events import Event, EventError, decode_event, encode_event, iso_ms
@@ -168,7 +169,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events-idle", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--audit", default=DEFAULT_AUDIT,
                         help=f"odoo_sync's audit trail, to tell hand edits from andon's writes (default {DEFAULT_AUDIT})")
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     site = load_site(args.config)
     lo, hi = date_range(args.start, args.end)
     root = check_parquet_root(args.parquet)

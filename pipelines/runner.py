@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from andon.cli_env import apply_env_defaults  # noqa: F401 (the run commands' import)
 from andon.errors import AndonError
 
 
@@ -29,38 +30,6 @@ def add_config_option(parser: argparse.ArgumentParser, help_: str, *, required: 
     parser.add_argument("--config", action="append", default=None, required=required and not env,
                         metavar="PATH", help=help_)
     parser.set_defaults(_config_env=env)
-
-
-def apply_env_defaults(parser: argparse.ArgumentParser, prefix: str = "ANDON_") -> argparse.ArgumentParser:
-    """Every option of `parser` also reads ANDON_<OPTION> from the environment (--eof-idle: ANDON_EOF_IDLE), a
-    given option winning; its help says so. A value that does not convert is a usage error naming the variable."""
-    for action in parser._actions:
-        if not action.option_strings or action.dest in {"help", "config"} or action.help == argparse.SUPPRESS:
-            continue
-        name = prefix + action.dest.upper()
-        if not action.help:
-            action.help = f"(env {name})"
-        elif name not in action.help:
-            action.help = f"{action.help} (env {name})"
-        text = os.environ.get(name)
-        if text is None:
-            continue
-        try:
-            if action.nargs == 0:  # a flag
-                value = text.strip().lower() in {"1", "true", "yes", "on"}
-            elif isinstance(action, argparse._AppendAction):
-                value = [action.type(t) if action.type else t for t in text.split(os.pathsep) if t]
-            else:
-                value = action.type(text) if action.type else text
-        except (TypeError, ValueError) as exc:
-            raise RunError(f"{name}={text!r} is not a valid value for {action.option_strings[0]}: {exc}",
-                           hint=f"fix or unset {name}") from None
-        if action.choices is not None and value not in action.choices:
-            raise RunError(f"{name}={text!r}: choose one of {', '.join(map(str, action.choices))}",
-                           hint=f"fix or unset {name}")
-        action.default = value
-        action.required = False
-    return parser
 
 
 def config_paths(args) -> list[str] | None:

@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.connectors.odoo.masterdata import MARKER, m2o
 from andon.errors import AndonError
@@ -197,7 +198,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="andon sync-shifts", description=__doc__.splitlines()[0])
     add_range_arguments(parser, "site TOML (Odoo secrets from ANDON_ODOO_* variables)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
-    args = parser.parse_args(argv)
+    args = apply_env_defaults(parser).parse_args(argv)
     site = load_site(args.config)
     lo, hi = date_range(args.start, args.end)
     root = check_parquet_root(args.parquet)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, example_site_path, load_site
 from andon.errors import AndonError, SimulationError
 from andon.simulator.faults import FAULT_KINDS, parse_faults
@@ -96,7 +97,7 @@ def recent_start(site: SiteConfig, hours: float, now_ms: int | None = None) -> i
 
 
 def simulate(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = apply_env_defaults(build_parser()).parse_args(argv)
     if not args.out and not args.kafka:
         raise SimulationError("nowhere to write the telemetry", hint="pass --out FILE and/or --kafka HOST:PORT")
     if args.topic and not args.kafka:

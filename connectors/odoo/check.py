@@ -18,6 +18,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
+from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.connectors.odoo.errors import OdooAccessError, OdooAuthError, OdooError
 from andon.connectors.odoo.masterdata import ACTIVE_STATES, MasterData
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="report what the site needs from Odoo and does not find, with fixes")
     check.add_argument("--config", required=True, help="site TOML (Odoo secrets from ANDON_ODOO_PASSWORD / "
                        "ANDON_ODOO_API_KEY)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = apply_env_defaults(parser).parse_args(sys.argv[1:] if argv is None else argv)
     site = load_site(args.config)
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")

@@ -71,3 +71,16 @@ def test_andon_config_stands_for_config(tmp_path):
     assert proc.returncode == 3 and "no Kafka broker answered at 127.0.0.1:1" in proc.stderr, proc.stderr
     missing = run("run", "telemetry", "--out", str(tmp_path), env={"ANDON_CONFIG": ""})
     assert missing.returncode == 2 and "--config" in missing.stderr
+
+
+def test_every_command_reads_andon_variables_for_its_options(tmp_path):
+    """`andon simulate` (its own parser) and `andon dlq list` (a subcommand) read ANDON_<OPTION> too."""
+    out = tmp_path / "t.jsonl"
+    proc = run("simulate", env={"ANDON_MACHINES": "2", "ANDON_HOURS": "0.01", "ANDON_OUT": str(out)})
+    assert proc.returncode == 0, proc.stderr
+    assert len({line.split(b'"machine":"')[1].split(b'"')[0] for line in out.read_bytes().splitlines()}) == 2
+    assert "(env ANDON_MACHINES)" in run("simulate", "--help").stdout.replace("\n", " ").replace("  ", "")
+    assert "env ANDON_" in run("dlq", "list", "--help").stdout
+    from andon.cli_env import RESERVED
+
+    assert "KAFKA_BOOTSTRAP_SERVERS" in RESERVED  # the site config's variables keep their meaning
