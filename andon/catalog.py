@@ -65,6 +65,9 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("operation.finished", "A machine finished an operation (entered setup after running).",
                  "production planning", (TELEMETRY, MES), (ODOO_SYNC,), IDEMPOTENT,
                  "mrp.workorder.button_finish"),
+    CatalogEntry("operation.progress", "The running operation's parts and rejects so far (absolute), per window "
+                 "with counts.", "production planning", (TELEMETRY,), (ODOO_SYNC,), IDEMPOTENT,
+                 "mrp.workorder.qty_producing at the posting cadence (starts a ready order at its first part)"),
     CatalogEntry("workorder.released", "Odoo released a work order (ready to start) for MES.",
                  "production planning", (WORKORDERS,), ("MES", "machine orchestration"),
                  "replay freely: keyed by work order id and write_date", "read only (source)"),

@@ -108,9 +108,21 @@ class OperationStarted(msgspec.Struct, kw_only=True):
 
 
 class OperationFinished(msgspec.Struct, kw_only=True):
-    quantity: int
+    quantity: int  # parts counted in the operation (work-order run), rejects included
     operation: str | None = None
     lot: str | None = None
+    rejects: int = 0  # of `quantity`; good parts = quantity - rejects
+    since: str | None = None  # when the operation's counting began (the previous finish, or the first reading)
+    first_part_at: str | None = None  # its first counted part
+
+
+class OperationProgress(msgspec.Struct, kw_only=True):
+    """The running operation's counts so far, at the end of a window in which they changed (absolute)."""
+
+    quantity: int  # parts counted since `since`, rejects included, across shifts and counter resets
+    rejects: int
+    since: str  # when this operation's counting began: the previous operation's finish, or the first reading
+    first_part_at: str | None = None
 
 
 class WorkorderReleased(msgspec.Struct, kw_only=True):
@@ -134,6 +146,7 @@ EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     "maintenance.requested": MaintenanceRequested,
     "operation.started": OperationStarted,
     "operation.finished": OperationFinished,
+    "operation.progress": OperationProgress,
     "workorder.released": WorkorderReleased,
 }
 

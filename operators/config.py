@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Version of the ShardState layout; bump when arrays are added, removed or change meaning.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: per-operation counts in s_i (SI_OP_*)
 
 #: Dtypes the kernels are compiled for (the public wrappers convert to these).
 TS_DTYPE = np.int64

@@ -18,6 +18,7 @@ from andon.events import (
     Event,
     MaintenanceRequested,
     OperationFinished,
+    OperationProgress,
     OperationStarted,
     QualityHoldRaised,
     ScrapRecorded,
@@ -119,7 +120,7 @@ def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) ->
 def state_events(ev: np.ndarray, infos: Sequence[MachineInfo]) -> list[Event]:
     """Events from state-kernel records (layout.K_* kinds)."""
     out: list[Event] = []
-    for kind, m, occ, det, a, b in ev.tolist():
+    for kind, m, occ, det, a, b, c, d in ev.tolist():
         info = infos[m]
         if kind == L.K_STATE:
             out.append(_event("machine.state_changed", info, occ, det, StateChanged(
@@ -134,14 +135,20 @@ def state_events(ev: np.ndarray, infos: Sequence[MachineInfo]) -> list[Event]:
         elif kind == L.K_OP_START:
             out.append(_event("operation.started", info, occ, det, OperationStarted(), "changeover"))
         elif kind == L.K_OP_FINISH:
-            out.append(_event("operation.finished", info, occ, det, OperationFinished(quantity=a), "changeover"))
+            out.append(_event("operation.finished", info, occ, det, OperationFinished(
+                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
+                "changeover"))
+        elif kind == L.K_OP_PROGRESS:
+            out.append(_event("operation.progress", info, occ, det, OperationProgress(
+                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
+                "progress"))
     return out
 
 
 def rule_events(ev: np.ndarray, evx: np.ndarray, infos: Sequence[MachineInfo], window_ms_of_site) -> list[Event]:
     """Events from rule-kernel records: SPC holds and maintenance requests."""
     out: list[Event] = []
-    for (kind, m, occ, det, a, b), x in zip(ev.tolist(), evx.tolist(), strict=True):
+    for (kind, m, occ, det, a, b, *_), x in zip(ev.tolist(), evx.tolist(), strict=True):
         info = infos[m]
         if kind == L.K_SPC:
             signal, rule, lower, upper, center, n = info.spc[a]

@@ -29,7 +29,9 @@ from andon.simulator.truth import (
     MachineTally,
     calendar_truth,
     expected_downtimes,
+    intervals,
     machine_truth,
+    operation_bounds,
     shift_window,
 )
 
@@ -131,7 +133,10 @@ class Simulation:
     def _run(self, encode: bool) -> Iterator[tuple]:
         streams = [MachineStream(p, self.site.site.id, self.seed) for p in self.plans]
         windows = [shift_window(s, self.start_ms, self.end_ms) for s in self.shifts]
-        tallies = [MachineTally([0] * len(windows), [0] * len(windows)) for _ in self.plans]
+        tallies = [MachineTally([0] * len(windows), [0] * len(windows),
+                                [{**op, "parts": 0, "rejects": 0, "first_part_ms": None} for op in operation_bounds(
+                                    intervals(p, self.start_ms, self.end_ms, self.threshold_s))])
+                   for p in self.plans]
         faults = FaultTally(counts=dict.fromkeys(FAULT_KINDS, 0),
                             malformed_by_kind={})
         lines_out = 0
@@ -221,6 +226,17 @@ def _tally(tally: MachineTally, ts: np.ndarray, parts: np.ndarray, rejects: np.n
         a, b = np.searchsorted(ts, [w0, w1], side="left")
         tally.parts[i] += int(part_cum[b] - part_cum[a])
         tally.rejects[i] += int(reject_cum[b] - reject_cum[a])
+    for op in tally.operations:  # a reading shows the parts made up to it: (since, finish] is the operation's
+        a, b = np.searchsorted(ts, [op["since_ms"], op["finish_ms"] if op["finish_ms"] is not None else 2**62],
+                               side="right")
+        if b <= a:
+            continue
+        op["parts"] += int(part_cum[b] - part_cum[a])
+        op["rejects"] += int(reject_cum[b] - reject_cum[a])
+        if op["first_part_ms"] is None:
+            made = np.flatnonzero(parts[a:b])
+            if made.size:
+                op["first_part_ms"] = int(ts[a + made[0]])
 
 
 def _tally_faults(faults: FaultTally, ops: list, machine: str, ts: np.ndarray) -> None:

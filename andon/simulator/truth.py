@@ -10,7 +10,7 @@ from andon.shifts import Shift
 from andon.simulator.plan import BREAKDOWN, MATERIAL, PLANNED, SETUP, STOPPED, MachinePlan
 from andon.states import DOWNTIME_REASON, STATE_NAMES, MachineState
 
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2  # 2: per-operation truth (`operations` per machine)
 REASON_STATES = (BREAKDOWN, SETUP, MATERIAL)  # downtime from their first reading: the reason is known
 
 
@@ -39,12 +39,32 @@ def intervals(plan: MachinePlan, start_ms: int, end_ms: int, microstop_threshold
     return out
 
 
+def operation_bounds(ivals: list[dict]) -> list[dict]:
+    """The machine's operations (work-order runs), as andon must find them: an operation ends where a setup
+    begins after the machine ran, and the next one counts from there; it starts (in Odoo's sense) at its first
+    running instant after that setup. The first operation counts from the first reading and has no start of its
+    own (the order was running when the trace began); the last has no finish."""
+    ops = [{"since_ms": ivals[0]["start_ms"] if ivals else 0, "start_ms": None, "finish_ms": None}]
+    ran = False
+    for iv in ivals:
+        if iv["state"] == "setup" and ran:
+            ops[-1]["finish_ms"] = iv["start_ms"]
+            ops.append({"since_ms": iv["start_ms"], "start_ms": None, "finish_ms": None})
+            ran = False
+        elif iv["state"] == "running":
+            if not ran and len(ops) > 1 and ops[-1]["start_ms"] is None:
+                ops[-1]["start_ms"] = iv["start_ms"]
+            ran = True
+    return ops
+
+
 @dataclass(slots=True)
 class MachineTally:
-    """Counter increments per shift and readings seen, filled chunk by chunk."""
+    """Counter increments per shift and per operation and readings seen, filled chunk by chunk."""
 
     parts: list[int]
     rejects: list[int]
+    operations: list[dict] = field(default_factory=list)  # operation_bounds + parts, rejects, first_part_ms
     readings: int = 0
     first_values: tuple[int, int] | None = None
     last_values: tuple[int, int] | None = None
@@ -146,6 +166,7 @@ def machine_truth(plan: MachinePlan, tally: MachineTally, shifts: list[Shift], *
         "quality_episodes": [{"start_ms": grid.ts(a), "end_ms": grid.ts(min(b, grid.n - 1)), "reject_p": p}
                              for a, b, p in plan.quality_episodes],
         "intervals": ivals,
+        "operations": [{**op, "good": op["parts"] - op["rejects"]} for op in tally.operations],
         "shifts": [shift_summary(s, start_ms, end_ms, ivals, tally.parts[i], tally.rejects[i], ideal,
                                  threshold_s, policy) for i, s in enumerate(shifts)],
     }

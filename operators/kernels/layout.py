@@ -107,8 +107,13 @@ SI_DECLARED = 7  # current stop declared downtime
 SI_EFF = 8  # downtime start of the declared stop (its first planned-production instant)
 SI_AFTER_SETUP = 9
 SI_RAN = 10  # ran since the last setup
-SI_OP_QTY = 11
-N_SI = 12
+SI_OP_QTY = 11  # parts counted in the current operation (work-order run), across shifts and counter resets
+SI_OP_REJ = 12  # rejects counted in it
+SI_OP_SINCE = 13  # when its counting began: the previous operation's finish, or the machine's first reading
+SI_OP_FIRST = 14  # ts of its first counted part, NONE before
+SI_OP_WIN = 15  # window index (ts // window) of the machine's last in-order reading
+SI_OP_DIRTY = 16  # counts changed since the last progress record
+N_SI = 17
 
 # ---- shift slots sh[L, SHIFT_SLOTS, N_SH]; durations in ms
 SH_START = 0
@@ -155,13 +160,16 @@ EV_OCC = 2
 EV_DET = 3
 EV_A = 4
 EV_B = 5
-N_EV = 6
+EV_C = 6
+EV_D = 7
+N_EV = 8
 
 K_STATE = 1  # a = from, b = to
 K_DT_START = 2  # a = state
 K_DT_END = 3  # a = state, b = started_at
 K_OP_START = 4
-K_OP_FINISH = 5  # a = quantity
+K_OP_FINISH = 5  # a = parts, b = rejects, c = since, d = first part ts (operation counts, layout SI_OP_*)
+K_OP_PROGRESS = 10  # same as K_OP_FINISH, for the running operation at the end of a window with counts
 K_SPC = 6  # a = rule index, b = violated side/limit (0 lower, 1 upper, 2 run), x = value
 K_ALARM = 7  # a = alarm code
 K_CYCLES = 8  # a = multiple reached

@@ -19,6 +19,7 @@ from andon.operators.kernels.layout import (
     K_DT_END,
     K_DT_START,
     K_OP_FINISH,
+    K_OP_PROGRESS,
     K_OP_START,
     K_STATE,
     MODE_CODE,
@@ -40,6 +41,7 @@ from andon.operators.kernels.layout import (
     PI_RUN_SIG,
     PI_SITE,
     PI_STATE_MODE,
+    PI_WINDOW_MS,
     PI_UNMAPPED,
     PLANNED_STOP,
     RUNNING,
@@ -60,7 +62,12 @@ from andon.operators.kernels.layout import (
     SI_DECLARED,
     SI_EFF,
     SI_LAST_TS,
+    SI_OP_DIRTY,
+    SI_OP_FIRST,
     SI_OP_QTY,
+    SI_OP_REJ,
+    SI_OP_SINCE,
+    SI_OP_WIN,
     SI_RAN,
     SI_RAW,
     SO_DETECTED,
@@ -122,7 +129,19 @@ def _emit(ev, ne, kind, m, occ, det, a, b):
     ev[ne, 3] = det
     ev[ne, 4] = a
     ev[ne, 5] = b
+    ev[ne, 6] = 0
+    ev[ne, 7] = 0
     return ne + 1
+
+
+@njit(cache=True)
+def _emit_op(ev, ne, kind, m, occ, det, s_i):
+    """An operation record (finish or progress) with the operation's counts, since and first part."""
+    ne = _emit(ev, ne, kind, m, occ, det, s_i[m, SI_OP_QTY], s_i[m, SI_OP_REJ])
+    ev[ne - 1, 6] = s_i[m, SI_OP_SINCE]
+    ev[ne - 1, 7] = s_i[m, SI_OP_FIRST]
+    s_i[m, SI_OP_DIRTY] = 0
+    return ne
 
 
 @njit(cache=True)
@@ -241,15 +260,17 @@ def _enter(m, new, at, det, s_i, ev, ne):
     s_i[m, SI_CAND_SINCE] = at
     s_i[m, SI_DECLARED] = 0
     if new == SETUP and old != SETUP:
-        if s_i[m, SI_RAN] != 0:
-            ne = _emit(ev, ne, K_OP_FINISH, m, at, det, s_i[m, SI_OP_QTY], 0)
+        if s_i[m, SI_RAN] != 0:  # the operation ends where the setup begins; the next one counts from here
+            ne = _emit_op(ev, ne, K_OP_FINISH, m, at, det, s_i)
             s_i[m, SI_OP_QTY] = 0
+            s_i[m, SI_OP_REJ] = 0
+            s_i[m, SI_OP_SINCE] = at
+            s_i[m, SI_OP_FIRST] = NONE
         s_i[m, SI_RAN] = 0
         s_i[m, SI_AFTER_SETUP] = 1
     elif new == RUNNING:
-        if s_i[m, SI_AFTER_SETUP] != 0:
+        if s_i[m, SI_AFTER_SETUP] != 0:  # counts since the finish stay: parts made while the start was pending
             ne = _emit(ev, ne, K_OP_START, m, at, det, 0, 0)
-            s_i[m, SI_OP_QTY] = 0
             s_i[m, SI_AFTER_SETUP] = 0
         s_i[m, SI_RAN] = 1
     return ne
@@ -294,6 +315,18 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
             r = raw_inferred(values[i, a] if a >= 0 else np.nan, values[i, rs] if rs >= 0 else np.nan,
                              p_f[pm, PF_RUN_ABOVE], p_f[pm, PF_HYST], r)
         s_i[m, SI_RAW] = r
+        w = t // p_i[pm, PI_WINDOW_MS]
+        if last == NONE:
+            s_i[m, SI_OP_QTY] = 0
+            s_i[m, SI_OP_REJ] = 0
+            s_i[m, SI_OP_SINCE] = t
+            s_i[m, SI_OP_FIRST] = NONE
+            s_i[m, SI_OP_DIRTY] = 0
+            s_i[m, SI_OP_WIN] = w
+        elif w != s_i[m, SI_OP_WIN]:  # the operation's counts as of the end of the last reading's window
+            if s_i[m, SI_OP_DIRTY] != 0:
+                ne = _emit_op(ev, ne, K_OP_PROGRESS, m, (s_i[m, SI_OP_WIN] + 1) * p_i[pm, PI_WINDOW_MS], t, s_i)
+            s_i[m, SI_OP_WIN] = w
         if last == NONE:
             s_i[m, SI_CUR] = UNKNOWN
             s_i[m, SI_CUR_SINCE] = t
@@ -347,7 +380,12 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
                 c_slot_m = m
             sh_cnt[m, c_slot, 0] += d_parts[i]
             sh_cnt[m, c_slot, 1] += d_rej[i]
-        s_i[m, SI_OP_QTY] += d_parts[i]
+        if d_parts[i] != 0 or d_rej[i] != 0:
+            s_i[m, SI_OP_QTY] += d_parts[i]
+            s_i[m, SI_OP_REJ] += d_rej[i]
+            s_i[m, SI_OP_DIRTY] = 1
+            if d_parts[i] > 0 and s_i[m, SI_OP_FIRST] == NONE:
+                s_i[m, SI_OP_FIRST] = t
         settled = t_known
         cur = s_i[m, SI_CUR]
         if cur == STOPPED and s_i[m, SI_DECLARED] == 0:
@@ -383,6 +421,8 @@ def _states_flush(machines, p_i, prof, site_seg_lo, site_seg_hi, seg_start, seg_
         hi = site_seg_hi[site]
         s_i[m, SI_CAND] = s_i[m, SI_CUR]
         ne = _declare(m, pm, last, last, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
+        if s_i[m, SI_OP_DIRTY] != 0:  # end of input: the running operation's counts so far
+            ne = _emit_op(ev, ne, K_OP_PROGRESS, m, (s_i[m, SI_OP_WIN] + 1) * p_i[pm, PI_WINDOW_MS], last, s_i)
         nso = _account(m, s_i[m, SI_ACC_TS], last, s_i[m, SI_CUR], s_i[m, SI_DECLARED] != 0, last, seg_start,
                        seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so, nso)
         s_i[m, SI_ACC_TS] = last
@@ -410,7 +450,7 @@ def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, st
 def flush_states(machines, params, calendar, state):
     """End of input: settle every machine's timeline up to its last reading and close all its shift slots."""
     n_cal = calendar["seg_start"].shape[0] + 1
-    ev, so = _buffers(2 * machines.shape[0] + 2, machines.shape[0] * (state["sh_key"].shape[1] + n_cal) + 1)
+    ev, so = _buffers(3 * machines.shape[0] + 2, machines.shape[0] * (state["sh_key"].shape[1] + n_cal) + 1)
     ne, nso = _states_flush(machines, params["p_i"], params["prof"], calendar["site_seg_lo"], calendar["site_seg_hi"],
                             calendar["seg_start"], calendar["seg_end"], calendar["seg_key"], calendar["seg_kend"],
                             state["s_i"], state["sh_key"], state["sh_cnt"], state["sh_dur"], ev, so)

@@ -32,8 +32,9 @@ def summarize(ev) -> tuple:
         key = (d["state"],)
     elif t == "machine.downtime_ended":
         key = (d["state"], parse_iso_ms(d["started_at"]))
-    elif t == "operation.finished":
-        key = (d["quantity"],)
+    elif t in ("operation.finished", "operation.progress"):
+        key = (d["quantity"], d["rejects"], parse_iso_ms(d["since"]),
+               None if d["first_part_at"] is None else parse_iso_ms(d["first_part_at"]))
     elif t == "operation.started":
         key = ()
     elif t == "production.count_reported":

@@ -201,3 +201,32 @@ def test_shard_state_memory_is_bounded():
     assert proc.snapshot().nbytes == size
     assert all(a.shape[0] == 1 for a in proc.snapshot().arrays.values())
     assert np.array_equal(proc.snapshot().machines, [0])
+
+
+def test_operation_counts_span_a_shift_change_and_a_counter_reset():
+    """One run of 900 s over the 09:10 shift change with a counter reset at 400 s, a setup, a second run: the
+    finished operation holds exactly its parts and rejects; progress records are its running totals."""
+    def parts(k):  # a power cycle at 400 s; nothing made during the setup (900 to 960 s)
+        return k if k < 400 else (k - 400 if k < 900 else 499 + max(0, k - 960))
+
+    def rejects(k):
+        return min(k, 899) // 10 + max(0, k - 960) // 10
+
+    seq = [1] * 900 + [4] * 60 + [1] * 40
+    rows = [(0, T0 + k * 1000, {"state": float(s), "parts": float(parts(k)), "rejects": float(rejects(k))})
+            for k, s in enumerate(seq)]
+    events, shifts, *_ = run(rows)
+    (fin,), (start,) = of(events, "operation.finished"), of(events, "operation.started")
+    assert (fin.data["quantity"], fin.data["rejects"]) == (399 + 499, 899 // 10)
+    assert parse_iso_ms(fin.data["since"]) == T0 and parse_iso_ms(fin.data["first_part_at"]) == T0 + 1000
+    assert parse_iso_ms(fin.occurred_at) == T0 + 900_000 and parse_iso_ms(start.occurred_at) == T0 + 960_000
+    assert len({s["shift_id"] for s in shifts}) == 2, "the run crossed a shift change"
+    progress = of(events, "operation.progress")
+    first = [p for p in progress if parse_iso_ms(p.data["since"]) == T0]
+    second = [p for p in progress if parse_iso_ms(p.data["since"]) == T0 + 900_000]
+    assert first and second and len(first) + len(second) == len(progress)
+    assert [p.data["quantity"] for p in first] == sorted(p.data["quantity"] for p in first)
+    assert first[-1].data["quantity"] == fin.data["quantity"] and first[-1].data["rejects"] == fin.data["rejects"]
+    assert all(parse_iso_ms(p.occurred_at) % 10_000 == 0 for p in progress), "at window ends"
+    assert (second[-1].data["quantity"], second[-1].data["rejects"]) == (39, 3)
+    assert parse_iso_ms(second[0].data["first_part_at"]) == T0 + 961_000

@@ -115,3 +115,22 @@ def test_faulted_trace_gives_the_same_business_results():
     assert sorted(map(key, downtimes(events))) == sorted(map(key, downtimes(clean_events)))
     counts = sorted((r["machine"], r["shift_id"], r["total_count"], r["reject_count"]) for r in shifts)
     assert counts == sorted((r["machine"], r["shift_id"], r["total_count"], r["reject_count"]) for r in clean_shifts)
+
+
+def test_operation_counts_equal_the_truth_per_work_order_run(eight_hours):
+    """Every finished operation's parts and rejects are exact; the running one's last progress is exact too."""
+    truth, events, _, _, _ = eight_hours
+    compared = 0
+    for machine, mt in truth["per_machine"].items():
+        finished = [e for e in events if e.machine == machine and e.type == "operation.finished"]
+        progress = [e for e in events if e.machine == machine and e.type == "operation.progress"]
+        ops = mt["operations"]
+        assert len(finished) == len(ops) - 1, machine
+        for e, want in zip(finished, ops, strict=False):
+            assert (e.data["quantity"], e.data["rejects"]) == (want["parts"], want["rejects"]), (machine, want)
+            assert abs(parse_iso_ms(e.occurred_at) - want["finish_ms"]) <= DWELL_MS
+            assert abs(parse_iso_ms(e.data["since"]) - want["since_ms"]) <= DWELL_MS
+            compared += 1
+        last = max(progress, key=lambda e: parse_iso_ms(e.occurred_at))
+        assert (last.data["quantity"], last.data["rejects"]) == (ops[-1]["parts"], ops[-1]["rejects"]), machine
+    assert compared >= 20, "the trace has changeovers"

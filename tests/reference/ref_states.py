@@ -77,6 +77,11 @@ class _Machine:
     after_setup: bool = False
     ran: bool = False
     op_qty: int = 0
+    op_rej: int = 0
+    op_since: int = 0
+    op_first: int | None = None
+    op_win: int = 0
+    op_dirty: bool = False
     intervals: list = field(default_factory=list)  # (state, start, end, declared)
     reading_shifts: dict = field(default_factory=dict)  # shift_id -> [parts, rejects]
 
@@ -85,6 +90,7 @@ def reference_states(site: SiteConfig, registry: Registry, rows, increments: dic
     p = site.processing
     dwell, thr = round(p.min_dwell_s * 1000), round(p.microstop_threshold_s * 1000)
     offline = round(p.offline_after_s * 1000)
+    window = round(p.window_s * 1000)
     cal = Calendar(site)
     machines: dict[int, _Machine] = {}
     events: list[tuple] = []
@@ -116,13 +122,13 @@ def reference_states(site: SiteConfig, registry: Registry, rows, increments: dic
         old, st.cur, st.since, st.cand, st.cand_since, st.declared = st.cur, new, at, new, at, False
         if new == S.SETUP and old != S.SETUP:
             if st.ran:
-                emit("operation.finished", m, at, det, (st.op_qty,))
-                st.op_qty = 0
+                emit("operation.finished", m, at, det, (st.op_qty, st.op_rej, st.op_since, st.op_first))
+                st.op_qty, st.op_rej, st.op_since, st.op_first, st.op_dirty = 0, 0, at, None, False
             st.ran, st.after_setup = False, True
         elif new == S.RUNNING:
             if st.after_setup:
                 emit("operation.started", m, at, det)
-                st.op_qty, st.after_setup = 0, False
+                st.after_setup = False
             st.ran = True
 
     for idx, (m, t, sig) in enumerate(rows):
@@ -131,6 +137,14 @@ def reference_states(site: SiteConfig, registry: Registry, rows, increments: dic
             continue
         r = raw_state(site.class_of(registry.keys[m][1]), sig, st.raw)
         st.raw = r
+        if st.last is None:
+            st.op_since, st.op_win = t, t // window
+        elif t // window != st.op_win:
+            if st.op_dirty:
+                emit("operation.progress", m, (st.op_win + 1) * window, t,
+                     (st.op_qty, st.op_rej, st.op_since, st.op_first))
+                st.op_dirty = False
+            st.op_win = t // window
         if st.last is None:
             st.cur, st.since, st.cand, st.cand_since = S.UNKNOWN, t, S.UNKNOWN, t
         elif t - st.last > offline:
@@ -156,12 +170,18 @@ def reference_states(site: SiteConfig, registry: Registry, rows, increments: dic
             acc = st.reading_shifts.setdefault(shift.shift_id, [0, 0, shift])
             acc[0] += parts
             acc[1] += rejects
-        st.op_qty += parts
+        if parts or rejects:
+            st.op_qty, st.op_rej, st.op_dirty = st.op_qty + parts, st.op_rej + rejects, True
+            if parts > 0 and st.op_first is None:
+                st.op_first = t
     for m, st in machines.items():
         if st.last is None:
             continue
         st.cand = st.cur
         declare(m, st, st.last, st.last)
+        if st.op_dirty:
+            emit("operation.progress", m, (st.op_win + 1) * window, st.last,
+                 (st.op_qty, st.op_rej, st.op_since, st.op_first))
         st.intervals.append((st.cur, st.since, st.last, st.declared))
     latest: dict[int, int] = {}
     for m, t, _ in rows:
