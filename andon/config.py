@@ -97,6 +97,20 @@ class KafkaSettings(_Model):
         return conf
 
 
+class PostingSettings(_Model):
+    """What odoo_sync posts to Odoo and how often (`[odoo.posting]`, docs/odoo-sync.md). Telemetry and Parquet
+    keep every window; only what reaches Odoo is coalesced, and totals stay exact."""
+
+    #: Work-order quantities (`qty_producing`) at most once per this many seconds of event time per order, and
+    #: always at the order's first counted part, at every shift end and at its finish; 0 = every window.
+    quantity_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 900
+    #: Scrap: one validated stock.scrap per work order per this many seconds with rejects, and at its finish.
+    scrap_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 3600
+    #: "per_work_order": rejects reach Odoo aggregated from the operation counts (the default);
+    #: "per_event": one stock.scrap per production.scrap_recorded event (every window with rejects).
+    scrap: Literal["per_work_order", "per_event"] = "per_work_order"
+
+
 class OdooSettings(_Model):
     url: str = "http://127.0.0.1:8069"
     database: str = "andon"
@@ -107,6 +121,7 @@ class OdooSettings(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     rate_limit_per_s: Annotated[float, Field(gt=0)] = 50.0
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    posting: PostingSettings = Field(default_factory=PostingSettings)
 
 
 class Thresholds(_Model):

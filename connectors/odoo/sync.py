@@ -48,6 +48,7 @@ from andon.connectors.odoo.metrics import CIRCUIT_OPEN, EVENTS, HELD_SECONDS, HO
 from andon.events import EventError
 from andon.messages import OutMessage
 from andon.progress import PROGRESS
+from andon.shifts import ShiftSchedule
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class OdooSync:
         self._pool: list = []
         self.counters: defaultdict[str, int] = defaultdict(int)
         self._client_seen: dict[str, int] = {}
+        self.posting = site.odoo.posting
+        self._schedule = ShiftSchedule.from_site(site)
         self.handlers = handlers(self)
 
     # -- entry point -------------------------------------------------------------------------------------
@@ -125,6 +128,20 @@ class OdooSync:
         for kind, outcome in final.values():
             EVENTS.labels(kind, outcome).inc()
         self._count_client_metrics()
+        return batch.result
+
+    def flush(self) -> SyncResult:
+        """End of input: post what the posting settings held back (coalesced quantities and rejects)."""
+        batch = Batch(SyncResult())
+
+        def post() -> None:
+            for handler in self.handlers:
+                flush = getattr(handler, "flush", None)
+                if flush is not None:
+                    flush(batch)
+
+        self._hold_while_unavailable(post, batch.result)
+        self.audit.append(batch.result.audit)
         return batch.result
 
     def _count_client_metrics(self) -> None:
@@ -197,6 +214,10 @@ class OdooSync:
             return None
 
     # -- what handlers share (the `Writer` protocol) -----------------------------------------------------
+    def shift_ends(self, after_ms: int, until_ms: int) -> bool:
+        """Does a shift of the site end in (after_ms, until_ms]?"""
+        return any(after_ms < s.end_ms <= until_ms for s in self._schedule.shifts_between(after_ms, until_ms + 1))
+
     def guard(self, batch: Batch, i: int, it: Inbound, fn: Callable[[], None]) -> None:
         """Run one event's work; a permanent refusal (ours or Odoo's) dead-letters just this event."""
         try:

@@ -167,6 +167,11 @@ class _ApplyLogic(StatefulBatchLogic):
             out.extend(dead_letter(it, refusal, dlq) for it, refusal in result.dead)
         return out, StatefulBatchLogic.RETAIN
 
+    def on_eof(self):
+        result = self.sync.flush()
+        dlq = self.cfg.site.topics.events_dlq
+        return [dead_letter(it, refusal, dlq) for it, refusal in result.dead], StatefulBatchLogic.RETAIN
+
     def snapshot(self):
         return {"version": SNAPSHOT_VERSION}
 

@@ -229,3 +229,10 @@ def outcomes(result) -> list[tuple[str, str]]:
     for r in result.audit:
         final[r.event_id] = (r.type, r.outcome)
     return list(final.values())
+
+
+def with_posting(site, **posting):
+    """`site` with other `[odoo.posting]` settings."""
+    from andon.config import PostingSettings
+
+    return site.model_copy(update={"odoo": site.odoo.model_copy(update={"posting": PostingSettings(**posting)})})

@@ -50,9 +50,9 @@ def file_names(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
 
 
-def site_config(tmp_path, broker, tag: str):
-    """The example site with its own topics, so each test run starts from empty topics."""
-    text = example_site_path().read_text()
+def site_config(tmp_path, broker, tag: str, extra: str = ""):
+    """The example site with its own topics, so each test run starts from empty topics; `extra` TOML appended."""
+    text = example_site_path().read_text() + ("\n" + extra if extra else "")
     for name in ("andon.telemetry.dlq.v1", "andon.telemetry.v1", "andon.events.dlq.v1", "andon.events.v1",
                  "andon.workorders.v1"):
         text = text.replace(f'"{name}"', f'"{tag}.{name}"')

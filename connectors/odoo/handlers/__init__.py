@@ -17,8 +17,11 @@ from andon.connectors.odoo.handlers.scrap import ScrapHandler
 
 def handlers(w: Writer) -> list[Handler]:
     """The handlers in the order they apply a segment's events."""
-    return [QualityAlertHandler(w), ProductivityHandler(w), ScrapHandler(w), MaintenanceHandler(w),
-            QuantityHandler(w), OperationHandler(w)]
+    operations = OperationHandler(w)
+    quantities = QuantityHandler(w, operations)
+    operations.finished_hooks.append(quantities.forget)
+    return [QualityAlertHandler(w), ProductivityHandler(w), ScrapHandler(w), MaintenanceHandler(w), quantities,
+            operations]
 
 
 __all__ = ["Handler", "MaintenanceHandler", "OperationHandler", "ProductivityHandler", "QualityAlertHandler",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from andon.config import PostingSettings
 from andon.connectors.odoo.errors import OdooError
 from andon.connectors.odoo.journal import AuditRecord
 from andon.connectors.odoo.masterdata import MasterData
@@ -96,6 +97,9 @@ class Writer(Protocol):
     chunk: int
     quality_loss: str
     scrap_insufficient: str
+    posting: PostingSettings
+
+    def shift_ends(self, after_ms: int, until_ms: int) -> bool: ...
 
     def guard(self, batch: Batch, i: int, it: Inbound, fn: Callable[[], None]) -> None: ...
 
@@ -123,6 +127,15 @@ class Handler(Protocol):
 def odoo_dt(iso: str) -> str:
     """RFC 3339 UTC ('2026-03-02T05:02:00.000Z') to Odoo's 'YYYY-MM-DD HH:MM:SS'."""
     return f"{iso[:10]} {iso[11:19]}"
+
+
+def crossed(last_ms: int | None, at_ms: int, interval_s: int, shift_ends: Callable[[int, int], bool]) -> bool:
+    """Post now? True for the first value (nothing posted yet), with no interval, when an interval boundary
+    (multiples of `interval_s` in event time, UTC) or a shift end lies in (last_ms, at_ms]."""
+    if last_ms is None or interval_s <= 0:
+        return True
+    step = interval_s * 1000
+    return at_ms // step > last_ms // step or shift_ends(last_ms, at_ms)
 
 
 def with_work_order(md: MasterData, vals: dict, center: int, model: str | None = None) -> dict:

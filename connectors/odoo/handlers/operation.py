@@ -1,10 +1,14 @@
-"""`mrp.workorder` buttons: `operation.started` → `button_start` on the work center's active order (then the
-marker on the time log Odoo opened); `operation.finished` → the marker first (on the open log, or a new
-zero-length productive log), the finished lot on `mrp.production`, then `button_finish`. One event at a time
-(a button changes which order is active); a marker found on replay means the intent was recorded, so a finish
-interrupted by a crash is completed, and nothing is done twice."""
+"""`mrp.workorder` buttons: `operation.started` → `button_start` on the work center's active order, then the
+marker on the time log Odoo opened and its `date_start` set to the event time (Odoo opens it at its own clock);
+`operation.finished` → the marker first (on the open log, or a new productive log), the finished lot on
+`mrp.production`, the order's true good parts as `qty_producing` (Odoo ignores a write of 0, and `button_start`
+set it to the remaining quantity), then `button_finish`, then the logs it closed get `date_end` = the event time.
+One event at a time (a button changes which order is active); a marker found on replay means the intent was
+recorded, so a finish interrupted by a crash is completed, and nothing is done twice."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from andon.connectors.odoo.errors import OdooCircuitOpenError, OdooError, OdooTransientError
 from andon.connectors.odoo.handlers.base import (
@@ -29,6 +33,7 @@ class OperationHandler:
 
     def __init__(self, w: Writer) -> None:
         self.w = w
+        self.finished_hooks: list[Callable[[int], None]] = []  # called with the id of each order finished
 
     def apply(self, rows: list[Row], batch: Batch) -> None:
         for i, it, center in rows:
@@ -44,7 +49,7 @@ class OperationHandler:
             self._finish(i, it, center, found, batch)
 
     @staticmethod
-    def _no_order(e: Event) -> Refusal:
+    def no_order(e: Event) -> Refusal:
         return Refusal("no_active_work_order", f"work center {e.work_center} has no work order in progress or "
                        f"ready for {e.type}", "release a work order for the work center in Odoo, then: "
                        "andon dlq replay")
@@ -58,28 +63,38 @@ class OperationHandler:
             md.reload_orders(center)
             wo = md.active_work_order(center)
             if wo is None:
-                raise Refused(self._no_order(e))
+                raise Refused(self.no_order(e))
         return wo
 
     def _start(self, i: int, it: Inbound, center: int, found: list, batch: Batch) -> None:
-        e, client, md = it.event, self.w.client, self.w.md
+        e, md = it.event, self.w.md
         if found:
             batch.record(i, it, self.model, m2o(found[0]["workorder_id"]), "button_start", "exists")
             return
         wo = self._order_for(center, e)
         outcome = "exists"
         if wo.state != "progress":
-            try:
-                client.call_button(self.model, [wo.id], "button_start")
-            except OdooError as exc:
-                if not isinstance(exc, OdooTransientError | OdooCircuitOpenError):
-                    md.reload_orders(center)
-                raise
+            self._button_start(wo, center)
             outcome = "applied"
         md.reload_orders(center)
-        self._mark_open_log(wo.id, marker(e.event_id, "operation_started", e.occurred_at))
+        self._mark_open_log(wo.id, marker(e.event_id, "operation_started", e.occurred_at),
+                            odoo_dt(e.occurred_at) if outcome == "applied" else None)
         batch.record(i, it, self.model, wo.id, "button_start", outcome,
                      "" if outcome == "applied" else "work order already in progress")
+
+    def _button_start(self, wo: WorkOrder, center: int) -> None:
+        try:
+            self.w.client.call_button(self.model, [wo.id], "button_start")
+        except OdooError as exc:
+            if not isinstance(exc, OdooTransientError | OdooCircuitOpenError):
+                self.w.md.reload_orders(center)
+            raise
+
+    def start_order(self, wo: WorkOrder, center: int, at: str) -> None:
+        """Start a `ready` order the machine is evidently running; its time log begins at `at` (event time)."""
+        self._button_start(wo, center)
+        self.w.md.reload_orders(center)
+        self._mark_open_log(wo.id, "", odoo_dt(at))
 
     def _finish(self, i: int, it: Inbound, center: int, found: list, batch: Batch) -> None:
         e, p = it.event, payload(it.event)
@@ -110,25 +125,47 @@ class OperationHandler:
                 raise Refused(unknown_loss("(any productive loss)"))
             client.create(PROD, {"workcenter_id": center, "workorder_id": wo.id, "loss_id": productive["id"],
                                  "date_start": odoo_dt(e.occurred_at), "description": tag})
+        good = float(p.quantity - p.rejects)
+        if good > 0 and wo.qty_producing != good:
+            client.write(self.model, [wo.id], {"qty_producing": good})
+            batch.record(i, it, self.model, wo.id, f"write qty_producing={good:g}", "applied", finished=False)
         try:
             client.call_button(self.model, [wo.id], "button_finish")
         finally:
             md.reload_orders(center)
+        self._close_logs_at(wo.id, odoo_dt(e.occurred_at))
         self._finished(center, e.occurred_at)
+        for hook in self.finished_hooks:
+            hook(wo.id)
         batch.record(i, it, self.model, wo.id, "button_finish", "applied")
+
+    def _close_logs_at(self, wo_id: int, end: str) -> None:
+        """The logs `button_finish` closed at Odoo's clock end at the finish's event time instead."""
+        client = self.w.client
+        late = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", ">", end)],
+                                  ["id", "date_start"])
+        fix = [r["id"] for r in late if (r.get("date_start") or "") <= end]
+        if fix:
+            client.write(PROD, fix, {"date_end": end})
 
     def _finished(self, center: int, at: str) -> None:
         finished_at = self.w.md.data.finished_at
         if at > finished_at.get(center, ""):
             finished_at[center] = at
 
-    def _mark_open_log(self, wo_id: int, tag: str) -> bool:
-        """Append the event marker to the work order's open time log; False when it has none."""
+    def _mark_open_log(self, wo_id: int, tag: str, date_start: str | None = None) -> bool:
+        """Append the event marker to the work order's open time log (and set its start to the event time when
+        given: Odoo opened it at its own clock); False when it has none."""
         client = self.w.client
         logs = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", "=", False)],
                                   ["id", "description"], limit=1, order="id desc")
         if not logs:
             return False
-        text = f"{logs[0].get('description') or ''} {tag}".strip()
-        client.write(PROD, [logs[0]["id"]], {"description": text})
+        vals: dict = {}
+        if tag:
+            vals["description"] = f"{logs[0].get('description') or ''} {tag}".strip()
+        if date_start is not None:
+            vals["date_start"] = date_start
+        if vals:
+            client.write(PROD, [logs[0]["id"]], vals)
         return True

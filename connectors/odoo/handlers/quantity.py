@@ -1,45 +1,82 @@
-"""`mrp.workorder.qty_producing`: the active work order's produced quantity from `production.count_reported`
-(absolute, so a replay writes the same value); within a batch only the latest value per order is written, one
-`write` per distinct value, none when Odoo already holds it. Counts at or before the work center's newest
-`operation.finished` belong to a finished order and are skipped."""
+"""`mrp.workorder.qty_producing`: the good parts of the work order's run, from `operation.progress` (the
+running operation's absolute counts, across shift changes and counter resets).
+
+Posting (`[odoo.posting] quantity_interval_s`, docs/odoo-sync.md): an order's quantity is written at its first
+counted part, then when its progress crosses an interval boundary or a shift end (event time), and at its finish
+(by `OperationHandler`); values in between are coalesced (kept as pending, written at the next boundary or at the
+end of input). Within a batch only the latest value per order is written, one `write` per distinct value, none
+when Odoo already holds it. A machine producing while its work center's active order is only `ready` is running
+that order: it is started (`button_start`) and its time log begins at the first counted part.
+
+Progress whose operation began before the work center's newest `operation.finished` belongs to a finished order
+and is skipped; `production.count_reported` (shift totals) is for analytics and never written to an order.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from andon.connectors.odoo.handlers.base import Batch, Inbound, Row, Writer
+from andon.connectors.odoo.handlers.base import Batch, Inbound, Refused, Row, Writer, crossed
+from andon.connectors.odoo.handlers.operation import OperationHandler
+from andon.events import parse_iso_ms, payload
 
 
 class QuantityHandler:
     model = "mrp.workorder"
-    types = ("production.count_reported",)
+    types = ("production.count_reported", "operation.progress")
 
-    def __init__(self, w: Writer) -> None:
-        self.w = w
+    def __init__(self, w: Writer, operations: OperationHandler) -> None:
+        self.w, self.operations = w, operations
+        self.posted: dict[int, int] = {}  # work order id -> event time (ms) of the value last posted
+        self.pending: dict[int, tuple[float, Inbound]] = {}  # work order id -> good parts not posted yet
 
     def apply(self, rows: list[Row], batch: Batch) -> None:
-        md = self.w.md
+        md, interval = self.w.md, self.w.posting.quantity_interval_s
         latest: dict[int, tuple[float, int, Inbound]] = {}
         orders = {}
         for i, it, center in rows:
             e = it.event
+            if e.type == "production.count_reported":
+                batch.record(i, it, None, None, "none", "skipped", "shift totals are for analytics; work-order "
+                             "quantities come from operation.progress")
+                continue
+            p = payload(e)
             finished = md.data.finished_at.get(center)
-            if finished and e.occurred_at <= finished:
+            if finished and p.since < finished:
                 batch.record(i, it, None, None, "none", "skipped",
                              f"belongs to a work order finished at {finished}")
                 continue
             wo = md.active_work_order(center)
             if wo is None:
-                batch.record(i, it, None, None, "none", "skipped", "no work order in progress or ready")
+                batch.refuse(i, it, self.operations.no_order(e))
                 continue
+            if wo.state != "progress":
+                try:
+                    self.operations.start_order(wo, center, p.first_part_at or e.occurred_at)
+                except Refused as exc:
+                    batch.refuse(i, it, exc.refusal)
+                    continue
+                batch.record(i, it, self.model, wo.id, "button_start", "applied",
+                             f"started at its first counted part {p.first_part_at or e.occurred_at}",
+                             finished=False)
+                wo = md.active_work_order(center) or wo
+            at = parse_iso_ms(e.occurred_at)
+            value = float(p.quantity - p.rejects)
             previous = latest.get(wo.id)
+            if previous is None and not crossed(self.posted.get(wo.id), at, interval, self.w.shift_ends):
+                self.pending[wo.id] = (value, it)
+                batch.record(i, it, self.model, wo.id, "write qty_producing", "skipped",
+                             f"coalesced: {value:g} is posted at the next {interval} s boundary, shift end or finish")
+                continue
             if previous is not None:
                 batch.record(previous[1], previous[2], self.model, wo.id, "write qty_producing", "skipped",
                              f"superseded by {e.event_id} in the same batch")
-            latest[wo.id] = (float(it.event.data["good_count"]), i, it)
+            latest[wo.id] = (value, i, it)
             orders[wo.id] = wo
+            self.posted[wo.id] = at
         by_value: defaultdict[float, list[Row]] = defaultdict(list)
         for wo_id, (value, i, it) in latest.items():
+            self.pending.pop(wo_id, None)
             if value == 0:  # mrp_workorder.py `_set_qty_producing` ignores 0: writing it would change nothing
                 batch.record(i, it, self.model, wo_id, "write qty_producing", "skipped",
                              "Odoo ignores a quantity of 0")
@@ -53,3 +90,16 @@ class QuantityHandler:
             for _, it, wo_id in targets:
                 if id(it) not in refused:
                     orders[wo_id].qty_producing = value
+
+    def flush(self, batch: Batch) -> None:
+        """Write the pending (coalesced) quantities now (end of input)."""
+        by_value: defaultdict[float, list[Row]] = defaultdict(list)
+        for n, (wo_id, (value, it)) in enumerate(sorted(self.pending.items())):
+            by_value[value].append((n, it, wo_id))
+        self.pending.clear()
+        self.w.grouped_write(self.model, "qty_producing", by_value, batch)
+
+    def forget(self, wo_id: int) -> None:
+        """The order finished (its final quantity was written): nothing of it is pending any more."""
+        self.pending.pop(wo_id, None)
+        self.posted.pop(wo_id, None)

@@ -1,24 +1,120 @@
-"""`stock.scrap`: a scrap of the work order's product per `production.scrap_recorded`, then `action_validate`
-(Odoo insists on one record per call: validations run in parallel over the loop's connections). Keyed by the
-marker in `origin`; a draft found on replay is validated, a done one left alone."""
+"""`stock.scrap`: validated scraps of the work order's product (`action_validate`; Odoo insists on one record per
+call: validations run in parallel over the loop's connections). Keyed by the marker in `origin`; a draft found on
+replay is validated, a done one left alone.
+
+`[odoo.posting] scrap = "per_work_order"` (the default): rejects reach Odoo aggregated per work order, from the
+operation counts: at the order's finish and when its `operation.progress` crosses a `scrap_interval_s` boundary
+or a shift end, one scrap of (the operation's rejects - what andon scrapped on that order so far, read back from
+Odoo). Absolute, so a replay or an older event scraps nothing twice, and the total stays exact.
+`production.scrap_recorded` (every window with rejects) is then analytics only. `scrap = "per_event"`: one
+scrap per `production.scrap_recorded` event, as before."""
 
 from __future__ import annotations
 
-from andon.connectors.odoo.handlers.base import Batch, Inbound, Refusal, Refused, Row, Writer, check_lot
-from andon.connectors.odoo.masterdata import marker
-from andon.events import payload
+from andon.connectors.odoo.handlers.base import (
+    Batch,
+    Inbound,
+    Refusal,
+    Refused,
+    Row,
+    Writer,
+    check_lot,
+    crossed,
+)
+from andon.connectors.odoo.masterdata import m2o, marker
+from andon.events import parse_iso_ms, payload
 
 INSUFFICIENT_QTY_WIZARD = "stock.warn.insufficient.qty.scrap"
 
 
 class ScrapHandler:
     model = "stock.scrap"
-    types = ("production.scrap_recorded",)
+    types = ("production.scrap_recorded", "operation.progress", "operation.finished")
 
     def __init__(self, w: Writer) -> None:
         self.w = w
+        self.posted: dict[int, int] = {}  # work order id -> event time (ms) of its last scrap posting
+        self.pending: dict[int, tuple[int, Row]] = {}  # work order id -> (rejects, the row) not posted yet
 
     def apply(self, rows: list[Row], batch: Batch) -> None:
+        per_event = self.w.posting.scrap == "per_event"
+        if per_event:
+            self.per_event([r for r in rows if r[1].event.type == "production.scrap_recorded"], batch)
+            return
+        for i, it, _ in rows:
+            if it.event.type == "production.scrap_recorded":
+                batch.record(i, it, None, None, "none", "skipped", "rejects reach Odoo per work order, from the "
+                             "operation counts ([odoo.posting] scrap = per_work_order)")
+        self.per_work_order([r for r in rows if r[1].event.type != "production.scrap_recorded"], batch)
+
+    # -- aggregated per work order ------------------------------------------------------------------------
+    def per_work_order(self, rows: list[Row], batch: Batch) -> None:
+        md, interval = self.w.md, self.w.posting.scrap_interval_s
+        due: dict[int, tuple[int, Row]] = {}  # work order id -> (operation rejects, row)
+        for row in rows:
+            i, it, center = row
+            e, p = it.event, payload(it.event)
+            finished = md.data.finished_at.get(center)
+            if e.type == "operation.progress" and finished and p.since < finished:
+                continue  # a finished order's: its finish posted its scrap
+            wo = md.active_work_order(center)
+            if wo is None:
+                continue  # refused by the quantity or operation handler
+            at = parse_iso_ms(e.occurred_at)
+            if e.type == "operation.finished" or crossed(self.posted.get(wo.id), at, interval, self.w.shift_ends):
+                due[wo.id] = (p.rejects, row)
+                self.posted[wo.id] = at
+                self.pending.pop(wo.id, None)
+            elif p.rejects:
+                self.pending[wo.id] = (p.rejects, row)
+            if e.type == "operation.finished":
+                self.posted.pop(wo.id, None)
+        self._post(due, batch)
+
+    def flush(self, batch: Batch) -> None:
+        """Post the rejects not posted yet (end of input)."""
+        due, self.pending = dict(self.pending), {}
+        self._post(due, batch)
+
+    def _post(self, due: dict[int, tuple[int, Row]], batch: Batch) -> None:
+        if not due:
+            return
+        w = self.w
+        scrapped: dict[int, float] = dict.fromkeys(due, 0.0)
+        drafts = []
+        for rec in w.client.search_read(self.model, [("workorder_id", "in", sorted(due)),
+                                                     ("origin", "like", "[andon:")],
+                                        ["id", "workorder_id", "scrap_qty", "state", "origin"]):
+            wo_id = m2o(rec["workorder_id"])
+            scrapped[wo_id] = scrapped.get(wo_id, 0.0) + float(rec["scrap_qty"])
+            if rec["state"] != "done":
+                drafts.append(rec["id"])
+        creates, validate = [], []
+        for wo_id, (rejects, (i, it, center)) in due.items():
+            quantity = rejects - scrapped.get(wo_id, 0.0)
+            if quantity <= 0:
+                continue
+            try:
+                vals = self.vals(it, center, {}, quantity=quantity)
+            except Refused as exc:
+                batch.refuse(i, it, exc.refusal)
+                continue
+            vals["workorder_id"] = wo_id
+            creates.append((i, it, vals))
+        ids = w.create(self.model, creates, batch)
+        for i, it, vals in creates:
+            if i in ids:
+                batch.record(i, it, self.model, ids[i], f"create scrap_qty={vals['scrap_qty']:g}", "applied",
+                             finished=False)
+                validate.append((i, it, ids[i]))
+        for rid in drafts:  # a draft of an earlier posting (Odoo went away before its validation)
+            i, it, _ = next(iter(due.values()))[1]
+            validate.append((i, it, rid))
+        w.parallel([(i, it, lambda client, i=i, it=it, rid=rid: self.validate(client, i, it, rid, batch))
+                    for i, it, rid in validate], batch)
+
+    # -- one scrap per event -------------------------------------------------------------------------------
+    def per_event(self, rows: list[Row], batch: Batch) -> None:
         if not rows:
             return
         w = self.w
@@ -51,15 +147,16 @@ class ScrapHandler:
         w.parallel([(i, it, lambda client, i=i, it=it, rid=rid: self.validate(client, i, it, rid, batch))
                     for i, it, rid in sorted(validate, key=lambda r: r[0])], batch)
 
-    def vals(self, it: Inbound, center: int, lots: dict) -> dict:
+    def vals(self, it: Inbound, center: int, lots: dict, quantity: float | None = None) -> dict:
         md = self.w.md
         e, p = it.event, payload(it.event)
+        quantity = float(p.quantity) if quantity is None else quantity
         wo = md.active_work_order(center)
         product = md.product_of(center)
         if product is None:
             raise Refused(Refusal("no_product", f"no work order on work center {e.work_center} names a product",
                                   "release a work order for the work center, then: andon dlq replay"))
-        vals = {"product_id": product, "scrap_qty": float(p.quantity), "origin": marker(e.event_id)}
+        vals = {"product_id": product, "scrap_qty": quantity, "origin": marker(e.event_id)}
         if md.data.stock_location:
             vals["location_id"] = md.data.stock_location
         if md.data.scrap_location:
@@ -68,7 +165,7 @@ class ScrapHandler:
             vals["workorder_id"] = wo.id
             if wo.production_id:
                 vals["production_id"] = wo.production_id
-        if p.lot:
+        if getattr(p, "lot", None) and e.type == "production.scrap_recorded":
             vals["lot_id"] = check_lot(p.lot, lots.get(p.lot), product)
         elif md.tracking(product) != "none":
             vals.update(self.lot_of_order(center, product))

@@ -44,10 +44,15 @@ def admin(odoo):
     client.close()
 
 
+#: These tests check per-event idempotency, ordering and refusals: every scrap event is a stock.scrap of its own
+#: and every progress a quantity write (the site default coalesces both; see tests of the posting settings).
+PER_EVENT = '[odoo.posting]\nscrap = "per_event"\nquantity_interval_s = 0\n'
+
+
 @pytest.fixture
 def plant(tmp_path, broker, odoo, event_lines):
     """Own topics with the events produced, and the environment `andon run odoo-sync` needs."""
-    config, topics = site_config(tmp_path, broker, f"os{uuid.uuid4().hex[:6]}")
+    config, topics = site_config(tmp_path, broker, f"os{uuid.uuid4().hex[:6]}", PER_EVENT)
     produce(broker, topics[2], event_lines)
     env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
            "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from fake_odoo import event, iso, outcomes
+from fake_odoo import event, iso, outcomes, with_posting
 
-from andon.events import ScrapRecorded
+from andon.connectors.odoo.sync import OdooSync
+from andon.events import OperationFinished, OperationProgress, ScrapRecorded
+
+
+@pytest.fixture
+def sync(fake, site):
+    """These tests are about scrap per event ([odoo.posting] scrap = per_event)."""
+    slept: list[float] = []
+    s = OdooSync(fake, with_posting(site, scrap="per_event"), sleep=slept.append, concurrency=1)
+    s.slept = slept
+    return s
 
 
 def scrap(minute, quantity=3, lot=None, machine="press-01"):
@@ -46,10 +56,9 @@ def test_a_work_center_without_any_order_has_no_product_to_scrap(fake, sync):
 @pytest.mark.parametrize(("policy", "state", "dead"), [("confirm", "done", []), ("refuse", "draft",
                                                                                   ["insufficient_quantity"])])
 def test_the_insufficient_quantity_wizard_follows_the_policy(fake, site, policy, state, dead):
-    from andon.connectors.odoo.sync import OdooSync
-
     fake.wizard_on_validate = True
-    result = OdooSync(fake, site, scrap_insufficient=policy, concurrency=1).apply([scrap(1)])
+    result = OdooSync(fake, with_posting(site, scrap="per_event"), scrap_insufficient=policy,
+                      concurrency=1).apply([scrap(1)])
     assert [r["state"] for r in fake.rows("stock.scrap")] == [state]
     assert [r.reason for _, r in result.dead] == dead
 
@@ -71,3 +80,20 @@ def test_a_zero_quantity_refused_by_odoo_does_not_block_the_others(fake, sync):
     result = sync.apply([scrap(1, 2), scrap(2, 0), scrap(3, 1)])
     assert [r.detail for _, r in result.dead] == ["You can only enter positive quantities."]
     assert [r["scrap_qty"] for r in fake.rows("stock.scrap")] == [2.0, 1.0]
+
+
+def progress(minute, parts, rejects):
+    return event("operation.progress", minute, OperationProgress(quantity=parts, rejects=rejects, since=iso(0)))
+
+
+def test_per_work_order_one_scrap_per_interval_and_at_finish_totals_exact(fake, site):
+    sync = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)
+    sync.apply([scrap(1, 2), progress(1, 50, 2)])  # the window event is analytics; the first posting is at once
+    sync.apply([progress(m, 50 * m, 2 + m) for m in range(2, 59)])  # inside 06:00-07:00: coalesced
+    assert [r["scrap_qty"] for r in fake.rows("stock.scrap")] == [2.0]
+    sync.apply([progress(61, 3050, 70)])  # 07:01 crosses the hour
+    sync.apply([event("operation.finished", 70, OperationFinished(quantity=3500, rejects=75, since=iso(0)))])
+    rows = fake.rows("stock.scrap")
+    assert [r["scrap_qty"] for r in rows] == [2.0, 68.0, 5.0] and {r["state"] for r in rows} == {"done"}
+    again = sync.apply([progress(61, 3050, 70)])  # a replay of an older count scraps nothing
+    assert len(fake.rows("stock.scrap")) == 3 and again.dead == []
