@@ -188,12 +188,32 @@ class SpcRule(_Model):
 
 
 class Rules(_Model):
-    reject_rate_limit: Annotated[float, Field(gt=0, le=1)] | None = 0.08
+    #: The reject rate a quality hold must catch (None: no reject-rate hold). Decided by a Bernoulli CUSUM of
+    #: "rate at the limit" against "rate at nominal" over the parts counted (docs/odoo-sync.md).
+    reject_rate_limit: Annotated[float, Field(gt=0, lt=1)] | None = 0.08
+    #: The process's normal reject rate (default: half the limit); must be below the limit.
+    reject_rate_nominal: Annotated[float, Field(gt=0, lt=1)] | None = None
+    #: CUSUM decision threshold (log-likelihood ratio): higher = fewer false holds, later detection.
+    reject_rate_cusum_h: Annotated[float, Field(ge=1, le=100)] = 12.0
+    #: A hold needs at least this many parts since the CUSUM last stood at zero.
     reject_rate_min_count: Annotated[int, Field(ge=1)] = 20
     spc: list[SpcRule] = Field(default_factory=list)
     maintenance_alarm_codes: list[int] = Field(default_factory=list)
     maintenance_every_cycles: Annotated[int, Field(ge=1)] | None = None
     maintenance_signal_limits: list[SignalLimit] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _nominal_below_limit(self) -> Rules:
+        if self.reject_rate_limit is not None and self.nominal_reject_rate >= self.reject_rate_limit:
+            raise ValueError(f"reject_rate_nominal {self.reject_rate_nominal} must be below reject_rate_limit "
+                             f"{self.reject_rate_limit}")
+        return self
+
+    @property
+    def nominal_reject_rate(self) -> float:
+        if self.reject_rate_nominal is not None:
+            return self.reject_rate_nominal
+        return (self.reject_rate_limit or 0.0) / 2
 
 
 #: [mapping] keys each profile reads (besides `profile`); any other key set under that profile is refused.

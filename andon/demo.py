@@ -125,6 +125,7 @@ def main(argv: list[str]) -> int:
     truth = sim.truth()
     report(out, truth, counter.sent, time.monotonic() - started, len(dead))
     report_odoo(out, odoo_summary)
+    report_orders(odoo_summary, truth)
     return 0
 
 
@@ -185,6 +186,9 @@ def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
             downtime_logs = admin.search_count("mrp.workcenter.productivity", [("description", "like", " downtime")])
             holds = admin.search_count("mrp.workcenter.productivity", [("description", "like", " quality_hold")])
             calls = odoo.stats()["calls"]
+            orders = admin.search_read("mrp.workorder", [], ["id", "workcenter_id", "state", "qty_producing"],
+                                       order="id")
+            scraps = admin.search_read("stock.scrap", [("state", "=", "done")], ["workorder_id", "scrap_qty"])
         dlq = read_topic({"bootstrap.servers": bootstrap}, site.topics.events_dlq, idle_s=1.0)
     outcomes: dict[str, int] = {}
     qty_writes = 0
@@ -194,7 +198,7 @@ def odoo_loop(out: Path, config: Path, site, bootstrap: str) -> dict:
     return {"before": before, "after": after, "scrapped": scrapped, "done": done, "downtime_logs": downtime_logs,
             "holds": holds, "calls": calls, "seconds": time.monotonic() - started, "dead_letters": len(dlq),
             "dlq_reasons": _reasons(dlq), "outcomes": outcomes, "audit": str(audit), "url": odoo.url,
-            "qty_writes": qty_writes}
+            "qty_writes": qty_writes, "orders": orders, "scraps": scraps}
 
 
 def _reasons(messages) -> dict[str, int]:
@@ -251,6 +255,43 @@ def report_odoo(out: Path, s: dict) -> None:
     print(f"  audit outcomes: {', '.join(f'{k} {v:,}' for k, v in sorted(s['outcomes'].items()))}")
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(s["dlq_reasons"].items())) or "none"
     print(f"  events DLQ: {s['dead_letters']} ({reasons}); audit trail: {s['audit']}")
+
+
+def report_orders(s: dict, truth: dict) -> None:
+    """Per work order: the good parts and scrap Odoo holds beside the simulator's truth of that run, and the
+    records andon created per machine-shift."""
+    by_center: dict[str, list[dict]] = {}
+    for wo in s["orders"]:
+        by_center.setdefault(wo["workcenter_id"][1].split(" ")[0], []).append(wo)
+    scrapped: dict[int, float] = {}
+    for rec in s["scraps"]:
+        if rec["workorder_id"]:
+            scrapped[rec["workorder_id"][0]] = scrapped.get(rec["workorder_id"][0], 0.0) + rec["scrap_qty"]
+    exact = runs = 0
+    lines = []
+    for machine, mt in truth["per_machine"].items():
+        orders = by_center.get(mt["work_center"], [])
+        cells = []
+        for op, wo in zip(mt["operations"], orders, strict=False):
+            got, got_scrap = wo["qty_producing"], scrapped.get(wo["id"], 0.0)
+            ok = got == op["good"] and got_scrap == op["rejects"]
+            exact += ok
+            runs += 1
+            cells.append(f"{got:g}/{op['good']}" + ("" if got_scrap == op["rejects"] else
+                                                     f" (scrap {got_scrap:g}/{op['rejects']})") + ("" if ok else " ✗"))
+        lines.append(f"  {machine:<10} {'  '.join(cells)}")
+    print("\nWork orders in Odoo vs the simulator's truth, per run (produced qty_producing / true good parts; "
+          "scrap shown where it differs):")
+    print("\n".join(lines))
+    print(f"  {exact} of {runs} work-order runs exact (produced and scrapped)")
+    shifts = sum(1 for mt in truth["per_machine"].values() for sh in mt["shifts"] if sh["window_end_ms"] >
+                 sh["window_start_ms"])
+    created = sum(s["after"][m] - s["before"][m] for m in ODOO_MODELS if m != "mrp.workorder")
+    downtimes = s["downtime_logs"]
+    operations = sum(1 for wo in s["orders"] if wo["state"] in ("progress", "done"))
+    target = (2 * downtimes + 2 * operations + 2 * shifts) / max(1, shifts)
+    print(f"  records andon created in Odoo: {created:,} = {created / max(1, shifts):.1f} per machine-shift "
+          f"({shifts} machine-shifts; target at most 2 x downtimes + 2 x operations + 2 = {target:.1f})")
 
 
 def report(out: Path, truth: dict, sent: int, seconds: float, dead_letters: int) -> None:

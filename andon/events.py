@@ -94,6 +94,18 @@ class QualityHoldRaised(msgspec.Struct, kw_only=True):
     description: str
 
 
+class QualityHoldReleased(msgspec.Struct, kw_only=True):
+    """The reject rate is back at nominal: the hold raised at `raised_at` (its window end) is over."""
+
+    rule: str  # reject_rate
+    raised_at: str  # occurred_at of the quality.hold_raised this releases
+    value: float  # reject rate of the releasing window
+    limit: float
+    window_start: str
+    window_end: str
+    description: str
+
+
 class MaintenanceRequested(msgspec.Struct, kw_only=True):
     trigger: Literal["alarm", "cycle_count", "signal_limit"]
     detail: str
@@ -143,6 +155,7 @@ EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     "production.count_reported": CountReported,
     "production.scrap_recorded": ScrapRecorded,
     "quality.hold_raised": QualityHoldRaised,
+    "quality.hold_released": QualityHoldReleased,
     "maintenance.requested": MaintenanceRequested,
     "operation.started": OperationStarted,
     "operation.finished": OperationFinished,

@@ -21,6 +21,7 @@ from andon.events import (
     OperationProgress,
     OperationStarted,
     QualityHoldRaised,
+    QualityHoldReleased,
     ScrapRecorded,
     StateChanged,
     iso_ms,
@@ -107,13 +108,21 @@ def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) ->
             append(_event("production.scrap_recorded", info, end, det, ScrapRecorded(
                 shift_id=shift_id, window_start=w_start, window_end=w_end, quantity=rej,
                 shift_reject_count=cum_rej), disc))
-        if row[L.WO_HOLD]:
+        if row[L.WO_HOLD] == 1:
             rate = rej / parts if parts else 0.0
             limit = info.reject_rate_limit or 0.0
             append(_event("quality.hold_raised", info, end, det, QualityHoldRaised(
                 rule="reject_rate", signal=None, value=rate, limit=limit, window_start=w_start,
-                window_end=w_end, description=f"reject rate {rate:.1%} over {parts} parts exceeds "
-                f"{limit:.1%}"), f"reject_rate|{start}"))
+                window_end=w_end, description=f"reject rate shifted from nominal {info.reject_rate_nominal:.1%} "
+                f"towards {limit:.1%} (CUSUM over the parts counted; this window {rej}/{parts})"),
+                f"reject_rate|{start}"))
+        elif row[L.WO_HOLD] == 2:
+            rate = rej / parts if parts else 0.0
+            limit = info.reject_rate_limit or 0.0
+            append(_event("quality.hold_released", info, end, det, QualityHoldReleased(
+                rule="reject_rate", raised_at=iso_ms(row[L.WO_HOLD_AT]), value=rate, limit=limit,
+                window_start=w_start, window_end=w_end, description=f"reject rate back at nominal "
+                f"{info.reject_rate_nominal:.1%} (CUSUM)"), f"reject_rate_released|{start}"))
     return out
 
 

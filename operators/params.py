@@ -34,6 +34,7 @@ class MachineInfo:
     reject_rate_limit: float | None
     spc: tuple[tuple[str, str, float, float, float, int], ...]  # signal, rule, lower, upper, center, n
     limits: tuple[tuple[str, float, float], ...]  # signal, above, for_s
+    reject_rate_nominal: float = 0.0
 
 
 def _ms(seconds: float) -> int:
@@ -66,7 +67,7 @@ def machine_info(registry: Registry, index: int, site_index: dict[str, int]) -> 
     limits = tuple((r.signal, r.above, r.for_s) for r in cls.rules.maintenance_signal_limits)
     info = MachineInfo(index, site_index[site_id], site_id, machine_id, machine.work_center, machine.equipment,
                        machine.ideal_cycle_time_s, site.processing.microstop_policy, cls.rules.reject_rate_limit,
-                       spc, limits)
+                       spc, limits, cls.rules.nominal_reject_rate)
     return info, machine, cls, site
 
 
@@ -134,6 +135,8 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
         p_f[row, L.PF_REJ_LIMIT] = math.nan if rules.reject_rate_limit is None else rules.reject_rate_limit
         p_f[row, L.PF_JUMP_FACTOR] = cls.counter_jump_factor
         p_f[row, L.PF_JUMP_SLACK] = float(cls.counter_jump_slack)
+        p_f[row, L.PF_REJ_NOMINAL] = rules.nominal_reject_rate
+        p_f[row, L.PF_REJ_H] = rules.reject_rate_cusum_h
         n = 0
         for name, rule, lower, upper, center, run_n in info.spc:
             if name in sig:

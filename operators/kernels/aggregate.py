@@ -15,14 +15,18 @@ from numba import njit
 from andon.errors import KernelInputError
 from andon.operators.kernels.calendar import find_shift
 from andon.operators.kernels.layout import (
+    AF_CUSUM,
     AF_PART,
     AF_REJ,
+    AF_RELEASE,
     AI_CNT_SHIFT,
     AI_CUM_REJ,
     AI_CUM_TOTAL,
     AI_HAS_PART,
     AI_HAS_REJ,
+    AI_CUSUM_N,
     AI_HOLD,
+    AI_HOLD_AT,
     AI_LATE,
     AI_MAX_TS,
     G_REBASE_PART,
@@ -30,7 +34,9 @@ from andon.operators.kernels.layout import (
     N_WO,
     NONE,
     PF_COUNTER_MAX,
+    PF_REJ_H,
     PF_REJ_LIMIT,
+    PF_REJ_NOMINAL,
     PI_LATENESS_MS,
     PI_PART_SIG,
     PI_REJ_MIN,
@@ -42,6 +48,7 @@ from andon.operators.kernels.layout import (
     WO_DETECTED,
     WO_END,
     WO_HOLD,
+    WO_HOLD_AT,
     WO_M,
     WO_PARTS,
     WO_REJ,
@@ -69,8 +76,8 @@ def counter_step(prev, has_prev, v, cmax, roll_fraction, rebase):
 
 
 @njit(cache=True)
-def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
-                  wo_i, wo_n, wo_f, nw):
+def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, a_f, w_start, w_i, w_f,
+                  w_c, wo_i, wo_n, wo_f, nw):
     W = p_i[pm, PI_WINDOW_MS]
     start = w_start[m, slot]
     parts = w_c[m, slot, 0]
@@ -85,14 +92,35 @@ def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi
     a_i[m, AI_CUM_TOTAL] += parts
     a_i[m, AI_CUM_REJ] += rej
     hold = 0
+    hold_at = 0
     limit = p_f[pm, PF_REJ_LIMIT]
-    if limit == limit and parts >= p_i[pm, PI_REJ_MIN] and parts > 0:
-        if rej / parts > limit:
-            if a_i[m, AI_HOLD] == 0:
+    if limit == limit and parts > 0:  # Bernoulli CUSUM on the parts of the window (docs/odoo-sync.md)
+        p0 = p_f[pm, PF_REJ_NOMINAL]
+        h = p_f[pm, PF_REJ_H]
+        good = parts - rej
+        llr = rej * np.log(limit / p0) + good * np.log((1.0 - limit) / (1.0 - p0))
+        if a_i[m, AI_HOLD] == 0:
+            s = a_f[m, AF_CUSUM] + llr
+            if s <= 0.0:
+                s = 0.0
+                a_i[m, AI_CUSUM_N] = 0
+            else:
+                a_i[m, AI_CUSUM_N] += parts
+            a_f[m, AF_CUSUM] = s
+            if s >= h and a_i[m, AI_CUSUM_N] >= p_i[pm, PI_REJ_MIN]:
                 hold = 1
-            a_i[m, AI_HOLD] = 1
+                a_i[m, AI_HOLD] = 1
+                a_i[m, AI_HOLD_AT] = start + W
+                a_f[m, AF_RELEASE] = 0.0
         else:
-            a_i[m, AI_HOLD] = 0
+            r = a_f[m, AF_RELEASE] - llr
+            a_f[m, AF_RELEASE] = r if r > 0.0 else 0.0
+            if a_f[m, AF_RELEASE] >= 2.0 * h:  # hysteresis: releasing takes twice the evidence
+                hold = 2
+                hold_at = a_i[m, AI_HOLD_AT]
+                a_i[m, AI_HOLD] = 0
+                a_f[m, AF_CUSUM] = 0.0
+                a_i[m, AI_CUSUM_N] = 0
     row = wo_i[nw]
     row[WO_M] = m
     row[WO_START] = start
@@ -103,6 +131,7 @@ def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi
     row[WO_CUM_TOTAL] = a_i[m, AI_CUM_TOTAL]
     row[WO_CUM_REJ] = a_i[m, AI_CUM_REJ]
     row[WO_HOLD] = hold
+    row[WO_HOLD_AT] = hold_at
     row[WO_DETECTED] = det
     wo_n[nw, :] = w_i[slot, m, :, 0]
     wo_f[nw, :, :] = w_f[slot, m, :, :]
@@ -111,7 +140,7 @@ def _close_window(m, pm, slot, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi
 
 
 @njit(cache=True)
-def _close_until(m, pm, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
+def _close_until(m, pm, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, a_f, w_start, w_i, w_f, w_c,
                  wo_i, wo_n, wo_f, nw):
     """Close, oldest first, every open window of machine m that ends at or before wm."""
     W = p_i[pm, PI_WINDOW_MS]
@@ -124,8 +153,8 @@ def _close_until(m, pm, wm, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a
                 best = s
         if best < 0:
             return nw
-        nw = _close_window(m, pm, best, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f,
-                           w_c, wo_i, wo_n, wo_f, nw)
+        nw = _close_window(m, pm, best, det, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, a_f, w_start, w_i,
+                           w_f, w_c, wo_i, wo_n, wo_f, nw)
 
 
 @njit(cache=True)
@@ -161,8 +190,8 @@ def _aggregate(order, local, ts, values, rebase, p_i, p_f, prof, sh_start, sh_en
                 if st != NONE and st + W <= t - lat:
                     due = True
             if due:
-                nw = _close_until(m, pm, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i,
-                                  w_f, w_c, wo_i, wo_n, wo_f, nw)
+                nw = _close_until(m, pm, t - lat, t, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i, a_f, w_start,
+                                  w_i, w_f, w_c, wo_i, wo_n, wo_f, nw)
         slot = widx % K
         if w_start[m, slot] != ws:
             w_start[m, slot] = ws
@@ -216,8 +245,8 @@ def _aggregate(order, local, ts, values, rebase, p_i, p_f, prof, sh_start, sh_en
 
 
 @njit(cache=True)
-def _aggregate_flush(machines, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, a_i, w_start, w_i, w_f, w_c,
-                     wo_i, wo_n, wo_f):
+def _aggregate_flush(machines, p_i, p_f, prof, sh_start, sh_end, site_lo, site_hi, a_i, a_f, w_start, w_i, w_f,
+                     w_c, wo_i, wo_n, wo_f):
     nw = 0
     for k in range(machines.shape[0]):
         m = machines[k]
@@ -226,7 +255,7 @@ def _aggregate_flush(machines, p_i, p_f, prof, sh_start, sh_end, site_lo, site_h
         if mx == NONE:
             continue
         nw = _close_until(m, pm, mx + p_i[pm, PI_WINDOW_MS] + 1, mx, p_i, p_f, sh_start, sh_end, site_lo, site_hi, a_i,
-                          w_start, w_i, w_f, w_c, wo_i, wo_n, wo_f, nw)
+                          a_f, w_start, w_i, w_f, w_c, wo_i, wo_n, wo_f, nw)
     return nw
 
 
@@ -283,6 +312,6 @@ def aggregate_flush(machines, params, calendar, state):
     K = state["w_start"].shape[1]
     wo_i, wo_n, wo_f = _outputs(K * machines.shape[0] + 1, state["w_i"].shape[2])
     nw = _aggregate_flush(machines, params["p_i"], params["p_f"], params["prof"], calendar["sh_start"], calendar["sh_end"],
-                          calendar["site_sh_lo"], calendar["site_sh_hi"], state["a_i"], state["w_start"],
-                          state["w_i"], state["w_f"], state["w_c"], wo_i, wo_n, wo_f)
+                          calendar["site_sh_lo"], calendar["site_sh_hi"], state["a_i"], state["a_f"],
+                          state["w_start"], state["w_i"], state["w_f"], state["w_c"], wo_i, wo_n, wo_f)
     return wo_i[:nw].copy(), wo_n[:nw].copy(), wo_f[:nw].copy()

@@ -37,10 +37,12 @@ N_PI = 21
 PF_RUN_ABOVE = 0
 PF_HYST = 1
 PF_COUNTER_MAX = 2
-PF_REJ_LIMIT = 3  # NaN = rule off
+PF_REJ_LIMIT = 3  # NaN = rule off; the reject rate a hold must catch (CUSUM alternative p1)
 PF_JUMP_FACTOR = 4  # counter_jump_factor: parts per ideal cycle time a counter may grow by
 PF_JUMP_SLACK = 5  # counter_jump_slack: parts a counter may grow by on top, however short the interval
-N_PF = 6
+PF_REJ_NOMINAL = 6  # the process's normal reject rate (CUSUM null p0)
+PF_REJ_H = 7  # CUSUM decision threshold h (log-likelihood ratio)
+N_PF = 8
 
 MODE_CODE = 0
 MODE_INFERRED = 1
@@ -54,10 +56,14 @@ AI_CNT_SHIFT = 4  # shift start of the running totals in count_reported
 AI_CUM_TOTAL = 5
 AI_CUM_REJ = 6
 AI_HOLD = 7  # reject-rate hold episode open
-N_AI = 8
+AI_HOLD_AT = 8  # window end of the window that raised the open hold
+AI_CUSUM_N = 9  # parts since the raising CUSUM last left zero
+N_AI = 10
 AF_PART = 0
 AF_REJ = 1
-N_AF = 2
+AF_CUSUM = 2  # Bernoulli CUSUM for "reject rate at the limit" against "at nominal" (raises a hold)
+AF_RELEASE = 3  # the reverse CUSUM during a hold (releases it)
+N_AF = 4
 
 # ---- counter plausibility state g_i[L, N_GI] (int64) and g_f[L, N_GF] (float64): the last accepted reading
 GI_MAX_TS = 0  # greatest ts of an accepted in-order reading (NONE: none yet)
@@ -93,7 +99,8 @@ WO_CUM_TOTAL = 6
 WO_CUM_REJ = 7
 WO_HOLD = 8
 WO_DETECTED = 9
-N_WO = 10
+WO_HOLD_AT = 10  # for a release (WO_HOLD = 2): window end of the window that raised the hold
+N_WO = 11
 
 # ---- state-machine state s_i[L, N_SI]
 SI_LAST_TS = 0

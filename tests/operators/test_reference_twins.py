@@ -45,6 +45,8 @@ def summarize(ev) -> tuple:
     elif t == "quality.hold_raised":
         key = (d["rule"], d["signal"], parse_iso_ms(d["window_start"])) if d["rule"] == "reject_rate" else (
             d["rule"], d["signal"])
+    elif t == "quality.hold_released":
+        key = (parse_iso_ms(d["raised_at"]), parse_iso_ms(d["window_start"]))
     elif t == "maintenance.requested":
         key = (d["trigger"], d["alarm_code"] if d["trigger"] == "alarm" else (
             int(d["detail"].split()[0]) if d["trigger"] == "cycle_count" else d["detail"].split()[0]))

@@ -35,6 +35,10 @@ class _Machine:
     cum_total: int = 0
     cum_rejects: int = 0
     hold: bool = False
+    hold_at: int = 0
+    cusum: float = 0.0
+    cusum_n: int = 0
+    release: float = 0.0
 
 
 def reference_aggregate(site: SiteConfig, registry: Registry, rows, rebase: list[int] | None = None) -> dict:
@@ -72,14 +76,25 @@ def reference_aggregate(site: SiteConfig, registry: Registry, rows, rebase: list
             out["events"].append(("production.scrap_recorded", machine, start + W, detected,
                                   (shift_id, start, rejects, st.cum_rejects)))
         limit = cls.rules.reject_rate_limit
-        if limit is not None and parts >= cls.rules.reject_rate_min_count and parts > 0:
-            if rejects / parts > limit:
-                if not st.hold:
+        if limit is not None and parts > 0:  # Bernoulli CUSUM: H1 rate = limit against H0 rate = nominal
+            p0, h = cls.rules.nominal_reject_rate, cls.rules.reject_rate_cusum_h
+            llr = rejects * math.log(limit / p0) + (parts - rejects) * math.log((1 - limit) / (1 - p0))
+            if not st.hold:
+                st.cusum = st.cusum + llr
+                if st.cusum <= 0:
+                    st.cusum, st.cusum_n = 0.0, 0
+                else:
+                    st.cusum_n += parts
+                if st.cusum >= h and st.cusum_n >= cls.rules.reject_rate_min_count:
                     out["events"].append(("quality.hold_raised", machine, start + W, detected,
                                           ("reject_rate", None, start)))
-                st.hold = True
+                    st.hold, st.hold_at, st.release = True, start + W, 0.0
             else:
-                st.hold = False
+                st.release = max(0.0, st.release - llr)
+                if st.release >= 2 * h:
+                    out["events"].append(("quality.hold_released", machine, start + W, detected,
+                                          (st.hold_at, start)))
+                    st.hold, st.cusum, st.cusum_n = False, 0.0, 0
 
     for idx, (m, t, sig) in enumerate(rows):
         st = state.setdefault(m, _Machine())

@@ -14,6 +14,9 @@ from andon.connectors.odoo.masterdata import MARKER
 from andon.events import MaintenanceRequested, ScrapRecorded, encode_event, make_event
 
 PROD = "mrp.workcenter.productivity"
+#: Most odoo_sync tests check per-event idempotency, ordering and refusals: every scrap event a stock.scrap of its
+#: own, every progress a quantity write (the site default coalesces both; see the posting tests).
+PER_EVENT = '[odoo.posting]\nscrap = "per_event"\nquantity_interval_s = 0\n'
 #: Models odoo_sync writes (directly or through button methods).
 TOUCHED = ("mrp.workcenter.productivity", "stock.scrap", "maintenance.request", "mrp.workorder", "mrp.production",
            "product.product")

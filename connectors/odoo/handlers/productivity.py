@@ -1,8 +1,9 @@
 """`mrp.workcenter.productivity`: time logs for downtime (`machine.downtime_started` opens one,
 `machine.downtime_ended` closes it) and quality holds (a closed log with the quality loss over the window that
-broke the rule). Keyed by the marker in `description`; an ended stop finds its log by work center and start.
-A stop opened during an order in progress first closes the order's timers and restarts them when it ends, as
-Odoo's own block / unblock does."""
+raised the hold; `quality.hold_released` extends it to the end of the releasing window, so the log spans the
+episode). Keyed by the marker in `description`; an ended stop finds its log by work center and start, a release
+its hold's log by the raise's event time. A stop opened during an order in progress first closes the order's
+timers and restarts them when it ends, as Odoo's own block / unblock does."""
 
 from __future__ import annotations
 
@@ -34,14 +35,47 @@ log = logging.getLogger(__name__)
 
 class ProductivityHandler:
     model = PROD
-    types = ("machine.downtime_started", "machine.downtime_ended", "quality.hold_raised")
+    types = ("machine.downtime_started", "machine.downtime_ended", "quality.hold_raised", "quality.hold_released")
 
     def __init__(self, w: Writer) -> None:
         self.w = w
 
     def apply(self, rows: list[Row], batch: Batch) -> None:
-        if not rows:
-            return
+        released = [r for r in rows if r[1].event.type == "quality.hold_released"]
+        rows = [r for r in rows if r[1].event.type != "quality.hold_released"]
+        if rows:
+            self._logs(rows, batch)
+        if released:
+            self._released(released, batch)
+
+    def _released(self, rows: list[Row], batch: Batch) -> None:
+        """Each release sets `date_end` of its hold's log to the end of the releasing window (absolute)."""
+        client = self.w.client
+        wanted = sorted({it.event.data["raised_at"] for _, it, _ in rows})
+        domain: list = [("workcenter_id", "in", sorted({c for _, _, c in rows}))] + ["|"] * (len(wanted) - 1)
+        domain += [("description", "like", f" quality_hold @{at}") for at in wanted]
+        logs: dict[tuple[int, str], dict] = {}
+        for rec in client.search_read(PROD, domain, ["id", "workcenter_id", "date_start", "date_end",
+                                                     "description"]):
+            for _, kind, at in MARKER.findall(rec.get("description") or ""):
+                if kind == "quality_hold":
+                    logs[(m2o(rec["workcenter_id"]), at)] = rec
+        writes: defaultdict[str, list[Row]] = defaultdict(list)
+        for i, it, center in rows:
+            p = payload(it.event)
+            rec = logs.get((center, p.raised_at))
+            if rec is None:
+                batch.record(i, it, None, None, "none", "skipped", f"no hold log raised at {p.raised_at} on this "
+                             "work center (its quality.hold_raised was refused or is not applied yet)")
+                continue
+            end = max(odoo_dt(p.window_end), rec["date_start"])
+            if rec.get("date_end") == end:
+                batch.record(i, it, PROD, rec["id"], "write date_end", "exists")
+            else:
+                writes[end].append((i, it, rec["id"]))
+        self.w.grouped_write(PROD, "date_end", writes, batch)
+
+    def _logs(self, rows: list[Row], batch: Batch) -> None:
         by_key, by_start = self._existing(rows)
         creates: list[tuple[int, Inbound, dict]] = []
         merged: dict[int, list[tuple[int, Inbound]]] = defaultdict(list)  # index of create -> ended events

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from flowtools import andon, site_config
-from odoosync_tools import extra_events, produce
+from odoosync_tools import PER_EVENT, extra_events, produce
 
 from andon.config import OdooSettings
 from andon.connectors.odoo import OdooClient
@@ -42,11 +42,6 @@ def admin(odoo):
                                      rate_limit_per_s=10_000), rate_limit=False)
     yield client
     client.close()
-
-
-#: These tests check per-event idempotency, ordering and refusals: every scrap event is a stock.scrap of its own
-#: and every progress a quantity write (the site default coalesces both; see tests of the posting settings).
-PER_EVENT = '[odoo.posting]\nscrap = "per_event"\nquantity_interval_s = 0\n'
 
 
 @pytest.fixture

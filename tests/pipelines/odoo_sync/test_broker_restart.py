@@ -24,7 +24,7 @@ import uuid
 
 import pytest
 from flowtools import ROOT, odoo_env, odoo_writes, site_config
-from odoosync_tools import assert_all_applied, dead_letters, keyed_summary, produce
+from odoosync_tools import PER_EVENT, assert_all_applied, dead_letters, keyed_summary, produce
 
 from andon.config import OdooSettings
 from andon.connectors.broker import EmbeddedBroker, create_topics
@@ -38,7 +38,7 @@ def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, event_li
     keeps = broker_engine == "kafka"
     options = {"data_dir": tmp_path / "kafka"} if keeps else {"log_path": tmp_path / "tansu.log"}
     with EmbeddedBroker(**options) as broker, run_standin(tmp_path / "odoo", odoo_version="17") as odoo:
-        config, topics = site_config(tmp_path, broker, f"rs{uuid.uuid4().hex[:6]}")
+        config, topics = site_config(tmp_path, broker, f"rs{uuid.uuid4().hex[:6]}", PER_EVENT)
         produce(broker, topics[2], event_lines)
         env = odoo_env(odoo, broker)
         odoo.set_faults(latency_ms=25)

@@ -81,3 +81,18 @@ def test_an_end_whose_start_odoo_refused_goes_to_the_dlq_too(fake, sync):
     result = sync.apply([started(10), ended(10, 12), started(30)])
     assert sorted(r.reason for _, r in result.dead) == ["odoo_refused", "start_refused"]
     assert [lg[0] for lg in logs(fake)] == [at(30)]
+
+
+def test_a_release_extends_the_hold_log_to_the_end_of_the_episode(fake, sync):
+    from andon.events import QualityHoldReleased
+
+    raised = hold(30)
+    release = event("quality.hold_released", 75, QualityHoldReleased(
+        rule="reject_rate", raised_at=raised.event.occurred_at, value=0.01, limit=0.05, window_start=iso(74),
+        window_end=iso(75), description="back at nominal"))
+    sync.apply([raised])
+    sync.apply([release])
+    [row] = fake.rows(PROD)
+    assert (row["date_start"], row["date_end"]) == (at(29), at(75))
+    again = sync.apply([release])
+    assert outcomes(again) == [("quality.hold_released", "exists")]
