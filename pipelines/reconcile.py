@@ -121,7 +121,8 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
         hi_ms = max(ts_ms(r["shift_end"]) for r in shifts)
         logs = client.search_read(PROD, [("workcenter_id", "in", ids), ("description", "like", "[andon"),
                                          ("date_start", ">=", odoo_dt(lo_ms)), ("date_start", "<", odoo_dt(hi_ms))],
-                                  ["id", "workcenter_id", "loss_id", "date_start", "date_end", "description"])
+                                  ["id", "workcenter_id", "workorder_id", "loss_id", "date_start", "date_end",
+                                   "description"])
         scraps = client.search_read("stock.scrap", [("origin", "like", "[andon:")],
                                     ["id", "origin", "scrap_qty", "state", "workorder_id"])
     _step(f"Odoo: {len(workorders)} work orders, {len(logs)} andon productivity logs, {len(scraps)} andon scraps")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from andon.config import SiteConfig
 from andon.connectors.odoo.masterdata import MARKER, m2o
-from andon.events import CountReported, Event, ScrapRecorded, iso_ms, make_event, parse_iso_ms
+from andon.events import Event, OperationProgress, ScrapRecorded, iso_ms, make_event, parse_iso_ms
 from andon.pipelines.reconcile_data import (
     REALTIME_KINDS,
     SHIFT_KEY,
@@ -150,48 +150,97 @@ def _active_order(orders: list[dict], center: int) -> dict | None:
     return None
 
 
-def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
-    """The open work order of each work center holds the good count of the machine's latest shift (odoo_sync
-    writes shift-cumulative absolute counts to the active order)."""
-    latest: dict[str, dict] = {}
-    for row in inp.shifts + inp.provisional:
-        if row["machine"] not in latest or row["shift_start"] > latest[row["machine"]]["shift_start"]:
-            latest[row["machine"]] = row
-    last_event_shift = {}
-    for e in inp.events or []:
-        if e.type == "production.count_reported":
-            prev = last_event_shift.get(e.machine)
-            if prev is None or e.occurred_at > prev[0]:
-                last_event_shift[e.machine] = (e.occurred_at, e.data["shift_id"])
-    out = []
-    for machine, row in sorted(latest.items()):
-        if machine in last_event_shift and last_event_shift[machine][1] > row["shift_id"]:
-            continue  # the machine has moved on to a later shift (outside the range): its order holds that one
-        center = inp.centers.get(row["work_center"])
-        order = _active_order(inp.workorders, center) if center else None
-        if order is None:
-            continue
-        expected, actual = float(row["good_count"]), float(order.get("qty_producing") or 0.0)
-        if expected == actual:
-            continue
-        start, end = ts_ms(row["shift_start"]), ts_ms(row["shift_end"])
-        cause = _cause(causes.hand_edit("mrp.workorder", order), causes.outage(machine, start, end),
-                       causes.dead_letters(machine, "production.count_reported"),
-                       default="count events not applied (yet): is odoo_sync running and caught up?")
-        event = make_event("production.count_reported", site=inp.site.site.id, machine=machine,
-                           occurred_at_ms=end, detected_at_ms=inp.now_ms, work_center=row["work_center"],
-                           discriminator=f"reconcile:wo{order['id']}:{row['good_count']}",
-                           data=CountReported(shift_id=row["shift_id"], window_start=iso_ms(end - 60_000),
-                                              window_end=iso_ms(end), total_count=int(row["total_count"]),
-                                              good_count=int(row["good_count"]),
-                                              reject_count=int(row["reject_count"]), window_total=0,
-                                              window_rejects=0))
-        m = Mismatch("workorder_qty", machine, row["work_center"], row["shift_id"], order.get("name"), None,
-                     expected, actual, "parts", cause,
-                     detail=f"qty_producing of work order id {order['id']} ({order['state']})",
-                     fix=f"emit production.count_reported good_count={row['good_count']} (absolute)")
-        out.append(_attach(m, event))
+def _runs(events: list[Event]) -> dict[str, list[tuple[Event, bool]]]:
+    """machine -> its work-order runs on the shop floor: each `operation.finished` (finished), then the latest
+    `operation.progress` of the run still going (not finished)."""
+    finishes: dict[str, list[Event]] = defaultdict(list)
+    latest: dict[str, Event] = {}
+    for e in events:
+        if e.type == "operation.finished":
+            finishes[e.machine].append(e)
+        elif e.type == "operation.progress":
+            prev = latest.get(e.machine)
+            if prev is None or e.occurred_at > prev.occurred_at:
+                latest[e.machine] = e
+    out: dict[str, list[tuple[Event, bool]]] = {}
+    for machine in set(finishes) | set(latest):
+        runs = [(e, True) for e in sorted(finishes.get(machine, []), key=lambda e: e.occurred_at)]
+        last = latest.get(machine)
+        if last is not None and (not runs or last.data["since"] >= runs[-1][0].occurred_at):
+            runs.append((last, False))
+        out[machine] = runs
     return out
+
+
+def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
+    """Per work order run: the good parts (`qty_producing`) and the scrap Odoo holds on the order equal the shop
+    floor's parts and rejects of that run (from the telemetry's operation events). A finished run's order is the
+    one its `operation.finished` marker sits on; the running one is the work center's order in progress. The
+    running order is compared once its last progress is older than the posting interval (odoo_sync coalesces)."""
+    if inp.events is None:
+        return []
+    finished_on: dict[str, int] = {}
+    for log in inp.logs:
+        for key, kind, _ in MARKER.findall(log.get("description") or ""):
+            if kind == "operation_finished" and log.get("workorder_id"):
+                finished_on[key] = m2o(log["workorder_id"])
+    orders = {o["id"]: o for o in inp.workorders}
+    scrapped: dict[int, float] = defaultdict(float)
+    for rec in inp.scraps:
+        if rec.get("state") == "done" and rec.get("workorder_id"):
+            scrapped[m2o(rec["workorder_id"])] += float(rec.get("scrap_qty") or 0.0)
+    lag_ms = inp.site.odoo.posting.quantity_interval_s * 1000
+    center_of = {m.id: m.work_center for m in inp.site.machines}
+    out = []
+    for machine, runs in sorted(_runs(inp.events).items()):
+        code = center_of.get(machine)
+        center = inp.centers.get(code) if code else None
+        for e, done in runs:
+            if done:
+                order = orders.get(finished_on.get(e.event_id, -1))
+            else:
+                if parse_iso_ms(e.occurred_at) > inp.now_ms - lag_ms:
+                    continue  # still within the posting interval
+                order = _active_order(inp.workorders, center) if center else None
+            if order is None:
+                continue  # no Odoo order holds this run (its events were refused or not applied): see the DLQ
+            good, rejects = float(e.data["quantity"] - e.data["rejects"]), float(e.data["rejects"])
+            for kind, expected, actual in (("workorder_qty", good, float(order.get("qty_producing") or 0.0)),
+                                           ("scrap", rejects, scrapped.get(order["id"], 0.0))):
+                if expected == actual:
+                    continue
+                since, until = parse_iso_ms(e.data["since"]), parse_iso_ms(e.occurred_at)
+                cause = _cause(causes.hand_edit("mrp.workorder", order) if kind == "workorder_qty" else None,
+                               causes.outage(machine, since, until),
+                               causes.dead_letters(machine, "operation.progress"),
+                               default="operation events not applied (yet): is odoo_sync running and caught up?")
+                m = Mismatch(kind, machine, code or "", _shift_of(inp, until), order.get("name"), None, expected,
+                             actual, "parts", cause,
+                             detail=(f"{'qty_producing' if kind == 'workorder_qty' else 'validated scrap'} of work "
+                                     f"order id {order['id']} ({order['state']}) vs the run's "
+                                     f"{'good parts' if kind == 'workorder_qty' else 'rejects'} "
+                                     f"{e.data['since']} to {e.occurred_at}"))
+                if done or kind == "scrap" and expected < actual:
+                    m.fix = "not fixable through events (the run is finished in Odoo): correct the order in Odoo"
+                    out.append(m)
+                    continue
+                event = make_event("operation.progress", site=inp.site.site.id, machine=machine,
+                                   occurred_at_ms=until, detected_at_ms=inp.now_ms, work_center=code,
+                                   discriminator=f"reconcile:wo{order['id']}:{int(good)}:{int(rejects)}",
+                                   data=OperationProgress(quantity=int(e.data["quantity"]), rejects=int(rejects),
+                                                          since=e.data["since"],
+                                                          first_part_at=e.data.get("first_part_at")))
+                m.fix = f"emit operation.progress quantity={e.data['quantity']} rejects={int(rejects)} (absolute)"
+                out.append(_attach(m, event))
+    return out
+
+
+def _shift_of(inp: Inputs, at_ms: int) -> str:
+    """The shift (in the range) a run's last event falls in: (start, end], so a finish at the end is that shift's."""
+    for row in inp.shifts:
+        if ts_ms(row["shift_start"]) < at_ms <= ts_ms(row["shift_end"]):
+            return row["shift_id"]
+    return ""
 
 
 def _attach(m: Mismatch, event: Event) -> Mismatch:
@@ -206,9 +255,10 @@ FIXES: dict[str, Event] = {}
 
 # -- scrap -------------------------------------------------------------------------------------------------------
 def scrap_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
-    """Scrap validated in Odoo for a machine and shift (by the event each stock.scrap is keyed to) equals the
-    shift's reject count. Needs the events topic to place each scrap in its shift."""
-    if inp.events is None:
+    """With `[odoo.posting] scrap = per_event`: scrap validated in Odoo for a machine and shift (by the event each
+    stock.scrap is keyed to) equals the shift's reject count. Needs the events topic to place each scrap in its
+    shift. (Per work order, the default, is compared by `workorder_quantities`.)"""
+    if inp.events is None or inp.site.odoo.posting.scrap != "per_event":
         return []
     where = {e.event_id: (e.machine, e.data["shift_id"]) for e in inp.events
              if e.type == "production.scrap_recorded"}

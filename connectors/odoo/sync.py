@@ -130,6 +130,10 @@ class OdooSync:
         self._count_client_metrics()
         return batch.result
 
+    def has_pending(self) -> bool:
+        """Are quantities or rejects held back by the posting settings?"""
+        return any(getattr(h, "pending", None) for h in self.handlers)
+
     def flush(self) -> SyncResult:
         """End of input: post what the posting settings held back (coalesced quantities and rejects)."""
         batch = Batch(SyncResult())

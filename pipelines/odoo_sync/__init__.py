@@ -14,6 +14,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bytewax.operators as op
@@ -146,6 +147,7 @@ class _ApplyLogic(StatefulBatchLogic):
         self.by_site = {s.site.id: s for s in cfg.sites}
         #: one OdooSync per site this shard has seen (each its own Odoo endpoint, settings and cache)
         self.syncs: dict[str, OdooSync] = {}
+        self._flush_at: datetime | None = None
 
     def _sync(self, site_id: str) -> OdooSync:
         sync = self.syncs.get(site_id)
@@ -167,10 +169,29 @@ class _ApplyLogic(StatefulBatchLogic):
             out.extend(dead_letter(it, refusal, dlq) for it, refusal in result.dead)
         return out, StatefulBatchLogic.RETAIN
 
+    def notify_at(self):
+        """While quantities or rejects are held back (coalesced), post them at the latest one posting interval of
+        wall time later, so an idle machine's last values do not wait for its next event."""
+        waiting = [s for s in self.syncs.values() if s.has_pending()]
+        if not waiting:
+            self._flush_at = None
+            return None
+        if self._flush_at is None:
+            wait = min(max(1, s.posting.quantity_interval_s) for s in waiting)
+            self._flush_at = datetime.now(UTC) + timedelta(seconds=wait)
+        return self._flush_at
+
+    def on_notify(self):
+        self._flush_at = None
+        return self.on_eof()
+
     def on_eof(self):
-        result = self.sync.flush()
-        dlq = self.cfg.site.topics.events_dlq
-        return [dead_letter(it, refusal, dlq) for it, refusal in result.dead], StatefulBatchLogic.RETAIN
+        out = []
+        for site_id, sync in self.syncs.items():
+            result = sync.flush()
+            dlq = self.by_site[site_id].topics.events_dlq
+            out.extend(dead_letter(it, refusal, dlq) for it, refusal in result.dead)
+        return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self):
         return {"version": SNAPSHOT_VERSION}

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from andon.connectors.odoo.handlers.base import Batch, Inbound, Refused, Row, Writer, crossed
+from andon.connectors.odoo.errors import (
+    OdooAuthError,
+    OdooCircuitOpenError,
+    OdooConfigError,
+    OdooError,
+    OdooTransientError,
+)
+from andon.connectors.odoo.handlers.base import Batch, Inbound, Row, Writer, crossed
 from andon.connectors.odoo.handlers.operation import OperationHandler
 from andon.events import parse_iso_ms, payload
 
@@ -53,8 +60,11 @@ class QuantityHandler:
             if wo.state != "progress":
                 try:
                     self.operations.start_order(wo, center, p.first_part_at or e.occurred_at)
-                except Refused as exc:
-                    batch.refuse(i, it, exc.refusal)
+                except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+                    raise
+                except OdooError as exc:  # e.g. the work center is blocked by an open stop: the next progress
+                    batch.record(i, it, self.model, wo.id, "button_start", "skipped",  # carries the total again
+                                 f"not started yet, Odoo refused: {exc.odoo_message}")
                     continue
                 batch.record(i, it, self.model, wo.id, "button_start", "applied",
                              f"started at its first counted part {p.first_part_at or e.occurred_at}",

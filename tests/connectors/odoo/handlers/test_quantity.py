@@ -74,3 +74,14 @@ def test_quantities_are_coalesced_to_the_cadence_and_flushed_at_the_end(fake, si
     sync.flush()
     assert qty(fake) == 170.0
     assert fake.writes()[("mrp.workorder", "write")] == 3
+
+
+def test_a_start_odoo_refuses_waits_for_the_next_progress_without_a_dead_letter(fake, every):
+    fake.refuse[("mrp.workorder", "button_start")] = lambda ids: "Please unblock the work center to start the work order."
+    result = every.apply([progress(3, 12)])
+    assert result.dead == [] and fake.rows("mrp.workorder")[0]["state"] == "ready"
+    assert "unblock" in result.audit[-1].detail
+    del fake.refuse[("mrp.workorder", "button_start")]
+    every.apply([progress(4, 20)])
+    assert fake.rows("mrp.workorder")[0]["state"] == "progress" and qty(fake) == 20.0
+    assert fake.rows(PROD)[0]["date_start"] == at(0.5), "still from the first part"
