@@ -38,6 +38,11 @@ SHIFT_OEE = pa.schema([
     ("availability", pa.float64()), ("performance", pa.float64()), ("quality", pa.float64()),
     ("oee", pa.float64()), ("downtime_by_reason", REASONS), ("final", pa.bool_()), ("covers_until", TS),
 ])
+OPERATIONS = pa.schema([
+    ("machine", pa.string()), ("work_center", pa.string()), ("since", TS), ("finish", TS), ("first_part_at", TS),
+    ("parts", pa.int64()), ("rejects", pa.int64()), ("good", pa.int64()), ("final", pa.bool_()),
+    ("covers_until", TS),
+])
 #: Columns every row of a period carries: whether the period is final, and the event time its data reaches.
 STATUS_COLUMNS = ("final", "covers_until")
 #: Version of the datasets' layout, in each file's key/value metadata (`andon.schema_version`); raised when a
@@ -58,6 +63,7 @@ DATASETS = {
     "telemetry_agg": DatasetSpec("telemetry_agg", TELEMETRY_AGG, ("machine", "window_start", "signal"), "hour",
                                  "window_start"),
     "shift_oee": DatasetSpec("shift_oee", SHIFT_OEE, ("machine", "shift_id"), "day", "shift_start"),
+    "operations": DatasetSpec("operations", OPERATIONS, ("machine", "since"), "day", "since"),
 }
 
 def period_of(spec: DatasetSpec, ts_ms: int, date: str) -> str:

@@ -58,8 +58,24 @@ DATA_DICTIONARY: dict[str, dict[str, tuple[str, str]]] = {
         "covers_until": ("UTC timestamp", "event time the row's data reaches: shift_end when final, else the "
                                           "machine's last reading (figures cover shift_start..covers_until)"),
     },
+    "operations": {
+        "site": ("-", "site id (Hive partition)"),
+        "date": ("YYYY-MM-DD", "local date the operation's counting began on (Hive partition)"),
+        "machine": ("-", "machine id"),
+        "work_center": ("-", "Odoo work center code"),
+        "since": ("UTC timestamp", "when the operation (one work-order run) began counting: the previous one's "
+                                   "finish (a setup's start), or the machine's first reading"),
+        "finish": ("UTC timestamp", "where its setup began (null while it runs)"),
+        "first_part_at": ("UTC timestamp", "its first counted part (null before)"),
+        "parts": ("parts", "parts counted in the run, across shifts and counter resets"),
+        "rejects": ("parts", "rejected parts of them"),
+        "good": ("parts", "parts minus rejects: what the work order holds in Odoo"),
+        "final": ("bool", "true: the run finished, the row will not change; false: provisional (still running or "
+                          "input ended), a later row of the same machine and since replaces it"),
+        "covers_until": ("UTC timestamp", "event time the row's counts reach: finish when final, else the end of "
+                                          "the window of its latest count"),
+    },
 }
-
 
 
 def write_data_dictionary(root: str | Path) -> Path:

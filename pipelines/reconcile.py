@@ -110,15 +110,19 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
     _step("audit trail: none" if audit is None else f"{len(audit)} audit records from {args.audit}")
     centers = {wc["code"]: wc["id"] for wc in client.search_read("mrp.workcenter", [], ["id", "code"])
                if wc.get("code")}
-    codes = sorted({r["work_center"] for r in shifts + provisional})
+    operations = read_dataset(root, "operations", site, lo - timedelta(days=7), hi).to_pylist()
+    _step(f"{len(operations)} work-order run rows (operations) in Parquet")
+    codes = sorted({r["work_center"] for r in shifts + provisional + operations})
     ids = [centers[c] for c in codes if c in centers]
     workorders = client.search_read("mrp.workorder", [("workcenter_id", "in", ids)],
                                     ["id", "name", "workcenter_id", "state", "qty_producing", "qty_produced",
                                      "write_date"]) if ids else []
     logs, scraps = [], []
-    if shifts and ids:
-        lo_ms = min(ts_ms(r["shift_start"]) for r in shifts) - 7 * 86_400_000
-        hi_ms = max(ts_ms(r["shift_end"]) for r in shifts)
+    spans = [(ts_ms(r["shift_start"]), ts_ms(r["shift_end"])) for r in shifts + provisional] + [
+        (ts_ms(r["since"]), ts_ms(r["covers_until"])) for r in operations]
+    if spans and ids:
+        lo_ms = min(a for a, _ in spans) - 7 * 86_400_000
+        hi_ms = max(b for _, b in spans) + 1000
         logs = client.search_read(PROD, [("workcenter_id", "in", ids), ("description", "like", "[andon"),
                                          ("date_start", ">=", odoo_dt(lo_ms)), ("date_start", "<", odoo_dt(hi_ms))],
                                   ["id", "workcenter_id", "workorder_id", "loss_id", "date_start", "date_end",
@@ -126,7 +130,8 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
         scraps = client.search_read("stock.scrap", [("origin", "like", "[andon:")],
                                     ["id", "origin", "scrap_qty", "state", "workorder_id"])
     _step(f"Odoo: {len(workorders)} work orders, {len(logs)} andon productivity logs, {len(scraps)} andon scraps")
-    return Inputs(site, shifts, windows, events, audit, workorders, centers, logs, scraps, provisional=provisional)
+    return Inputs(site, shifts, windows, events, audit, workorders, centers, logs, scraps, provisional=provisional,
+                  operations=operations)
 
 
 def emit(site: SiteConfig, events: list[Event], bootstrap: str | None) -> int:

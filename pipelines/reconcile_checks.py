@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from andon.config import SiteConfig
 from andon.connectors.odoo.masterdata import MARKER, m2o
-from andon.events import Event, OperationProgress, ScrapRecorded, iso_ms, make_event, parse_iso_ms
+from andon.events import Event, OperationProgress, ScrapRecorded, event_id, iso_ms, make_event, parse_iso_ms
 from andon.pipelines.reconcile_data import (
     REALTIME_KINDS,
     SHIFT_KEY,
@@ -47,6 +47,8 @@ class Inputs:
     #: provisional shift_oee rows (shift not over when input ended): only the open work order check reads them,
     #: since the open order holds the running shift's count
     provisional: list[dict] = field(default_factory=list)
+    #: Parquet `operations` rows (work-order runs, final and provisional) in the range
+    operations: list[dict] = field(default_factory=list)
 
 
 def compare(inp: Inputs) -> list[Mismatch]:
@@ -150,35 +152,28 @@ def _active_order(orders: list[dict], center: int) -> dict | None:
     return None
 
 
-def _runs(events: list[Event]) -> dict[str, list[tuple[Event, bool]]]:
-    """machine -> its work-order runs on the shop floor: each `operation.finished` (finished), then the latest
-    `operation.progress` of the run still going (not finished)."""
-    finishes: dict[str, list[Event]] = defaultdict(list)
-    latest: dict[str, Event] = {}
-    for e in events:
-        if e.type == "operation.finished":
-            finishes[e.machine].append(e)
-        elif e.type == "operation.progress":
-            prev = latest.get(e.machine)
-            if prev is None or e.occurred_at > prev.occurred_at:
-                latest[e.machine] = e
-    out: dict[str, list[tuple[Event, bool]]] = {}
-    for machine in set(finishes) | set(latest):
-        runs = [(e, True) for e in sorted(finishes.get(machine, []), key=lambda e: e.occurred_at)]
-        last = latest.get(machine)
-        if last is not None and (not runs or last.data["since"] >= runs[-1][0].occurred_at):
-            runs.append((last, False))
-        out[machine] = runs
+def _runs(rows: list[dict]) -> dict[str, list[dict]]:
+    """machine -> its work-order runs from the Parquet `operations` rows, in order (a final row of a run wins over
+    provisional ones, else the one that covers most)."""
+    best: dict[tuple[str, int], dict] = {}
+    for r in rows:
+        key = (r["machine"], ts_ms(r["since"]))
+        prev = best.get(key)
+        if prev is None or (bool(r["final"]), ts_ms(r["covers_until"])) > (bool(prev["final"]),
+                                                                            ts_ms(prev["covers_until"])):
+            best[key] = r
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (machine, _), r in sorted(best.items()):
+        out[machine].append(r)
     return out
 
 
 def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
-    """Per work order run: the good parts (`qty_producing`) and the scrap Odoo holds on the order equal the shop
-    floor's parts and rejects of that run (from the telemetry's operation events). A finished run's order is the
-    one its `operation.finished` marker sits on; the running one is the work center's order in progress. The
-    running order is compared once its last progress is older than the posting interval (odoo_sync coalesces)."""
-    if inp.events is None:
-        return []
+    """Per work-order run (Parquet `operations`): the good parts (`qty_producing`) and the scrap Odoo holds on the
+    order equal the shop floor's. A finished run's order is the one whose time log carries its `operation.finished`
+    marker (the event id is deterministic: type, site, machine, finish time); the running one is the work
+    center's order in progress, compared once its counts are older than the posting interval (odoo_sync
+    coalesces quantities)."""
     finished_on: dict[str, int] = {}
     for log in inp.logs:
         for key, kind, _ in MARKER.findall(log.get("description") or ""):
@@ -190,47 +185,53 @@ def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
         if rec.get("state") == "done" and rec.get("workorder_id"):
             scrapped[m2o(rec["workorder_id"])] += float(rec.get("scrap_qty") or 0.0)
     lag_ms = inp.site.odoo.posting.quantity_interval_s * 1000
-    center_of = {m.id: m.work_center for m in inp.site.machines}
+    site_id = inp.site.site.id
     out = []
-    for machine, runs in sorted(_runs(inp.events).items()):
-        code = center_of.get(machine)
-        center = inp.centers.get(code) if code else None
-        for e, done in runs:
+    for machine, runs in sorted(_runs(inp.operations).items()):
+        code = runs[-1]["work_center"]
+        center = inp.centers.get(code)
+        for n, run in enumerate(runs):
+            done = bool(run["final"])
+            until = ts_ms(run["covers_until"])
             if done:
-                order = orders.get(finished_on.get(e.event_id, -1))
+                finish_id = event_id("operation.finished", site_id, machine, ts_ms(run["finish"]), "changeover")
+                order = orders.get(finished_on.get(finish_id, -1))
             else:
-                if parse_iso_ms(e.occurred_at) > inp.now_ms - lag_ms:
-                    continue  # still within the posting interval
+                if n != len(runs) - 1 or until > inp.now_ms - lag_ms:
+                    continue  # an older provisional row, or still within the posting interval
                 order = _active_order(inp.workorders, center) if center else None
+                if order is not None and order["state"] != "progress":
+                    order = None
             if order is None:
                 continue  # no Odoo order holds this run (its events were refused or not applied): see the DLQ
-            good, rejects = float(e.data["quantity"] - e.data["rejects"]), float(e.data["rejects"])
-            for kind, expected, actual in (("workorder_qty", good, float(order.get("qty_producing") or 0.0)),
-                                           ("scrap", rejects, scrapped.get(order["id"], 0.0))):
+            since = ts_ms(run["since"])
+            for kind, expected, actual in (("workorder_qty", float(run["good"]),
+                                            float(order.get("qty_producing") or 0.0)),
+                                           ("scrap", float(run["rejects"]), scrapped.get(order["id"], 0.0))):
                 if expected == actual:
                     continue
-                since, until = parse_iso_ms(e.data["since"]), parse_iso_ms(e.occurred_at)
                 cause = _cause(causes.hand_edit("mrp.workorder", order) if kind == "workorder_qty" else None,
                                causes.outage(machine, since, until),
                                causes.dead_letters(machine, "operation.progress"),
                                default="operation events not applied (yet): is odoo_sync running and caught up?")
-                m = Mismatch(kind, machine, code or "", _shift_of(inp, until), order.get("name"), None, expected,
+                m = Mismatch(kind, machine, code, _shift_of(inp, until), order.get("name"), None, expected,
                              actual, "parts", cause,
                              detail=(f"{'qty_producing' if kind == 'workorder_qty' else 'validated scrap'} of work "
                                      f"order id {order['id']} ({order['state']}) vs the run's "
-                                     f"{'good parts' if kind == 'workorder_qty' else 'rejects'} "
-                                     f"{e.data['since']} to {e.occurred_at}"))
-                if done or kind == "scrap" and expected < actual:
+                                     f"{'good parts' if kind == 'workorder_qty' else 'rejects'} from "
+                                     f"{iso_ms(since)} to {iso_ms(until)}"))
+                if done or (kind == "scrap" and expected < actual):
                     m.fix = "not fixable through events (the run is finished in Odoo): correct the order in Odoo"
                     out.append(m)
                     continue
-                event = make_event("operation.progress", site=inp.site.site.id, machine=machine,
-                                   occurred_at_ms=until, detected_at_ms=inp.now_ms, work_center=code,
-                                   discriminator=f"reconcile:wo{order['id']}:{int(good)}:{int(rejects)}",
-                                   data=OperationProgress(quantity=int(e.data["quantity"]), rejects=int(rejects),
-                                                          since=e.data["since"],
-                                                          first_part_at=e.data.get("first_part_at")))
-                m.fix = f"emit operation.progress quantity={e.data['quantity']} rejects={int(rejects)} (absolute)"
+                first = run.get("first_part_at")
+                event = make_event("operation.progress", site=site_id, machine=machine, occurred_at_ms=until,
+                                   detected_at_ms=inp.now_ms, work_center=code,
+                                   discriminator=f"reconcile:wo{order['id']}:{run['good']}:{run['rejects']}",
+                                   data=OperationProgress(quantity=int(run["parts"]), rejects=int(run["rejects"]),
+                                                          since=iso_ms(since),
+                                                          first_part_at=iso_ms(ts_ms(first)) if first else None))
+                m.fix = f"emit operation.progress parts={run['parts']} rejects={run['rejects']} (absolute)"
                 out.append(_attach(m, event))
     return out
 

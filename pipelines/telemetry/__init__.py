@@ -25,7 +25,7 @@ from andon.operators.shard import ShardProcessor
 from andon.operators.telemetry import Sharding, ShardLogic, TelemetryDecoder, shard_dead_letters
 from andon.pipelines.status import BOARD
 from andon.pipelines.telemetry import metrics
-from andon.pipelines.telemetry.outputs import event_messages, shift_rows, window_rows
+from andon.pipelines.telemetry.outputs import event_messages, operation_rows, shift_rows, window_rows
 from andon.readings import Registry
 from andon.wire.mapping import Mapper
 
@@ -122,10 +122,13 @@ def build_flow(cfg: TelemetryFlowConfig) -> Dataflow:
                           lambda kv: [(kv[0], rows) for rows in window_rows(kv[1][1].windows, registry)])
     shifts = op.flat_map("shift_rows", shard_key_and_result,
                          lambda kv: [(kv[0], rows) for rows in shift_rows(kv[1][1].shifts)])
+    operations = op.flat_map("operation_rows", shard_key_and_result,
+                             lambda kv: [(kv[0], rows) for rows in operation_rows(kv[1][1].events, registry)])
     parquet = ParquetSink(out_dir, sharding.keys, write_interval_s=cfg.parquet_write_interval_s,
                           sites={s.site.id: (s.site.timezone, s.processing.microstop_policy) for s in cfg.sites})
     op.output("telemetry_agg_out", windows, parquet)
     op.output("shift_oee_out", shifts, parquet)
+    op.output("operations_out", operations, parquet)
 
     if cfg.source == "kafka":
         sink = KafkaSink({**site.kafka.client_config(), **cfg.kafka_config})

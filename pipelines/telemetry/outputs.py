@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from andon.connectors.parquet import SHIFT_OEE, AggColumns, Rows
-from andon.events import Event, encode_event
+from andon.connectors.parquet import OPERATIONS, SHIFT_OEE, AggColumns, Rows
+from andon.events import Event, encode_event, parse_iso_ms
 from andon.messages import OutMessage
 from andon.readings import Registry
 
@@ -112,4 +112,43 @@ def shift_rows(shifts: list[dict]) -> list[Rows]:
             else:
                 arrays.append(pa.array(values, field.type))
         out.append(Rows("shift_oee", site, date, "day", pa.Table.from_arrays(arrays, schema=SHIFT_OEE)))
+    return out
+
+
+def operation_rows(events: list[Event], registry: Registry) -> list[Rows]:
+    """One row per work-order run: final from `operation.finished`, provisional from the latest
+    `operation.progress` of each run in this block; grouped by site and the local date the run began on."""
+    latest: dict[tuple[str, str, str], Event] = {}
+    for e in events:
+        if e.type == "operation.finished" or e.type == "operation.progress":
+            key = (e.site, e.machine, e.data.get("since") or "")
+            prev = latest.get(key)
+            if prev is None or prev.type != "operation.finished":
+                latest[key] = e
+    groups: dict[tuple[str, str], list[Event]] = {}
+    for (site, _, since), e in latest.items():
+        if not since:
+            continue  # an operation.finished from another producer without counts
+        zone = registry.sites[site].zone
+        day = datetime.fromtimestamp(parse_iso_ms(since) / 1000, UTC).astimezone(zone).strftime("%Y-%m-%d")
+        groups.setdefault((site, day), []).append(e)
+    out = []
+    for (site, day), rows in sorted(groups.items()):
+        def col(fn, rows=rows):
+            return [fn(e) for e in rows]
+
+        def ts(values):
+            return pa.array(values, pa.int64()).cast(OPERATIONS.field("since").type)
+
+        finished = col(lambda e: e.type == "operation.finished")
+        first = col(lambda e: parse_iso_ms(e.data["first_part_at"]) if e.data.get("first_part_at") else None)
+        table = pa.Table.from_arrays([
+            pa.array(col(lambda e: e.machine)), pa.array(col(lambda e: e.work_center)),
+            ts(col(lambda e: parse_iso_ms(e.data["since"]))),
+            ts([parse_iso_ms(e.occurred_at) if f else None for e, f in zip(rows, finished, strict=True)]),
+            ts(first), pa.array(col(lambda e: int(e.data["quantity"])), pa.int64()),
+            pa.array(col(lambda e: int(e.data["rejects"])), pa.int64()),
+            pa.array(col(lambda e: int(e.data["quantity"] - e.data["rejects"])), pa.int64()),
+            pa.array(finished, pa.bool_()), ts(col(lambda e: parse_iso_ms(e.occurred_at)))], schema=OPERATIONS)
+        out.append(Rows("operations", site, day, "day", table))
     return out

@@ -1,6 +1,6 @@
 """`andon reconcile` end to end: a demo-like run with two injected faults (a gateway outage on press-03 and a work
 order quantity edited by hand on WC-PRESS-02), real Tansu, the stand-in over HTTP, `andon run odoo-sync`; reconcile
-finds exactly those, `--fix` repairs them through the events topic and odoo_sync, a second reconcile is clean; the
+finds exactly those (per work-order run, against Parquet `operations`; every finished run matches exactly), `--fix` repairs them through the events topic and odoo_sync, a second reconcile is clean; the
 HTML report renders in headless Chromium."""
 
 from __future__ import annotations
@@ -64,14 +64,15 @@ def test_reconcile_reports_exactly_the_injected_faults_and_fix_repairs_them(plan
     assert first.returncode == 1, first.stderr
     found = pl.read_parquet(plant["root"] / "first" / "mismatches.parquet")
     rows = {(r["kind"], r["work_center"]): r for r in found.iter_rows(named=True)}
-    shop = {r["machine"]: r for r in parquet_of(plant["root"] / "shop", "shift_oee").iter_rows(named=True)}
+    runs = parquet_of(plant["root"] / "shop", "operations").sort("since")
+    running = {r["machine"]: r for r in runs.filter(~runs["final"]).iter_rows(named=True)}  # the running runs
 
     edited = rows.pop(("workorder_qty", "WC-PRESS-02"))
-    assert edited["difference"] == 100 and edited["shop_floor"] == shop["press-02"]["good_count"]
+    assert edited["difference"] == 100 and edited["shop_floor"] == running["press-02"]["good"]
     assert edited["cause"].startswith("edited in Odoo by hand")
 
     outage = rows.pop(("workorder_qty", "WC-PRESS-03"))
-    assert outage["shop_floor"] == shop["press-03"]["good_count"] and outage["difference"] > 0
+    assert outage["shop_floor"] == running["press-03"]["good"] and outage["difference"] > 0
     assert outage["cause"].startswith("gateway outage: no live readings 09:40–10:00 CET on press-03")
     scrap = rows.pop(("scrap", "WC-PRESS-03"), None)  # rejects made during the outage, when there were any
     if scrap is not None:

@@ -42,7 +42,8 @@ def parquet_of(root: Path, dataset: str) -> pl.DataFrame:
     if not files:
         return pl.DataFrame()
     df = pl.scan_parquet([str(f) for f in files], hive_partitioning=True).collect()
-    keys = ["machine", "window_start", "signal"] if dataset == "telemetry_agg" else ["machine", "shift_id"]
+    keys = {"telemetry_agg": ["machine", "window_start", "signal"], "operations": ["machine", "since"]}.get(
+        dataset, ["machine", "shift_id"])
     return df.sort(keys)
 
 
