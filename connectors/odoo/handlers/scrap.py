@@ -12,6 +12,7 @@ scrap per `production.scrap_recorded` event, as before."""
 from __future__ import annotations
 
 from andon.connectors.odoo.handlers.base import (
+    PROD,
     Batch,
     Inbound,
     Refusal,
@@ -57,19 +58,28 @@ class ScrapHandler:
             finished = md.data.finished_at.get(center)
             if e.type == "operation.progress" and finished and p.since < finished:
                 continue  # a finished order's: its finish posted its scrap
-            wo = md.active_work_order(center)
-            if wo is None:
-                continue  # refused by the quantity or operation handler
+            wo_id = self._finished_order(e) if e.type == "operation.finished" else None
+            if wo_id is None:
+                wo = md.active_work_order(center)
+                if wo is None:
+                    continue  # refused by the quantity or operation handler
+                wo_id = wo.id
             at = parse_iso_ms(e.occurred_at)
-            if e.type == "operation.finished" or crossed(self.posted.get(wo.id), at, interval, self.w.shift_ends):
-                due[wo.id] = (p.rejects, row)
-                self.posted[wo.id] = at
-                self.pending.pop(wo.id, None)
+            if e.type == "operation.finished" or crossed(self.posted.get(wo_id), at, interval, self.w.shift_ends):
+                due[wo_id] = (p.rejects, row)
+                self.posted[wo_id] = at
+                self.pending.pop(wo_id, None)
             elif p.rejects:
-                self.pending[wo.id] = (p.rejects, row)
+                self.pending[wo_id] = (p.rejects, row)
             if e.type == "operation.finished":
-                self.posted.pop(wo.id, None)
+                self.posted.pop(wo_id, None)
         self._post(due, batch)
+
+    def _finished_order(self, e) -> int | None:
+        """The order a replayed `operation.finished` was applied to (its marker's log), None when it is new."""
+        found = self.w.client.search_read(PROD, [("description", "like", marker(e.event_id))], ["workorder_id"],
+                                          limit=1)
+        return m2o(found[0]["workorder_id"]) if found else None
 
     def flush(self, batch: Batch) -> None:
         """Post the rejects not posted yet (end of input)."""

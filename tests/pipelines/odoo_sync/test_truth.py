@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from flowtools import ROOT, andon, odoo_env, produce_trace, run_args, site_config
@@ -43,7 +44,7 @@ def odt(text: str) -> int:
 def floor(tmp_path_factory, site, broker):
     """The whole path once: telemetry from Kafka, odoo-sync killed after its first writes, resumed, replayed."""
     root = tmp_path_factory.mktemp("truth")
-    sim = Simulation(site, machines=MACHINES, hours=HOURS, seed=21, start_ms=START_MS)
+    sim = Simulation(site, machines=MACHINES, hours=HOURS, seed=19, start_ms=START_MS)  # 3 runs per machine
     trace = root / "trace.jsonl"
     truth = sim.write_jsonl(trace)
     config, topics = site_config(root, broker, f"tr{uuid.uuid4().hex[:6]}")
@@ -94,11 +95,6 @@ def runs_of(floor, machine: str) -> list[tuple[dict, dict]]:
 
 def test_the_run_crossed_a_shift_change_and_the_dst_change_and_odoo_sync_crashed(floor):
     truth = floor["truth"]
-    offsets = {datetime.fromtimestamp(ms / 1000).astimezone(datetime.now().astimezone().tzinfo).utcoffset()
-               for ms in (truth["start_ms"], truth["end_ms"])}
-    assert offsets, "dates parse"
-    from zoneinfo import ZoneInfo
-
     berlin = ZoneInfo("Europe/Berlin")
     assert datetime.fromtimestamp(truth["start_ms"] / 1000, berlin).utcoffset() != datetime.fromtimestamp(
         truth["end_ms"] / 1000, berlin).utcoffset(), "the run spans the DST change"
@@ -142,7 +138,7 @@ def test_every_downtime_and_every_run_is_logged_within_5_s_of_the_truth(floor):
             assert match, f"{machine}: no log within {TOLERANCE_S} s of {d}"
         for op, order in runs_of(floor, machine):
             mine = [lg for lg in logs if lg["workorder_id"] and lg["workorder_id"][0] == order["id"]
-                    and lg["loss_id"][1] not in {d["reason"] for d in want} | {"Process Defect"}]
+                    and not any(k in (lg["description"] or "") for k in (" downtime", " quality_hold"))]
             assert mine, f"{machine}: no productive log for order {order['id']}"
             started = op["start_ms"] if op["start_ms"] is not None else op["first_part_ms"]
             assert abs(min(odt(lg["date_start"]) for lg in mine) - started) <= tol, (machine, op, mine)

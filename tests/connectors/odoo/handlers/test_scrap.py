@@ -97,3 +97,16 @@ def test_per_work_order_one_scrap_per_interval_and_at_finish_totals_exact(fake, 
     assert [r["scrap_qty"] for r in rows] == [2.0, 68.0, 5.0] and {r["state"] for r in rows} == {"done"}
     again = sync.apply([progress(61, 3050, 70)])  # a replay of an older count scraps nothing
     assert len(fake.rows("stock.scrap")) == 3 and again.dead == []
+
+
+def test_a_replayed_finish_scraps_nothing_on_the_next_order(fake, site):
+    sync = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)
+    center = fake.rows("mrp.workcenter", [("code", "=", "WC-PRESS-01")])[0]["id"]
+    fake.add("mrp.workorder", workcenter_id=center, state="ready", qty_producing=0.0, production_id=False,
+             product_id=fake.rows("product.product")[0]["id"], name="next")
+    finish = event("operation.finished", 70, OperationFinished(quantity=3500, rejects=75, since=iso(0)))
+    sync.apply([progress(1, 50, 2), finish, progress(80, 40, 3)])
+    before = [(r["workorder_id"], r["scrap_qty"]) for r in fake.rows("stock.scrap")]
+    fresh = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)  # a replay, no memory
+    fresh.apply([progress(1, 50, 2), finish, progress(80, 40, 3)])
+    assert [(r["workorder_id"], r["scrap_qty"]) for r in fake.rows("stock.scrap")] == before
