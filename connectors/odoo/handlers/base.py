@@ -165,3 +165,27 @@ def check_lot(name: str, lot: dict | None, product: int | None) -> int:
                               f"the work order makes product id {product}",
                               "correct the lot reference or the work order"))
     return lot["id"]
+
+
+# -- time logs at event time: Odoo's buttons stamp the logs they open or close with the server's clock ----------
+def close_logs_at(client, wo_id: int, end: str) -> None:
+    """The order's logs a button closed after `end` (Odoo's clock) end at `end` (the event time) instead."""
+    late = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", ">", end)], ["id", "date_start"])
+    fix = [r["id"] for r in late if (r.get("date_start") or "") <= end]
+    if fix:
+        client.write(PROD, fix, {"date_end": end})
+
+
+def open_log_starts_at(client, wo_id: int, start: str, tag: str = "") -> bool:
+    """The order's open log (the one a button just opened at Odoo's clock) starts at `start` (the event time),
+    with `tag` appended to its description; False when the order has no open log."""
+    logs = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", "=", False)],
+                              ["id", "description"], limit=1, order="id desc")
+    if not logs:
+        return False
+    vals: dict = {"date_start": start} if start else {}
+    if tag:
+        vals["description"] = f"{logs[0].get('description') or ''} {tag}".strip()
+    if vals:
+        client.write(PROD, [logs[0]["id"]], vals)
+    return True

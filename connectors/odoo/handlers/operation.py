@@ -20,7 +20,9 @@ from andon.connectors.odoo.handlers.base import (
     Row,
     Writer,
     check_lot,
+    close_logs_at,
     odoo_dt,
+    open_log_starts_at,
     unknown_loss,
 )
 from andon.connectors.odoo.masterdata import WorkOrder, m2o, marker
@@ -133,20 +135,11 @@ class OperationHandler:
             client.call_button(self.model, [wo.id], "button_finish")
         finally:
             md.reload_orders(center)
-        self._close_logs_at(wo.id, odoo_dt(e.occurred_at))
+        close_logs_at(client, wo.id, odoo_dt(e.occurred_at))
         self._finished(center, e.occurred_at)
         for hook in self.finished_hooks:
             hook(wo.id)
         batch.record(i, it, self.model, wo.id, "button_finish", "applied")
-
-    def _close_logs_at(self, wo_id: int, end: str) -> None:
-        """The logs `button_finish` closed at Odoo's clock end at the finish's event time instead."""
-        client = self.w.client
-        late = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", ">", end)],
-                                  ["id", "date_start"])
-        fix = [r["id"] for r in late if (r.get("date_start") or "") <= end]
-        if fix:
-            client.write(PROD, fix, {"date_end": end})
 
     def _finished(self, center: int, at: str) -> None:
         finished_at = self.w.md.data.finished_at
@@ -156,16 +149,4 @@ class OperationHandler:
     def _mark_open_log(self, wo_id: int, tag: str, date_start: str | None = None) -> bool:
         """Append the event marker to the work order's open time log (and set its start to the event time when
         given: Odoo opened it at its own clock); False when it has none."""
-        client = self.w.client
-        logs = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", "=", False)],
-                                  ["id", "description"], limit=1, order="id desc")
-        if not logs:
-            return False
-        vals: dict = {}
-        if tag:
-            vals["description"] = f"{logs[0].get('description') or ''} {tag}".strip()
-        if date_start is not None:
-            vals["date_start"] = date_start
-        if vals:
-            client.write(PROD, [logs[0]["id"]], vals)
-        return True
+        return open_log_starts_at(self.w.client, wo_id, date_start or "", tag)
