@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 from flowtools import andon, site_config
-from odoosync_tools import assert_all_applied, dead_letters, produce
+from odoosync_tools import PER_EVENT, assert_all_applied, dead_letters, produce
 
 from andon.config import OdooSettings
 from andon.connectors.odoo import OdooClient
@@ -37,7 +37,7 @@ def admin_of(odoo) -> OdooClient:
 
 def test_each_site_reaches_its_own_odoo_and_strangers_are_refused(broker, odoo, tmp_path, event_lines):
     tag = f"st{uuid.uuid4().hex[:6]}"
-    config_a, topics = site_config(tmp_path, broker, tag)
+    config_a, topics = site_config(tmp_path, broker, tag, PER_EVENT)
     with run_standin(tmp_path / "odoo-b", odoo_version="17") as odoo_b:
         text = config_a.read_text()
         config_a.write_text(text.replace('url = "http://127.0.0.1:8069"', f'url = "{odoo.url}"'))
