@@ -24,7 +24,9 @@ from andon.connectors.odoo.handlers.base import (
     Refusal,
     Row,
     Writer,
+    close_logs_at,
     odoo_dt,
+    open_log_starts_at,
     unknown_loss,
 )
 from andon.connectors.odoo.masterdata import MARKER, m2o, marker
@@ -135,29 +137,42 @@ class ProductivityHandler:
                     batch.refuse(j, ended, Refusal("start_refused", "its downtime_started was refused",
                                                    "replay both from the DLQ once the cause is fixed"))
         self.w.grouped_write(PROD, "date_end", writes, batch)
-        self.resume({center for _, it, center in rows if it.event.type == "machine.downtime_ended"})
+        ends: dict[int, str] = {}
+        for _, it, center in rows:
+            if it.event.type == "machine.downtime_ended":
+                ends[center] = max(ends.get(center, ""), odoo_dt(it.event.data["ended_at"]))
+        self.resume(ends)
 
     def block(self, creates: list[tuple[int, Inbound, dict]]) -> None:
         """Odoo's block flow (mrp.workcenter.productivity `button_block`): before a stop is opened on a work
         center, its running order's time logs are closed (`end_all`). Without it Odoo refuses an open stop linked
         to an order the integration user started: one open log per user and work order (`_check_open_time_ids`,
         "cannot be started twice")."""
-        centers = {vals["workcenter_id"] for _, _, vals in creates if "date_end" not in vals
-                   and vals.get("workorder_id")}
-        for center in sorted(centers):
+        starts: dict[int, str] = {}
+        for _, _, vals in creates:
+            if "date_end" not in vals and vals.get("workorder_id"):
+                center = vals["workcenter_id"]
+                starts[center] = min(starts.get(center, vals["date_start"]), vals["date_start"])
+        for center, start in sorted(starts.items()):
             wo = self.w.md.active_work_order(center)
             if wo is not None and wo.state == "progress":
                 self.w.client.call_button("mrp.workorder", [wo.id], "end_all")
+                close_logs_at(self.w.client, wo.id, start)  # end_all stamps Odoo's clock: the stop's start
 
-    def resume(self, centers: set[int]) -> None:
+    def resume(self, ends: dict[int, str]) -> None:
         """After a stop ended, restart the timer of the order in progress, as the operator's Start does after
-        Odoo's unblock. A refusal (another stop still open) leaves the order paused; the event was applied."""
-        for center in sorted(centers):
+        Odoo's unblock, its log starting at the stop's end (event time). A refusal (another stop still open) leaves
+        the order paused; the event was applied. An order whose timer runs already (a replayed end) is left as is."""
+        client = self.w.client
+        for center, end in sorted(ends.items()):
             wo = self.w.md.active_work_order(center)
             if wo is None or wo.state != "progress":
                 continue
+            if client.search_count(PROD, [("workorder_id", "=", wo.id), ("date_end", "=", False)]):
+                continue
             try:
-                self.w.client.call_button("mrp.workorder", [wo.id], "button_start")
+                client.call_button("mrp.workorder", [wo.id], "button_start")
+                open_log_starts_at(client, wo.id, end)
             except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
                 raise
             except OdooError as exc:

@@ -4,10 +4,16 @@ without mrp_maintenance links, lots for tracked products, quantities of 0, the b
 from __future__ import annotations
 
 import pytest
-from fake_odoo import PROD, event, iso, outcomes
+from fake_odoo import PROD, at, event, iso, outcomes, with_posting
 
 from andon.connectors.odoo.sync import OdooSync
-from andon.events import CountReported, DowntimeEnded, DowntimeStarted, MaintenanceRequested, ScrapRecorded
+from andon.events import (
+    DowntimeEnded,
+    DowntimeStarted,
+    MaintenanceRequested,
+    OperationProgress,
+    ScrapRecorded,
+)
 
 
 def scrap(minute, lot=None):
@@ -54,7 +60,7 @@ def tracked(fake, producing: bool):
 def test_a_tracked_scrap_takes_the_orders_producing_lot(fake, site, major):
     fake.major = major
     lot = tracked(fake, producing=True)
-    OdooSync(fake, site, concurrency=1).apply([scrap(1)])
+    OdooSync(fake, with_posting(site, scrap="per_event"), concurrency=1).apply([scrap(1)])
     assert [(r["lot_id"], r["state"]) for r in fake.rows("stock.scrap")] == [(lot, "done")]
 
 
@@ -64,7 +70,7 @@ def test_a_tracked_scrap_without_any_lot(fake, site, major, dead):
     it lot-less."""
     fake.major = major
     tracked(fake, producing=False)
-    result = OdooSync(fake, site, concurrency=1).apply([scrap(1)])
+    result = OdooSync(fake, with_posting(site, scrap="per_event"), concurrency=1).apply([scrap(1)])
     assert [r.reason for _, r in result.dead] == dead
     assert len(fake.rows("stock.scrap")) == (0 if dead else 1)
     if dead:
@@ -73,11 +79,13 @@ def test_a_tracked_scrap_without_any_lot(fake, site, major, dead):
 
 def test_a_count_of_zero_is_not_written(fake, sync):
     """Odoo's inverse `_set_qty_producing` ignores 0: andon does not write it, nor believe it was written."""
-    result = sync.apply([event("production.count_reported", 1, CountReported(
-        shift_id="s", window_start=iso(0), window_end=iso(1), good_count=0, reject_count=0, total_count=0, window_total=0,
-        window_rejects=0))])
+    wo = fake.rows("mrp.workorder")[0]["id"]
+    fake.tables["mrp.workorder"][wo]["state"] = "progress"
+    sync.md.load()
+    result = sync.apply([event("operation.progress", 1, OperationProgress(quantity=2, rejects=2, since=iso(0)))])
     assert ("mrp.workorder", "write") not in fake.writes()
-    assert [r.detail for r in result.audit] == ["Odoo ignores a quantity of 0"]
+    assert [r.detail for r in result.audit if r.type == "operation.progress" and r.model == "mrp.workorder"] == [
+        "Odoo ignores a quantity of 0"]
 
 
 def test_a_stop_during_a_running_order_follows_odoos_block_flow(fake, sync):
@@ -92,7 +100,10 @@ def test_a_stop_during_a_running_order_follows_odoos_block_flow(fake, sync):
     sync.apply([event("machine.downtime_ended", 14, DowntimeEnded(
         reason="Unspecified Stop", state="stopped", started_at=iso(10), ended_at=iso(14), duration_s=240))])
     writes = [c for c in fake.calls if c[1] not in ("search", "search_read", "read", "search_count", "fields_get")]
-    assert writes == [(PROD, "write"), ("mrp.workorder", "button_start")], "the order's timer restarts"
+    assert writes == [(PROD, "write"), ("mrp.workorder", "button_start"), (PROD, "write")], (
+        "the order's timer restarts, its new log starting at the stop's end")
+    productive = [r for r in fake.rows(PROD, [("workorder_id", "=", wo)]) if " downtime" not in r["description"]]
+    assert sorted((r["date_start"], r["date_end"]) for r in productive)[-1] == (at(14), False)
 
 
 def test_waiting_orders_are_active(fake, sync):
