@@ -210,18 +210,27 @@ def _reasons(messages) -> dict[str, int]:
 
 
 def release_work_orders(admin) -> None:
-    """What a planner would do: confirm further manufacturing orders, one ready work order each, per work center."""
+    """What a planner would do: confirm further manufacturing orders, one ready work order each, per work center;
+    a lot-tracked product's order names the lot it produces, like the first one (Odoo needs it to finish, 17 to
+    scrap)."""
     centers = admin.search_read("mrp.workcenter", [], ["id", "code"])
     first = {wo["workcenter_id"][0]: wo for wo in admin.search_read(
-        "mrp.workorder", [], ["workcenter_id", "product_id"], order="id")}
+        "mrp.workorder", [], ["workcenter_id", "product_id", "production_id"], order="id")}
+    fields = admin.fields_get("mrp.production", ["type"])
+    lot_field = next((f for f in ("lot_producing_id", "lot_producing_ids") if f in fields), None)
     for center in centers:
         seed = first.get(center["id"])
         if seed is None:
             continue
         product = seed["product_id"][0]
+        lot = {}
+        if lot_field and seed.get("production_id"):
+            value = admin.read("mrp.production", [seed["production_id"][0]], [lot_field])[0][lot_field]
+            if value:
+                lot = {lot_field: value[0] if lot_field == "lot_producing_id" else [(6, 0, list(value))]}
         for n in range(EXTRA_WORK_ORDERS):
             mo = admin.create("mrp.production", {"product_id": product, "product_qty": 1000.0, "state": "confirmed",
-                                                 "origin": f"demo plan {center['code']} #{n + 2}"})
+                                                 "origin": f"demo plan {center['code']} #{n + 2}", **lot})
             admin.create("mrp.workorder", {"name": f"Run {n + 2} on {center['code']}", "workcenter_id": center["id"],
                                            "production_id": mo, "state": "ready"})
 

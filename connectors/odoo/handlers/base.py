@@ -176,6 +176,18 @@ def close_logs_at(client, wo_id: int, end: str) -> None:
         client.write(PROD, fix, {"date_end": end})
 
 
+def end_open_logs_at(client, wo_id: int, end: str) -> None:
+    """Close the order's open logs at `end` (the event time) before a button would close them at Odoo's clock.
+    andon writes the interval itself: the button then finds nothing open, so Odoo's own closing (`end_previous`,
+    whose `_close` splits an overrun log and copies its description) never sees andon's logs."""
+    logs = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", "=", False)], ["id", "date_start"])
+    by_end: dict[str, list[int]] = {}
+    for rec in logs:
+        by_end.setdefault(max(end, rec.get("date_start") or end), []).append(rec["id"])
+    for value, ids in sorted(by_end.items()):
+        client.write(PROD, ids, {"date_end": value})
+
+
 def open_log_starts_at(client, wo_id: int, start: str, tag: str = "") -> bool:
     """The order's open log (the one a button just opened at Odoo's clock) starts at `start` (the event time),
     with `tag` appended to its description; False when the order has no open log."""

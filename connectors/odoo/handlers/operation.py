@@ -21,6 +21,7 @@ from andon.connectors.odoo.handlers.base import (
     Writer,
     check_lot,
     close_logs_at,
+    end_open_logs_at,
     odoo_dt,
     open_log_starts_at,
     unknown_loss,
@@ -131,11 +132,12 @@ class OperationHandler:
         if good > 0 and wo.qty_producing != good:
             client.write(self.model, [wo.id], {"qty_producing": good})
             batch.record(i, it, self.model, wo.id, f"write qty_producing={good:g}", "applied", finished=False)
+        end_open_logs_at(client, wo.id, odoo_dt(e.occurred_at))  # the run's time ends at the finish
         try:
             client.call_button(self.model, [wo.id], "button_finish")
         finally:
             md.reload_orders(center)
-        close_logs_at(client, wo.id, odoo_dt(e.occurred_at))
+        close_logs_at(client, wo.id, odoo_dt(e.occurred_at))  # whatever the button closed at Odoo's clock
         self._finished(center, e.occurred_at)
         for hook in self.finished_hooks:
             hook(wo.id)

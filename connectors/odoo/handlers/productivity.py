@@ -24,7 +24,7 @@ from andon.connectors.odoo.handlers.base import (
     Refusal,
     Row,
     Writer,
-    close_logs_at,
+    end_open_logs_at,
     odoo_dt,
     open_log_starts_at,
     unknown_loss,
@@ -156,8 +156,8 @@ class ProductivityHandler:
         for center, start in sorted(starts.items()):
             wo = self.w.md.active_work_order(center)
             if wo is not None and wo.state == "progress":
+                end_open_logs_at(self.w.client, wo.id, start)  # the timers end where the stop starts
                 self.w.client.call_button("mrp.workorder", [wo.id], "end_all")
-                close_logs_at(self.w.client, wo.id, start)  # end_all stamps Odoo's clock: the stop's start
 
     def resume(self, ends: dict[int, str]) -> None:
         """After a stop ended, restart the timer of the order in progress, as the operator's Start does after

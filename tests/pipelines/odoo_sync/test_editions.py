@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 from flowtools import andon, site_config
 from odoosync_tools import (
+    PER_EVENT,
     assert_all_applied,
     assert_per_machine_order,
     dead_letters,
@@ -65,7 +66,7 @@ def test_odoo_sync_applies_everything_on_each_version_and_edition(tmp_path, brok
                                                                   edition, transport):
     with run_standin(tmp_path / "odoo", odoo_version=version, edition=edition,
                      integration_api_key=INTEGRATION_KEY) as odoo:
-        config, topics = site_config(tmp_path, broker, f"ed{uuid.uuid4().hex[:6]}")
+        config, topics = site_config(tmp_path, broker, f"ed{uuid.uuid4().hex[:6]}", PER_EVENT)
         env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
                "ANDON_ODOO_TRANSPORT": transport, "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD,
                "ANDON_ODOO_API_KEY": INTEGRATION_KEY}
