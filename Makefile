@@ -52,7 +52,7 @@ test: $(STAMP) system-deps kafka
 # The decoders' and kernels' property tests with random draws and ANDON_FUZZ_SCALE times their CI examples, round
 # after round (a new seed each, printed) for FUZZ_SECONDS; replay a failure with `make fuzz SEED=<seed>`.
 FUZZ_SECONDS ?= 300
-FUZZ_SCALE ?= 20
+FUZZ_SCALE ?= 5
 FUZZ_TESTS := tests/fault/test_fuzzed_readings.py tests/fault/test_corpus.py tests/andon/test_jsonguard.py \
 	tests/wire/test_decoder.py tests/wire/test_json_scan.py tests/wire/test_arrow.py tests/wire/test_mapping.py \
 	tests/operators/test_reference_twins.py
