@@ -270,8 +270,9 @@ def report_orders(s: dict, truth: dict) -> None:
     """Per work order: the good parts and scrap Odoo holds beside the simulator's truth of that run, and the
     records andon created per machine-shift."""
     by_center: dict[str, list[dict]] = {}
-    for wo in s["orders"]:
-        by_center.setdefault(wo["workcenter_id"][1].split(" ")[0], []).append(wo)
+    for wo in s["orders"]:  # the orders andon ran, in the order it ran them (the oldest ready one each time);
+        if wo["state"] in ("progress", "done"):  # orders nobody ran (still waiting or ready) hold no run
+            by_center.setdefault(wo["workcenter_id"][1].split(" ")[0], []).append(wo)
     scrapped: dict[int, float] = {}
     for rec in s["scraps"]:
         if rec["workorder_id"]:
