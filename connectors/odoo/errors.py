@@ -102,6 +102,12 @@ class OdooCircuitOpenError(OdooError, ConnectionError):
         self.retry_after = retry_after
 
 
+#: Failures that are not the event's fault: Odoo unreachable or busy, or andon's own access or set-up broken.
+#: They hold (or stop) the sync and are never a refusal of one event.
+NOT_REFUSALS: tuple[type[OdooError], ...] = (OdooTransientError, OdooCircuitOpenError, OdooAuthError,
+                                             OdooConfigError)
+
+
 _BY_NAME: dict[str, type[OdooError]] = {
     "odoo.exceptions.ValidationError": OdooValidationError,
     "odoo.exceptions.MissingError": OdooMissingError,

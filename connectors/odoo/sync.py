@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from andon.config import SiteConfig
 from andon.connectors.odoo.errors import (
+    NOT_REFUSALS,
     OdooAuthError,
     OdooCircuitOpenError,
     OdooConfigError,
@@ -209,7 +210,35 @@ class OdooSync:
         for handler in self.handlers:
             rows = sorted((row for t in handler.types for row in by_type.get(t, ())), key=lambda r: r[0])
             if rows:
-                handler.apply(rows, batch)
+                self._apply_guarded(handler, rows, batch)
+
+    def _apply_guarded(self, handler, rows: list[Row], batch: Batch) -> None:
+        """Hand `handler` its rows. An unexpected exception (a defect, or an event no handler foresaw) must not end
+        the dataflow: the rows are applied again one at a time, and the one that raises again is refused as
+        `handler_error` with the exception's text, so every other event still reaches Odoo. Odoo being
+        unavailable is not such an exception: it holds and retries as always."""
+        try:
+            handler.apply(rows, batch)
+            return
+        except NOT_REFUSALS:
+            raise
+        except Exception as exc:  # any defect: retried row by row below
+            log.error("odoo-sync: %s raised %s on %d events; applying them one by one", type(handler).__name__,
+                      type(exc).__name__, len(rows))
+        for row in rows:
+            i, it, _ = row
+            if i in batch.done:
+                continue
+            try:
+                handler.apply([row], batch)
+            except NOT_REFUSALS:
+                raise
+            except OdooError as exc:
+                batch.refuse(i, it, Refusal.from_odoo(exc))
+            except Exception as exc:  # this one event is refused, with the exception text
+                batch.refuse(i, it, Refusal(
+                    "handler_error", f"{type(handler).__name__} raised {type(exc).__name__}: {exc}"[:2000],
+                    "a defect in andon: report this dead letter (andon dlq show ID); once fixed, andon dlq replay"))
 
     def _configured_center(self, machine: str) -> str | None:
         try:
@@ -228,7 +257,7 @@ class OdooSync:
             fn()
         except Refused as exc:
             batch.refuse(i, it, exc.refusal)
-        except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+        except NOT_REFUSALS:
             raise
         except OdooError as exc:
             batch.refuse(i, it, Refusal.from_odoo(exc))
@@ -241,7 +270,7 @@ class OdooSync:
             chunk = rows[start:start + self.chunk]
             try:
                 new = self.client.create_many(model, [vals for _, _, vals in chunk])
-            except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+            except NOT_REFUSALS:
                 raise
             except OdooError:
                 if len(chunk) == 1:
@@ -279,7 +308,7 @@ class OdooSync:
             op = f"write {fname}={value}"
             try:
                 self.client.write(model, [rid for _, _, rid in targets], {fname: value})
-            except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+            except NOT_REFUSALS:
                 raise
             except OdooError as exc:
                 if len(targets) == 1:

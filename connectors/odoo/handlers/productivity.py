@@ -10,13 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from andon.connectors.odoo.errors import (
-    OdooAuthError,
-    OdooCircuitOpenError,
-    OdooConfigError,
-    OdooError,
-    OdooTransientError,
-)
+from andon.connectors.odoo.errors import NOT_REFUSALS, OdooError
 from andon.connectors.odoo.handlers.base import (
     PROD,
     Batch,
@@ -173,7 +167,7 @@ class ProductivityHandler:
             try:
                 client.call_button("mrp.workorder", [wo.id], "button_start")
                 open_log_starts_at(client, wo.id, end)
-            except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+            except NOT_REFUSALS:
                 raise
             except OdooError as exc:
                 log.info("work order %s stays paused after the stop: %s", wo.id, exc.odoo_message)

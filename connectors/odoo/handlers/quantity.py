@@ -16,13 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from andon.connectors.odoo.errors import (
-    OdooAuthError,
-    OdooCircuitOpenError,
-    OdooConfigError,
-    OdooError,
-    OdooTransientError,
-)
+from andon.connectors.odoo.errors import NOT_REFUSALS, OdooError
 from andon.connectors.odoo.handlers.base import Batch, Inbound, Row, Writer, crossed
 from andon.connectors.odoo.handlers.operation import OperationHandler
 from andon.events import parse_iso_ms, payload
@@ -60,7 +54,7 @@ class QuantityHandler:
             if wo.state != "progress":
                 try:
                     self.operations.start_order(wo, center, p.first_part_at or e.occurred_at)
-                except (OdooTransientError, OdooCircuitOpenError, OdooAuthError, OdooConfigError):
+                except NOT_REFUSALS:
                     raise
                 except OdooError as exc:  # e.g. the work center is blocked by an open stop: the next progress
                     batch.record(i, it, self.model, wo.id, "button_start", "skipped",  # carries the total again

@@ -63,3 +63,27 @@ def test_a_refused_chunk_is_retried_row_by_row_so_only_the_culprit_is_refused(fa
     result = sync.apply([stop(1), stop(2), stop(3)])
     assert [it.event.occurred_at for it, _ in result.dead] == [iso(2)]
     assert len(fake.rows(PROD)) == 2
+
+
+def test_a_handler_that_raises_refuses_only_the_event_it_raised_on(fake, sync, monkeypatch):
+    """A defect in a handler (here: an exception on the stop at 06:02) dead-letters that one event as
+    handler_error with the exception's text; the other stops still reach Odoo and nothing raises out of apply."""
+    [handler] = [h for h in sync.handlers if "machine.downtime_started" in h.types]
+    real = handler.apply
+
+    def flaky(rows, batch):
+        if any(it.event.occurred_at == iso(2) for _, it, _ in rows):
+            raise TypeError("unexpected None in data")
+        return real(rows, batch)
+
+    monkeypatch.setattr(handler, "apply", flaky)
+    result = sync.apply([stop(1), stop(2), stop(3)])
+    assert [(it.event.occurred_at, r.reason) for it, r in result.dead] == [(iso(2), "handler_error")]
+    assert "TypeError: unexpected None in data" in result.dead[0][1].detail
+    assert sorted(r["date_start"][-8:] for r in fake.rows(PROD)) == ["06:01:00", "06:03:00"]
+
+
+def test_odoo_unavailable_inside_a_handler_still_holds_instead_of_refusing(fake, sync):
+    fake.transient[(PROD, "create")] = 2
+    result = sync.apply([stop(1)])
+    assert result.dead == [] and len(fake.rows(PROD)) == 1 and sync.slept == [0.5, 1.0]
