@@ -45,9 +45,12 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Most integration tests wait on brokers, dataflows and timeouts rather than compute: TEST_WORKERS pytest-xdist
+# processes (one test file each at a time, each with its own broker) run them side by side; TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 3
 test: $(STAMP) system-deps kafka
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider --broker=$(TEST_BROKER)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --broker=$(TEST_BROKER) -n $(TEST_WORKERS) --dist loadfile
 
 # The decoders' and kernels' property tests with random draws and ANDON_FUZZ_SCALE times their CI examples, round
 # after round (a new seed each, printed) for FUZZ_SECONDS; replay a failure with `make fuzz SEED=<seed>`.
