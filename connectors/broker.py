@@ -143,6 +143,51 @@ def wait_until_serving(bootstrap: str, proc: subprocess.Popen | None, timeout: f
     raise BrokerError(f"{name} did not answer on {bootstrap} within {timeout:.0f} s", hint=f"see its log at {log_path}")
 
 
+class BrokerProcess:
+    """The process of a local broker (Tansu or Kafka): started in its own session with its output in a log file,
+    dying with its parent; `ready` waits until it serves metadata and creates the topics; `end` stops it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def launch(self, cmd: list[str], log_path: Path, name: str, hint: str) -> None:
+        self._log = open(log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=die_with_parent)
+        except OSError as exc:
+            self.end(signal.SIGKILL, 1.0)
+            raise BrokerError(f"cannot start {name} ({cmd[0]}): {exc.strerror}", hint=hint) from None
+
+    def ready(self, broker, name: str) -> None:
+        """Wait until `broker` answers (stopping it if it never does), then create its topics."""
+        try:
+            wait_until_serving(broker.bootstrap, self.proc, broker.startup_timeout, broker.log_path, name)
+        except BrokerError:
+            broker.stop()
+            raise
+        if broker.topics:
+            create_topics(broker.bootstrap, broker.topics, broker.partitions)
+
+    def end(self, sig: int, timeout: float) -> None:
+        """Send `sig` to the broker's process group, SIGKILL if it is still there after `timeout` s."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
 class TansuBroker:
     """Starts Tansu on loopback, waits until it answers, creates topics, and stops it on exit."""
 
@@ -160,54 +205,24 @@ class TansuBroker:
         self.startup_timeout = startup_timeout
         self._tmp = None if log_path else tempfile.mkdtemp(prefix="andon-tansu-")
         self.log_path = Path(log_path) if log_path else Path(self._tmp) / "tansu.log"
-        self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._process = BrokerProcess()
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> TansuBroker:
-        binary = tansu_binary()
         url = f"tcp://127.0.0.1:{self.port}"
-        self._log = open(self.log_path, "ab")
-        cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
-        try:
-            self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True, preexec_fn=die_with_parent)
-        except OSError as exc:
-            raise BrokerError(f"cannot start Tansu ({binary}): {exc.strerror}",
-                              hint="check that the binary is executable or set ANDON_TANSU_BIN") from None
-        try:
-            wait_until_serving(self.bootstrap, self._proc, self.startup_timeout, self.log_path, "Tansu")
-        except BrokerError:
-            self.stop()
-            raise
-        if self.topics:
-            create_topics(self.bootstrap, self.topics, self.partitions)
+        self._process.launch([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                             self.log_path, "Tansu", "check that the binary is executable or set ANDON_TANSU_BIN")
+        self._process.ready(self, "Tansu")
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._end(signal.SIGTERM, timeout)
+        self._process.end(signal.SIGTERM, timeout)
 
     def kill(self) -> None:
-        self._end(signal.SIGKILL, 5.0)
-
-    def _end(self, sig: int, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=timeout)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._process.end(signal.SIGKILL, 5.0)
 
     def restart(self, *, wipe: bool = True) -> None:
         """Stop and start on the same port. Tansu is memory-only: data and topics are always gone (`wipe` is

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from andon.connectors.broker import BrokerProcess, free_port
 from andon.errors import BrokerError
 
 _REPO_LIB = Path(__file__).resolve().parent.parent / "tools" / "kafka" / "lib"
@@ -127,8 +128,6 @@ class KafkaBroker:
     def __init__(self, topics: Iterable[str] = (), *, partitions: int = 1, port: int | None = None,
                  data_dir: str | Path | None = None, startup_timeout: float = 90.0,
                  log_path: str | Path | None = None, heap: str = "512m", fast_start: bool = True) -> None:
-        from andon.connectors.broker import free_port
-
         if partitions < 1:
             raise ValueError("partitions must be at least 1")
         self.topics = list(topics)
@@ -142,8 +141,7 @@ class KafkaBroker:
         self.home = Path(data_dir) if data_dir else Path(self._tmp)
         self.log_dir = self.home / "data"
         self.log_path = Path(log_path) if log_path else self.home / "broker.log"
-        self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._process = BrokerProcess()
 
     @property
     def bootstrap(self) -> str:
@@ -190,53 +188,23 @@ class KafkaBroker:
                               hint="remove the folder and start again")
 
     def start(self) -> KafkaBroker:
-        from andon.connectors.broker import create_topics, die_with_parent, wait_until_serving
-
         java, classpath = _require()
         self.home.mkdir(parents=True, exist_ok=True)
         props = self._properties()
         self._format(java, classpath, props)
-        self._log = open(self.log_path, "ab")
         cmd = [java, *_jvm_options(self.heap, self.fast_start), "-cp", classpath,
                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", "kafka.Kafka", str(props)]
-        try:
-            self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True, preexec_fn=die_with_parent)
-        except OSError as exc:
-            raise BrokerError(f"cannot start Java ({java}): {exc.strerror}",
-                              hint="check the JDK, or set ANDON_JAVA") from None
-        try:
-            wait_until_serving(self.bootstrap, self._proc, self.startup_timeout, self.log_path, "Kafka")
-        except BrokerError:
-            self.stop()
-            raise
-        if self.topics:
-            create_topics(self.bootstrap, self.topics, self.partitions)
+        self._process.launch(cmd, self.log_path, "Java", "check the JDK, or set ANDON_JAVA")
+        self._process.ready(self, "Kafka")
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM: the broker flushes its logs and exits), SIGKILL after `timeout` s."""
-        self._end(signal.SIGTERM, timeout)
+        self._process.end(signal.SIGTERM, timeout)
 
     def kill(self) -> None:
         """The broker dies at once (SIGKILL), as in a power cut; its log directory is recovered on restart."""
-        self._end(signal.SIGKILL, 10.0)
-
-    def _end(self, sig: int, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=timeout)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._process.end(signal.SIGKILL, 10.0)
 
     def restart(self, *, wipe: bool = False) -> None:
         """Stop and start on the same ports; with `wipe` the log directory is emptied first (a broker back empty).

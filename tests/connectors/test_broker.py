@@ -56,7 +56,7 @@ def test_topics_created_with_retention_and_messages_round_trip(broker):
 def test_context_manager_stops_the_process():
     with EmbeddedBroker(topics=["a.b.v1"]) as b:
         port = b.port
-        proc = b._proc
+        proc = b._process.proc
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             pass
     assert proc.poll() is not None
