@@ -188,7 +188,26 @@ class BrokerProcess:
             self._log = None
 
 
-class TansuBroker:
+class _Closing:
+    """close() and the context manager of a local broker: stop it and remove the temporary directory it made
+    (`_tmp`, None when the caller gave the directory)."""
+
+    _tmp: str | None
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class TansuBroker(_Closing):
     """Starts Tansu on loopback, waits until it answers, creates topics, and stops it on exit."""
 
     engine = "tansu"
@@ -232,17 +251,6 @@ class TansuBroker:
         self.stop()
         self.start()
 
-    def close(self) -> None:
-        self.stop()
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> TansuBroker:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def site_topics(site) -> list[str]:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from andon.connectors.broker import BrokerProcess, free_port
+from andon.connectors.broker import BrokerProcess, _Closing, free_port
 from andon.errors import BrokerError
 
 _REPO_LIB = Path(__file__).resolve().parent.parent / "tools" / "kafka" / "lib"
@@ -119,7 +119,7 @@ def new_cluster_id() -> str:
             return text
 
 
-class KafkaBroker:
+class KafkaBroker(_Closing):
     """A single-node KRaft cluster on 127.0.0.1; keeps its log directory across `restart()`."""
 
     engine = "kafka"
@@ -214,14 +214,3 @@ class KafkaBroker:
             shutil.rmtree(self.log_dir, ignore_errors=True)
         self.start()
 
-    def close(self) -> None:
-        self.stop()
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()

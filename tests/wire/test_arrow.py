@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from andon.counters import CounterRange
 from andon.readings import Reason
+from andon.wire.arrow import _decode_general as decode_general
 from andon.wire.arrow import batch_to_arrow, decode_arrow, encode_arrow, is_arrow
 from andon.wire.decoder import BatchDecoder
 
@@ -50,14 +51,14 @@ def test_bad_arrow_rows_and_payloads_are_data(site):
 
 
 # ---- the fast decoder against the straightforward one ------------------------------------------------------------
-# `reference_decode` is the pyarrow.compute decoder `decode_arrow` replaced (one Table per payload, a cast per
-# column), kept here as the definition of the expected results: every input must decode to exactly the same batch,
-# refusals (reason, detail, raw, message index) included. Deliberate differences from the original, which raised
+# `reference_decode` is the straightforward decoder: every payload through decode_arrow's general path (the
+# pyarrow.compute decoder the fast path replaced: one Table per payload, a cast per column), then the row checks and
+# the concatenation written plainly here. It defines the expected results: every input must decode to exactly the
+# same batch, refusals (reason, detail, raw, message index) included. Deliberate differences from the original, which raised
 # (or crashed in a compute kernel) for these: a null site or machine makes its row unknown (UNKNOWN_MACHINE); a
 # stream failing pyarrow's full validation (string offsets, UTF-8, dictionary indices) or with field names that are
 # not UTF-8 is MALFORMED.
 
-import pyarrow.compute as pc  # noqa: E402
 import pytest  # noqa: E402
 from fuzzing import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -73,40 +74,10 @@ def _reference_refuse(invalid, reason, rows, detail, index, raw):
 
 
 def _reference_one(payload, registry, bounds, index, invalid):
-    try:
-        table = pa.ipc.open_stream(payload).read_all()
-        table.column_names  # noqa: B018 - field names that are not UTF-8 raise here
-        table.validate(full=True)
-    except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        invalid.append(InvalidReading(Reason.MALFORMED, f"not an Arrow IPC stream: {exc}", payload[:4096], index))
+    got = decode_general(payload, registry, index, invalid)  # one pyarrow Table, a cast per column
+    if got is None:
         return None
-    missing = [c for c in ("site", "machine", "ts") if c not in table.column_names]
-    if missing:
-        invalid.append(InvalidReading(Reason.SCHEMA, f"Arrow batch lacks column(s) {missing}", payload[:4096], index))
-        return None
-    n = table.num_rows
-    try:
-        key = pc.binary_join_element_wise(pc.cast(table["site"], pa.string()),
-                                          pc.cast(table["machine"], pa.string()), "\x1f")
-        encoded = pc.dictionary_encode(key).combine_chunks()
-        lookup = np.array([registry.index.get(tuple(k.split("\x1f", 1)), -1) if k is not None else -1
-                           for k in encoded.dictionary.to_pylist()] + [-1], dtype=np.int64)  # last: null keys
-        codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
-        machine = lookup[codes]
-        ts_col = table["ts"]
-        if pa.types.is_timestamp(ts_col.type):
-            ts_col = pc.cast(pc.cast(ts_col, pa.timestamp("ms", tz=ts_col.type.tz)), pa.int64())
-        ts = pc.cast(ts_col, pa.int64()).to_numpy(zero_copy_only=False)
-        seq = (pc.cast(table["seq"], pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
-               if "seq" in table.column_names else np.full(n, -1, dtype=np.int64))
-        values = np.full((n, len(registry.signals)), np.nan, dtype=np.float64)
-        for j, name in enumerate(registry.signals):
-            if name in table.column_names:
-                values[:, j] = pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowIndexError,
-            UnicodeDecodeError) as exc:
-        invalid.append(InvalidReading(Reason.SCHEMA, f"Arrow column types: {exc}", payload[:4096], index))
-        return None
+    machine, ts, seq, values = got
     keep = machine >= 0
     _reference_refuse(invalid, Reason.UNKNOWN_MACHINE, np.flatnonzero(~keep), "site/machine not in the config",
                       index, payload)
