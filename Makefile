@@ -10,7 +10,7 @@ KAFKA_STAMP := $(KAFKA_LIB)/.resolved
 HAVE_JDK := $(shell command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 && echo yes)
 TEST_BROKER := $(if $(HAVE_JDK),kafka,tansu)
 
-.PHONY: demo test lint bench fuzz install clean system-deps kafka promtool
+.PHONY: demo test lint bench fuzz install clean system-deps kafka promtool promtool-deb
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,12 +29,20 @@ kafka:
 	@if [ -n "$(HAVE_JDK)" ]; then $(MAKE) --no-print-directory $(KAFKA_STAMP); \
 	else echo "no JDK/Maven on this machine: the broker is Tansu (Python only)"; fi
 
-# promtool (Prometheus's rule and metrics checker) from the Go module proxy into tools/bin, for the alert and
-# scrape checks in tests/k8s and tests/pipelines (skipped without it). Optional: a cold build takes minutes.
+# promtool (Prometheus's rule and metrics checker) for the alert and scrape checks in tests/k8s and tests/pipelines.
+# `make test` takes it from Debian's prometheus package (promtool alone is extracted into tools/bin, no root needed)
+# and goes on without it where that package cannot be had; `make promtool` then builds it from the Go module proxy
+# (a cold build takes many minutes).
+PROMTOOL := tools/bin/promtool
 PROMTOOL_VERSION := v0.316.0
-promtool: tools/bin/promtool
-tools/bin/promtool:
-	GOBIN=$(CURDIR)/tools/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+promtool-deb:
+	@test -x $(PROMTOOL) || { d=$$(mktemp -d); \
+	  if (cd $$d && apt-get download -qq prometheus && dpkg-deb -x prometheus_*.deb x) >/dev/null 2>&1; then \
+	    mkdir -p tools/bin && cp $$d/x/usr/bin/promtool $(PROMTOOL) && echo "promtool: Debian's, in $(PROMTOOL)"; \
+	  else echo "promtool: Debian's prometheus package cannot be had; the promtool checks skip (make promtool)"; fi; \
+	  rm -rf $$d; }
+promtool: promtool-deb
+	@test -x $(PROMTOOL) || GOBIN=$(CURDIR)/tools/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 demo: $(STAMP) kafka
 	$(BIN)/andon demo
@@ -48,7 +56,7 @@ system-deps:
 # Most integration tests wait on brokers, dataflows and timeouts rather than compute: TEST_WORKERS pytest-xdist
 # processes (one test file each at a time, each with its own broker) run them side by side; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 3
-test: $(STAMP) system-deps kafka
+test: $(STAMP) system-deps kafka promtool-deb
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider --broker=$(TEST_BROKER) -n $(TEST_WORKERS) --dist loadfile
 

@@ -92,7 +92,7 @@ def test_alerts_cover_dlq_growth_lag_circuit_and_progress_on_exported_metrics(re
 def test_promtool_check_rules(rendered, tmp_path):
     tool = promtool()
     if tool is None:
-        pytest.skip("promtool is not installed: `make promtool` builds it from the Go module proxy")
+        pytest.skip("promtool is not installed: `make promtool-deb` (Debian's package) or `make promtool` (Go build)")
     path = tmp_path / "andon-rules.yaml"
     path.write_text(yaml.safe_dump(rules(rendered)))
     proc = subprocess.run([tool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
