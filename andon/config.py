@@ -333,6 +333,23 @@ class MachineClass(_Model):
     counter_jump_slack: Annotated[int, Field(ge=0)] = 10
     #: Overrides of the site's [mapping] for this class's gateways (profiles umh and custom only).
     mapping: ClassMapping | None = None
+    #: A signal carrying the work order the machine runs (the manufacturing order's name, e.g. "WH/MO/00012", or
+    #: the work order's; a string, or a whole number): each change of its value ends the running operation and
+    #: the next counts from there (instead of setups). For sites without a setup state code (docs/odoo-sync.md).
+    workorder_signal: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _workorder_signal_apart(self) -> MachineClass:
+        taken = {self.part_counter: "part_counter", self.reject_counter: "reject_counter",
+                 self.states.code_signal: "states.code_signal", self.states.run_signal: "states.run_signal",
+                 self.states.alarm_signal: "states.alarm_signal"}
+        if self.workorder_signal is not None and self.workorder_signal in taken:
+            raise ValueError(f"workorder_signal {self.workorder_signal!r} is also {taken[self.workorder_signal]}: "
+                             "name the signal that carries the work order's name")
+        if self.workorder_signal is not None and self.workorder_signal in self.signals:
+            raise ValueError(f"workorder_signal {self.workorder_signal!r} is listed in signals (numeric signals, "
+                             "aggregated per window): remove it there")
+        return self
 
 
 class Machine(_Model):
@@ -450,7 +467,11 @@ class SiteConfig(_Model):
         names: dict[str, None] = {}
         for cls in self.machine_classes.values():
             names.update(dict.fromkeys(cls.signals))
-        return list(names)
+        return list(names) + [n for n in self.label_signal_names() if n not in names]
+
+    def label_signal_names(self) -> list[str]:
+        """Signals that carry names (a class's `workorder_signal`): columns of work-order codes, not aggregated."""
+        return list(dict.fromkeys(c.workorder_signal for c in self.machine_classes.values() if c.workorder_signal))
 
 
 #: Environment variables that override config keys: secrets and endpoints never need to sit in the file.

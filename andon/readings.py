@@ -124,6 +124,8 @@ class ReadingBatch:
     invalid: list[InvalidReading] = field(default_factory=list)
     #: For each valid reading, the index of the message it came from (to attach offsets, DLQ context).
     message_index: np.ndarray | None = None
+    #: Names of the codes in name-signal columns (a class's workorder_signal; `andon.wire.labels`), or None.
+    labels: dict[int, str] | None = None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Version of the ShardState layout; bump when arrays are added, removed or change meaning.
-STATE_VERSION = 2  # 2: per-operation counts in s_i (SI_OP_*)
+STATE_VERSION = 3  # 2: per-operation counts in s_i (SI_OP_*); 3: the operation's work order (SI_OP_WO)
 
 #: Dtypes the kernels are compiled for (the public wrappers convert to these).
 TS_DTYPE = np.int64
@@ -35,3 +35,6 @@ CALENDAR_MARGIN_DAYS = 2
 
 #: Initial number of machine rows in a shard's state; grows by doubling on first sight of new machines.
 INITIAL_MACHINES = 16
+
+#: Work-order names a shard keeps (andon.wire.labels); beyond it only the running operations' names stay.
+MAX_LABELS = 4096

@@ -73,8 +73,13 @@ def concat_windows(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarr
     return {k: np.concatenate([p[k] for p in parts]) for k in WINDOW_COLUMNS if all(k in p for p in parts)}
 
 
-def _event(type_: str, info: MachineInfo, occ: int, det: int, data, discriminator: str) -> Event:
-    return trusted_event(type_, info.site, info.machine, occ, det, data, discriminator, info.work_center)
+def _event(type_: str, info: MachineInfo, occ: int, det: int, data, discriminator: str,
+           work_order: str | None = None) -> Event:
+    return trusted_event(type_, info.site, info.machine, occ, det, data, discriminator, info.work_center, work_order)
+
+
+def _no_label(code: int) -> str | None:
+    return None
 
 
 def _shift_id(calendars: Calendars, info: MachineInfo, key: int) -> str:
@@ -126,10 +131,11 @@ def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) ->
     return out
 
 
-def state_events(ev: np.ndarray, infos: Sequence[MachineInfo]) -> list[Event]:
-    """Events from state-kernel records (layout.K_* kinds)."""
+def state_events(ev: np.ndarray, infos: Sequence[MachineInfo], label=_no_label) -> list[Event]:
+    """Events from state-kernel records (layout.K_* kinds); `label(code)` names an operation's work order (the
+    envelope's `work_order`, from the class's workorder_signal)."""
     out: list[Event] = []
-    for kind, m, occ, det, a, b, c, d in ev.tolist():
+    for kind, m, occ, det, a, b, c, d, wo in ev.tolist():
         info = infos[m]
         if kind == L.K_STATE:
             out.append(_event("machine.state_changed", info, occ, det, StateChanged(
@@ -146,11 +152,11 @@ def state_events(ev: np.ndarray, infos: Sequence[MachineInfo]) -> list[Event]:
         elif kind == L.K_OP_FINISH:
             out.append(_event("operation.finished", info, occ, det, OperationFinished(
                 quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
-                "changeover"))
+                "changeover", label(wo)))
         elif kind == L.K_OP_PROGRESS:
             out.append(_event("operation.progress", info, occ, det, OperationProgress(
                 quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
-                "progress"))
+                "progress", label(wo)))
     return out
 
 

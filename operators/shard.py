@@ -50,6 +50,7 @@ from andon.operators.state import (
     snapshot_arrays,
 )
 from andon.readings import ReadingBatch, Registry
+from andon.wire.labels import name_of
 
 
 def sort_by_machine(local: np.ndarray) -> np.ndarray:
@@ -155,6 +156,10 @@ class ShardProcessor:
         if held is not None:
             self._held = ReadingBatch(held["machine"].astype(np.int32), held["ts"], held["seq"], held["values"],
                                       list(registry.signals))
+        #: names of the work-order codes seen (andon.wire.labels), kept in snapshots
+        self._labels: dict[int, str] = dict(getattr(state, "labels", None) or {}) if state is not None else {}
+        names = {n for site in self.sites for n in site.label_signal_names()}
+        self._label_columns = np.array([j for j, n in enumerate(registry.signals) if n in names], np.int16)
         self._reindex()
 
     # ---- machines ------------------------------------------------------------------------------------------
@@ -216,6 +221,8 @@ class ShardProcessor:
     def process(self, batch: ReadingBatch) -> ShardOutput:
         """Process readings (any machines, in arrival order); returns what they made final."""
         self._check(batch)
+        if batch.labels:
+            self._remember(batch.labels)
         if self._held is not None:  # readings an earlier batch held go first (their machines' order is kept)
             batch = _joined(self._held, batch)
             self._held = None
@@ -223,6 +230,16 @@ class ShardProcessor:
             out.input = batch
             return out
         return self._process(batch, eof=False)
+
+    def _remember(self, labels: dict[int, str]) -> None:
+        """Keep the names of new codes; past C.MAX_LABELS, only those of the machines' running operations stay."""
+        self._labels.update(labels)
+        if len(self._labels) > C.MAX_LABELS:
+            running = set(self._arrays["s_i"][: len(self._machines), L.SI_OP_WO].tolist())
+            self._labels = {k: v for k, v in self._labels.items() if k in running or k in labels}
+
+    def _label(self, code: int) -> str | None:
+        return None if code == L.NONE else name_of(code, self._labels)
 
     def _process(self, batch: ReadingBatch, *, eof: bool) -> ShardOutput:
         n = len(batch)
@@ -312,9 +329,13 @@ class ShardProcessor:
     def _output(self, closed, ev, so, rev, revx, late) -> ShardOutput:
         infos = self._infos
         events = window_events(closed, infos, self._calendars)
-        events += state_events(ev, infos)
+        events += state_events(ev, infos, self._label)
         events += rule_events(rev, revx, infos, self._window_ms.__getitem__)
-        windows = concat_windows([window_columns(closed, self._reg_of_local)])
+        windows = window_columns(closed, self._reg_of_local)
+        if self._label_columns.size and windows["signal"].size:  # codes, not measurements: no aggregates
+            keep = ~np.isin(windows["signal"], self._label_columns)
+            windows = {k: v[keep] for k, v in windows.items()}
+        windows = concat_windows([windows])
         shifts = shift_rows(so, infos, self._calendars)
         self._mark_final(windows, shifts, so)
         return ShardOutput(events=events, windows=windows, shifts=shifts, late=late)
@@ -346,7 +367,7 @@ class ShardProcessor:
         return ShardState(version=C.STATE_VERSION, machines=np.array(self._machines, np.int32),
                           signals=list(self.registry.signals), window_slots=self._k, shift_slots=C.SHIFT_SLOTS,
                           rule_slots=tuple(self._rule_slots),
-                          arrays=snapshot_arrays(self._arrays, nm), held=held)
+                          arrays=snapshot_arrays(self._arrays, nm), held=held, labels=dict(self._labels))
 
     @property
     def machines(self) -> list[MachineInfo]:

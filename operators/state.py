@@ -31,6 +31,8 @@ class ShardState:
     #: readings the counter guard holds until a later one confirms or refutes their drop or jump: registry machine,
     #: ts, seq and values columns (None: none)
     held: dict[str, np.ndarray] | None = None
+    #: names of the work-order codes in use (andon.wire.labels): code -> name
+    labels: dict[int, str] | None = None
 
     def __len__(self) -> int:
         return int(self.machines.shape[0])

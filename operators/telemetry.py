@@ -22,6 +22,7 @@ from andon.readings import HINTS, InvalidReading, ReadingBatch, Reason, Registry
 from andon.security import Authorizer
 from andon.wire.arrow import ARROW_STREAM_MAGIC, decode_arrow
 from andon.wire.decoder import BatchDecoder, future_detail, past_detail
+from andon.wire.labels import fill_labels
 from andon.wire.mapping import Mapper
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class TelemetryDecoder:
         self.fixed_bounds = bounds
         #: each site's [mapping], applied before any decoder path; None when every site sends andon's format
         self.mapper = Mapper.from_sites(sites)
+        #: name signals (workorder_signal) whose string values fill_labels turns into codes
+        self.label_signals = list(dict.fromkeys(n for s in sites for n in s.label_signal_names()))
         self.authorizer = Authorizer.from_sites(sites)
         if self.authorizer is None:
             log.warning("publisher authorization is off: no [[gateways]] in the site config(s) %s; any producer "
@@ -171,6 +174,8 @@ class TelemetryDecoder:
         """Contract messages (JSON or Arrow IPC) decoded into one batch in message order."""
         # JSON first; Arrow IPC payloads (never valid JSON) come back set aside by position
         jb, arrow_idx = self.decoder.decode_json_only(values, ARROW_STREAM_MAGIC, bounds=bounds)
+        if self.label_signals:
+            fill_labels(jb, values, self.registry, self.label_signals)
         if not arrow_idx:
             return jb
         ab = decode_arrow([values[i] for i in arrow_idx], self.registry, bounds, indices=arrow_idx)
@@ -178,6 +183,7 @@ class TelemetryDecoder:
             batch = ab
         else:
             batch = concat([jb, ab])
+            batch.labels = jb.labels
             order = np.argsort(batch.message_index, kind="stable")  # keep source order across both formats
             batch = take(batch, order)
         batch.invalid = jb.invalid + ab.invalid
@@ -256,7 +262,7 @@ def _unauthorized(raw: RawBatch, i: int, detail: str) -> DeadLetter:
 
 def take(batch: ReadingBatch, rows: np.ndarray) -> ReadingBatch:
     return ReadingBatch(batch.machine[rows], batch.ts[rows], batch.seq[rows], batch.values[rows], batch.signals,
-                        [], None if batch.message_index is None else batch.message_index[rows])
+                        [], None if batch.message_index is None else batch.message_index[rows], batch.labels)
 
 
 def concat(batches: Sequence[ReadingBatch]) -> ReadingBatch:
@@ -264,9 +270,10 @@ def concat(batches: Sequence[ReadingBatch]) -> ReadingBatch:
         return batches[0]
     first = batches[0]
     msg = [b.message_index if b.message_index is not None else np.full(len(b), -1) for b in batches]
+    labels = {k: v for b in batches if b.labels for k, v in b.labels.items()} or None
     return ReadingBatch(np.concatenate([b.machine for b in batches]), np.concatenate([b.ts for b in batches]),
                         np.concatenate([b.seq for b in batches]), np.concatenate([b.values for b in batches]),
-                        first.signals, [x for b in batches for x in b.invalid], np.concatenate(msg))
+                        first.signals, [x for b in batches for x in b.invalid], np.concatenate(msg), labels)
 
 
 #: Up to this many changes of key in a batch, grouping by key copies runs instead of sorting the whole batch.
@@ -325,7 +332,7 @@ class Sharding:
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             part = ReadingBatch(grouped.machine[a:b], grouped.ts[a:b], grouped.seq[a:b], grouped.values[a:b],
                                 grouped.signals, [], grouped.message_index[a:b]
-                                if grouped.message_index is not None else None)
+                                if grouped.message_index is not None else None, batch.labels)
             out.append((self.keys[int(shard[order[a]])], part))
         return out
 
@@ -335,7 +342,7 @@ class Sharding:
         msg = batch.message_index
         return [(self.keys[k], ReadingBatch(cut(batch.machine, spans), cut(batch.ts, spans), cut(batch.seq, spans),
                                             cut(batch.values, spans), batch.signals, [],
-                                            None if msg is None else cut(msg, spans)))
+                                            None if msg is None else cut(msg, spans), batch.labels))
                 for k, spans in runs]
 
 

@@ -17,7 +17,7 @@ class WireReading(msgspec.Struct):
     machine: str
     ts: int
     seq: int
-    signals: dict[str, int | float]
+    signals: dict[str, int | float | str]
 
 
 _encoder = msgspec.json.Encoder()
@@ -153,6 +153,9 @@ class MachineStream:
                 out[name] = np.round(230.0 + 1.0 * extra, 1)
             else:
                 out[name] = np.round(100.0 + extra, 2)
+        if plan.cls.workorder_signal is not None:  # the order each reading shows: the next from its setup's start
+            op = np.searchsorted(np.array(plan.changeovers, np.int64), np.arange(k0, k1), side="right")
+            out[plan.cls.workorder_signal] = np.array(plan.workorder_names(), dtype=object)[op]
         return out
 
     def encode(self, chunk: Chunk) -> list[bytes]:

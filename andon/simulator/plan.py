@@ -130,6 +130,21 @@ class MachinePlan:
     reject_base: int = 0
     initial_progress: int = 0
     rollover: bool = False
+    #: with a workorder_signal: the order names shown, one per operation (the first from the first reading)
+    workorders: list[str] = field(default_factory=list)
+
+    @property
+    def changeovers(self) -> list[int]:
+        """Reading indices that first show the next order (the start of each setup), with a workorder_signal."""
+        if self.cls.workorder_signal is None:
+            return []
+        return [stop.start for stop in self.stops if stop.kind == "setup"]
+
+    def workorder_names(self) -> list[str]:
+        """The order of every operation: the given names, then `<machine>/run-<n>` (unknown to any ERP)."""
+        n = len(self.changeovers) + 1
+        return [self.workorders[j] if j < len(self.workorders) else f"{self.machine.id}/run-{j + 1}"
+                for j in range(n)]
 
     @property
     def counter_modulus(self) -> int:
@@ -238,7 +253,9 @@ def build_plan(index: int, machine: Machine, class_name: str, cls: MachineClass,
             if st == BREAKDOWN:
                 pool = maint if (maint and rng.random() < 0.5) else generic
                 code = int(pool[int(rng.integers(len(pool)))])
-            name = kind.name if st == kind.state else "stopped"
+            # a setup the readings cannot show (no state code) is still a changeover a workorder_signal shows
+            changeover = kind.state == SETUP and cls.workorder_signal is not None
+            name = kind.name if st == kind.state or changeover else "stopped"
             plan.stops.append(Stop(s, e, st, name, code))
             state[s:e] = st
             alarm[s:e] = code

@@ -31,7 +31,7 @@ from andon.simulator.truth import (
     expected_downtimes,
     intervals,
     machine_truth,
-    operation_bounds,
+    operations_of,
     shift_window,
 )
 
@@ -48,7 +48,8 @@ class Simulation:
 
     def __init__(self, site: SiteConfig, machines: int | None = None, hours: float = 8.0, seed: int = 0,
                  start_ms: int = DEFAULT_START_MS, period_ms: int = 1000, faults: frozenset[str] = frozenset(),
-                 noise_only: bool = False, rollover: bool = False, stagger: bool = False) -> None:
+                 noise_only: bool = False, rollover: bool = False, stagger: bool = False,
+                 workorders: dict[str, list[str]] | None = None) -> None:
         available = len(site.machines)
         machines = available if machines is None else machines
         if machines < 1:
@@ -88,6 +89,8 @@ class Simulation:
             self.plans.append(build_plan(i, machine, machine.machine_class, site.machine_classes[machine.machine_class],
                                          start_ms=self.start_ms, end_ms=self.end_ms, period_ms=self.period_ms,
                                          shifts=self.shifts, rng=rng, noise_only=noise_only, stagger=stagger))
+        for plan in self.plans:  # the order names a workorder_signal shows, per machine (e.g. read from the ERP)
+            plan.workorders = list((workorders or {}).get(plan.machine.id, []))
         master = np.random.default_rng([self.seed, 0])
         if rollover:
             for plan in self.plans:
@@ -134,8 +137,8 @@ class Simulation:
         streams = [MachineStream(p, self.site.site.id, self.seed) for p in self.plans]
         windows = [shift_window(s, self.start_ms, self.end_ms) for s in self.shifts]
         tallies = [MachineTally([0] * len(windows), [0] * len(windows),
-                                [{**op, "parts": 0, "rejects": 0, "first_part_ms": None} for op in operation_bounds(
-                                    intervals(p, self.start_ms, self.end_ms, self.threshold_s))])
+                                [{**op, "parts": 0, "rejects": 0, "first_part_ms": None} for op in operations_of(
+                                    p, intervals(p, self.start_ms, self.end_ms, self.threshold_s))])
                    for p in self.plans]
         faults = FaultTally(counts=dict.fromkeys(FAULT_KINDS, 0),
                             malformed_by_kind={})

@@ -58,6 +58,24 @@ def operation_bounds(ivals: list[dict]) -> list[dict]:
     return ops
 
 
+def signal_operation_bounds(plan: MachinePlan, ivals: list[dict]) -> list[dict]:
+    """The operations of a machine whose readings carry the order (workorder_signal): one per order shown, each
+    ending at the first reading that shows the next (a setup's start), the next counting from there. Odoo
+    starts each at its first counted part (no state shows the setup), so none has a start of its own."""
+    names = plan.workorder_names()
+    cuts = [plan.grid.ts(k) for k in plan.changeovers]
+    since = [ivals[0]["start_ms"] if ivals else 0, *cuts]
+    return [{"since_ms": since[j], "start_ms": None, "finish_ms": cuts[j] if j < len(cuts) else None,
+             "work_order": names[j]} for j in range(len(names))]
+
+
+def operations_of(plan: MachinePlan, ivals: list[dict]) -> list[dict]:
+    """The machine's operations as andon must find them: by order signal where the class has one, else by setup."""
+    if plan.cls.workorder_signal is not None:
+        return signal_operation_bounds(plan, ivals)
+    return operation_bounds(ivals)
+
+
 @dataclass(slots=True)
 class MachineTally:
     """Counter increments per shift and per operation and readings seen, filled chunk by chunk."""

@@ -53,6 +53,7 @@ class WorkOrder:
     production_id: int | None
     product_id: int | None
     name: str = ""
+    production: str = ""  # the manufacturing order's name (e.g. WH/MO/00012)
 
 
 @dataclass
@@ -208,8 +209,10 @@ class MasterData:
         center = m2o(o["workcenter_id"])
         if center is None:
             return
+        mo = o.get("production_id")
         wo = WorkOrder(o["id"], center, o["state"], float(o.get("qty_producing") or 0.0),
-                       m2o(o.get("production_id")), m2o(o.get("product_id")), o.get("name") or "")
+                       m2o(mo), m2o(o.get("product_id")), o.get("name") or "",
+                       str(mo[1]) if isinstance(mo, list | tuple) and len(mo) > 1 else "")
         d.orders.setdefault(center, []).append(wo)
         if wo.product_id:
             d.last_product[center] = wo.product_id
@@ -243,6 +246,17 @@ class MasterData:
             for wo in orders:
                 if wo.state == state:
                     return wo
+        return None
+
+    def named_work_order(self, center_id: int, name: str) -> WorkOrder | None:
+        """The work center's open order (in progress, else ready, else waiting) of the manufacturing order named
+        `name`, or else the one whose own name is `name`; None when it has none open."""
+        orders = self.data.orders.get(center_id, [])
+        for key in ("production", "name"):
+            for state in ACTIVE_STATES:
+                for wo in orders:
+                    if wo.state == state and getattr(wo, key) == name:
+                        return wo
         return None
 
     def product_of(self, center_id: int) -> int | None:

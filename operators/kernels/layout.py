@@ -31,7 +31,8 @@ PI_ALARM_LO = 17
 PI_ALARM_HI = 18
 PI_N_SPC = 19
 PI_N_LIM = 20
-N_PI = 21
+PI_WO_SIG = 21  # work-order signal column (-1: none): its changes split operations, not setups
+N_PI = 22
 
 # ---- float64 parameters p_f[P, N_PF]
 PF_RUN_ABOVE = 0
@@ -120,7 +121,8 @@ SI_OP_SINCE = 13  # when its counting began: the previous operation's finish, or
 SI_OP_FIRST = 14  # ts of its first counted part, NONE before
 SI_OP_WIN = 15  # window index (ts // window) of the machine's last in-order reading
 SI_OP_DIRTY = 16  # counts changed since the last progress record
-N_SI = 17
+SI_OP_WO = 17  # work-order code of the current operation (PI_WO_SIG), NONE before the signal showed one
+N_SI = 18
 
 # ---- shift slots sh[L, SHIFT_SLOTS, N_SH]; durations in ms
 SH_START = 0
@@ -169,13 +171,14 @@ EV_A = 4
 EV_B = 5
 EV_C = 6
 EV_D = 7
-N_EV = 8
+EV_WO = 8  # operation records: the operation's work-order code (SI_OP_WO), NONE when unknown
+N_EV = 9
 
 K_STATE = 1  # a = from, b = to
 K_DT_START = 2  # a = state
 K_DT_END = 3  # a = state, b = started_at
 K_OP_START = 4
-K_OP_FINISH = 5  # a = parts, b = rejects, c = since, d = first part ts (operation counts, layout SI_OP_*)
+K_OP_FINISH = 5  # a = parts, b = rejects, c = since, d = first part ts, wo = work-order code (layout SI_OP_*)
 K_OP_PROGRESS = 10  # same as K_OP_FINISH, for the running operation at the end of a window with counts
 K_SPC = 6  # a = rule index, b = violated side/limit (0 lower, 1 upper, 2 run), x = value
 K_ALARM = 7  # a = alarm code

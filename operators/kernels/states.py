@@ -43,6 +43,7 @@ from andon.operators.kernels.layout import (
     PI_STATE_MODE,
     PI_UNMAPPED,
     PI_WINDOW_MS,
+    PI_WO_SIG,
     PLANNED_STOP,
     RUNNING,
     SETUP,
@@ -68,6 +69,7 @@ from andon.operators.kernels.layout import (
     SI_OP_REJ,
     SI_OP_SINCE,
     SI_OP_WIN,
+    SI_OP_WO,
     SI_RAN,
     SI_RAW,
     SO_DETECTED,
@@ -131,6 +133,7 @@ def _emit(ev, ne, kind, m, occ, det, a, b):
     ev[ne, 5] = b
     ev[ne, 6] = 0
     ev[ne, 7] = 0
+    ev[ne, 8] = NONE
     return ne + 1
 
 
@@ -140,8 +143,18 @@ def _emit_op(ev, ne, kind, m, occ, det, s_i):
     ne = _emit(ev, ne, kind, m, occ, det, s_i[m, SI_OP_QTY], s_i[m, SI_OP_REJ])
     ev[ne - 1, 6] = s_i[m, SI_OP_SINCE]
     ev[ne - 1, 7] = s_i[m, SI_OP_FIRST]
+    ev[ne - 1, 8] = s_i[m, SI_OP_WO]
     s_i[m, SI_OP_DIRTY] = 0
     return ne
+
+
+@njit(cache=True, inline="always")
+def _new_operation(m, at, s_i):
+    """The next operation counts from `at`."""
+    s_i[m, SI_OP_QTY] = 0
+    s_i[m, SI_OP_REJ] = 0
+    s_i[m, SI_OP_SINCE] = at
+    s_i[m, SI_OP_FIRST] = NONE
 
 
 @njit(cache=True)
@@ -249,8 +262,9 @@ def _end_current(m, pm, at, det, p_i, s_i, seg_start, seg_end, seg_key, seg_kend
 
 
 @njit(cache=True)
-def _enter(m, new, at, det, s_i, ev, ne):
-    """Machine m is in state `new` from `at`: state change and operation (changeover) events."""
+def _enter(m, new, at, det, s_i, ev, ne, changeovers):
+    """Machine m is in state `new` from `at`: state change and operation (changeover) events (`changeovers`
+    False: a work-order signal splits operations instead of setups)."""
     old = s_i[m, SI_CUR]
     if old != new:
         ne = _emit(ev, ne, K_STATE, m, at, det, old, new)
@@ -259,13 +273,13 @@ def _enter(m, new, at, det, s_i, ev, ne):
     s_i[m, SI_CAND] = new
     s_i[m, SI_CAND_SINCE] = at
     s_i[m, SI_DECLARED] = 0
-    if new == SETUP and old != SETUP:
+    if not changeovers:
+        if new == RUNNING:
+            s_i[m, SI_RAN] = 1
+    elif new == SETUP and old != SETUP:
         if s_i[m, SI_RAN] != 0:  # the operation ends where the setup begins; the next one counts from here
             ne = _emit_op(ev, ne, K_OP_FINISH, m, at, det, s_i)
-            s_i[m, SI_OP_QTY] = 0
-            s_i[m, SI_OP_REJ] = 0
-            s_i[m, SI_OP_SINCE] = at
-            s_i[m, SI_OP_FIRST] = NONE
+            _new_operation(m, at, s_i)
         s_i[m, SI_RAN] = 0
         s_i[m, SI_AFTER_SETUP] = 1
     elif new == RUNNING:
@@ -316,13 +330,12 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
                              p_f[pm, PF_RUN_ABOVE], p_f[pm, PF_HYST], r)
         s_i[m, SI_RAW] = r
         w = t // p_i[pm, PI_WINDOW_MS]
+        changeovers = p_i[pm, PI_WO_SIG] < 0
         if last == NONE:
-            s_i[m, SI_OP_QTY] = 0
-            s_i[m, SI_OP_REJ] = 0
-            s_i[m, SI_OP_SINCE] = t
-            s_i[m, SI_OP_FIRST] = NONE
+            _new_operation(m, t, s_i)
             s_i[m, SI_OP_DIRTY] = 0
             s_i[m, SI_OP_WIN] = w
+            s_i[m, SI_OP_WO] = NONE
         elif w != s_i[m, SI_OP_WIN]:  # the operation's counts as of the end of the last reading's window
             if s_i[m, SI_OP_DIRTY] != 0:
                 ne = _emit_op(ev, ne, K_OP_PROGRESS, m, (s_i[m, SI_OP_WIN] + 1) * p_i[pm, PI_WINDOW_MS], t, s_i)
@@ -337,11 +350,11 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
         elif t - last > p_i[pm, PI_OFFLINE_MS]:
             ne, nso = _end_current(m, pm, last, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                    nso, ev, ne)
-            ne = _enter(m, np.int64(OFFLINE), last, t, s_i, ev, ne)
+            ne = _enter(m, np.int64(OFFLINE), last, t, s_i, ev, ne, changeovers)
             ne = _declare(m, pm, t, t, p_i, s_i, seg_start, seg_end, lo, hi, ev, ne)
             ne, nso = _end_current(m, pm, t, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                    nso, ev, ne)
-            ne = _enter(m, r, t, t, s_i, ev, ne)
+            ne = _enter(m, r, t, t, s_i, ev, ne, changeovers)
         s_i[m, SI_LAST_TS] = t
         cur = s_i[m, SI_CUR]
         if r == cur:
@@ -354,7 +367,7 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
                 at = s_i[m, SI_CAND_SINCE]
                 ne, nso = _end_current(m, pm, at, t, p_i, s_i, seg_start, seg_end, seg_key, seg_kend, lo, hi, sh_key, sh_cnt, sh_dur, so,
                                        nso, ev, ne)
-                ne = _enter(m, r, at, t, s_i, ev, ne)
+                ne = _enter(m, r, at, t, s_i, ev, ne, changeovers)
         pending = s_i[m, SI_CAND] != s_i[m, SI_CUR]
         t_known = s_i[m, SI_CAND_SINCE] if pending else t
         cur = s_i[m, SI_CUR]
@@ -386,6 +399,16 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
             s_i[m, SI_OP_DIRTY] = 1
             if d_parts[i] > 0 and s_i[m, SI_OP_FIRST] == NONE:
                 s_i[m, SI_OP_FIRST] = t
+        if not changeovers:  # the reading that first shows another order ends the running one (its own
+            wv = values[i, p_i[pm, PI_WO_SIG]]  # increment still belongs to it: parts made up to this reading)
+            if wv == wv:
+                code = np.int64(wv)
+                if s_i[m, SI_OP_WO] == NONE:
+                    s_i[m, SI_OP_WO] = code
+                elif code != s_i[m, SI_OP_WO]:
+                    ne = _emit_op(ev, ne, K_OP_FINISH, m, t, t, s_i)
+                    _new_operation(m, t, s_i)
+                    s_i[m, SI_OP_WO] = code
         settled = t_known
         cur = s_i[m, SI_CUR]
         if cur == STOPPED and s_i[m, SI_DECLARED] == 0:

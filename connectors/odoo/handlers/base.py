@@ -138,6 +138,15 @@ def crossed(last_ms: int | None, at_ms: int, interval_s: int, shift_ends: Callab
     return at_ms // step > last_ms // step or shift_ends(last_ms, at_ms)
 
 
+def order_of(md: MasterData, center: int, e: Event):
+    """The order an event applies to: the one it names (`work_order`: the manufacturing order's or the work
+    order's name, from the telemetry's workorder_signal or an MES), else the work center's active order; None
+    when the work center has no such order open."""
+    if e.work_order:
+        return md.named_work_order(center, e.work_order)
+    return md.active_work_order(center)
+
+
 def with_work_order(md: MasterData, vals: dict, center: int, model: str | None = None) -> dict:
     """`vals` linked to the work center's active work order and its manufacturing order, when there is one and
     `model` has the link (maintenance.request's come from Enterprise mrp_maintenance; probed at start-up)."""

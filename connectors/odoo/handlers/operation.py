@@ -24,6 +24,7 @@ from andon.connectors.odoo.handlers.base import (
     end_open_logs_at,
     odoo_dt,
     open_log_starts_at,
+    order_of,
     unknown_loss,
 )
 from andon.connectors.odoo.masterdata import WorkOrder, m2o, marker
@@ -57,16 +58,27 @@ class OperationHandler:
                        f"ready for {e.type}", "release a work order for the work center in Odoo, then: "
                        "andon dlq replay")
 
+    @staticmethod
+    def unknown_order(e: Event) -> Refusal:
+        return Refusal("unknown_work_order", f"work center {e.work_center} has no work order of {e.work_order!r} "
+                       f"in progress or ready for {e.type} (the name is unknown there, or its order is done, "
+                       "cancelled or waits for another operation)",
+                       "check the work-order signal (or the MES event) names the manufacturing order running on "
+                       "the machine, release that order for the work center in Odoo, then: andon dlq replay")
+
+    def lookup(self, center: int, e: Event) -> WorkOrder | None:
+        """The order an event applies to (`base.order_of`)."""
+        return order_of(self.w.md, center, e)
+
     def _order_for(self, center: int, e: Event) -> WorkOrder:
-        """The work center's active work order, read again from Odoo once if the cached one is gone; none refuses
-        the event (it goes to the DLQ with what to do)."""
-        md = self.w.md
-        wo = md.active_work_order(center)
+        """The event's order (`lookup`), read again from Odoo once if the cached one is gone; none refuses the
+        event (it goes to the DLQ with what to do)."""
+        wo = self.lookup(center, e)
         if wo is None:
-            md.reload_orders(center)
-            wo = md.active_work_order(center)
+            self.w.md.reload_orders(center)
+            wo = self.lookup(center, e)
             if wo is None:
-                raise Refused(self.no_order(e))
+                raise Refused(self.unknown_order(e) if e.work_order else self.no_order(e))
         return wo
 
     def _start(self, i: int, it: Inbound, center: int, found: list, batch: Batch) -> None:

@@ -35,6 +35,7 @@ class QuantityHandler:
         md, interval = self.w.md, self.w.posting.quantity_interval_s
         latest: dict[int, tuple[float, int, Inbound]] = {}
         orders = {}
+        reloaded: dict[int, set[str]] = {}  # center -> order names re-read from Odoo in this call
         for i, it, center in rows:
             e = it.event
             if e.type == "production.count_reported":
@@ -47,9 +48,14 @@ class QuantityHandler:
                 batch.record(i, it, None, None, "none", "skipped",
                              f"belongs to a work order finished at {finished}")
                 continue
-            wo = md.active_work_order(center)
+            wo = self.operations.lookup(center, e)
+            if wo is None and e.work_order and e.work_order not in reloaded.setdefault(center, set()):
+                reloaded[center].add(e.work_order)  # released since the last load? read the center's orders once
+                md.reload_orders(center)
+                wo = self.operations.lookup(center, e)
             if wo is None:
-                batch.refuse(i, it, self.operations.no_order(e))
+                ops = self.operations
+                batch.refuse(i, it, ops.unknown_order(e) if e.work_order else ops.no_order(e))
                 continue
             if wo.state != "progress":
                 try:
@@ -63,7 +69,7 @@ class QuantityHandler:
                 batch.record(i, it, self.model, wo.id, "button_start", "applied",
                              f"started at its first counted part {p.first_part_at or e.occurred_at}",
                              finished=False)
-                wo = md.active_work_order(center) or wo
+                wo = self.operations.lookup(center, e) or wo
             at = parse_iso_ms(e.occurred_at)
             value = float(p.quantity - p.rejects)
             previous = latest.get(wo.id)

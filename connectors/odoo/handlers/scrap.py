@@ -21,6 +21,7 @@ from andon.connectors.odoo.handlers.base import (
     Writer,
     check_lot,
     crossed,
+    order_of,
 )
 from andon.connectors.odoo.masterdata import m2o, marker
 from andon.events import parse_iso_ms, payload
@@ -60,7 +61,7 @@ class ScrapHandler:
                 continue  # a finished order's: its finish posted its scrap
             wo_id = self._finished_order(e) if e.type == "operation.finished" else None
             if wo_id is None:
-                wo = md.active_work_order(center)
+                wo = order_of(md, center, e)
                 if wo is None:
                     continue  # refused by the quantity or operation handler
                 wo_id = wo.id
@@ -161,8 +162,8 @@ class ScrapHandler:
         md = self.w.md
         e, p = it.event, payload(it.event)
         quantity = float(p.quantity) if quantity is None else quantity
-        wo = md.active_work_order(center)
-        product = md.product_of(center)
+        wo = order_of(md, center, e) or md.active_work_order(center)
+        product = wo.product_id if wo is not None and wo.product_id else md.product_of(center)
         if product is None:
             raise Refused(Refusal("no_product", f"no work order on work center {e.work_center} names a product",
                                   "release a work order for the work center, then: andon dlq replay"))

@@ -1,0 +1,103 @@
+"""Work-order context without state codes: CNC mills whose state is inferred (no setup code) carry the order they
+run in a string signal (`workorder_signal = "workorder"`). Simulator (order names read from Odoo, one of them
+unknown to it) -> Kafka -> `andon run telemetry` -> events -> `andon run odoo-sync` -> the stand-in, read over
+XML-RPC: per work order the produced and scrapped quantities equal the simulator's truth, each order is started at
+its first counted part and finished at the reading that first showed the next order (within 5 s), and the
+unknown order's events are in the DLQ as `unknown_work_order` while everything after them is applied."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+
+import pytest
+from flowtools import andon, odoo_env, produce_trace, run_args, site_config
+from odoosync_tools import dead_letters, run_sync
+
+from andon.config import OdooSettings, load_site
+from andon.connectors.odoo import OdooClient
+from andon.connectors.standin import run_standin
+from andon.demo import release_work_orders
+from andon.simulator import Simulation
+
+pytestmark = [pytest.mark.broker, pytest.mark.odoo]
+
+#: 21:00 CET: the run crosses the 22:00 shift change; seed 45 gives cnc-01 one changeover and cnc-02 two.
+START_MS = int(datetime.fromisoformat("2026-03-28T21:00:00+01:00").timestamp() * 1000)
+HOURS, SEED = 3, 45
+UNKNOWN = "WH/MO/NOT-IN-ODOO"
+TOLERANCE_MS = 5_000
+PROD = "mrp.workcenter.productivity"
+
+
+def odt(text: str) -> int:
+    return int(datetime.fromisoformat(text + "+00:00").timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory, broker):
+    root = tmp_path_factory.mktemp("truth_wo")
+    config, topics = site_config(root, broker, f"tw{uuid.uuid4().hex[:6]}")
+    config.write_text(config.read_text().replace(
+        "[machine_classes.cnc]\n", '[machine_classes.cnc]\nworkorder_signal = "workorder"\n', 1))
+    site = load_site(config)
+    cnc = [m for m in site.machines if m.machine_class == "cnc"][:2]
+    with run_standin(root / "odoo", config=config) as odoo:
+        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
+                                        rate_limit_per_s=10_000), rate_limit=False)
+        release_work_orders(admin)
+        centers = {c["code"]: c["id"] for c in admin.search_read("mrp.workcenter", [], ["code"])}
+        names = {m.id: [o["production_id"][1] for o in admin.search_read(
+            "mrp.workorder", [("workcenter_id", "=", centers[m.work_center])], ["production_id"], order="id")]
+            for m in cnc}
+        names[cnc[1].id][1] = UNKNOWN  # the second order of cnc-02 is one Odoo does not know
+        sim = Simulation(site.model_copy(update={"machines": cnc}), hours=HOURS, seed=SEED, start_ms=START_MS,
+                         workorders=names)
+        trace = root / "trace.jsonl"
+        truth = sim.write_jsonl(trace)
+        produce_trace(broker, topics[0], trace)
+        andon(*run_args(config, root / "parquet", truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
+        run_sync(config, root, {**os.environ, **odoo_env(odoo, broker)})
+        view = {
+            "orders": admin.search_read("mrp.workorder", [("workcenter_id", "in", [centers[m.work_center]
+                                                                                   for m in cnc])],
+                                        ["id", "production_id", "state", "qty_producing"], order="id"),
+            "scraps": admin.search_read("stock.scrap", [("state", "=", "done")], ["workorder_id", "scrap_qty"]),
+            "logs": admin.search_read(PROD, [], ["workorder_id", "date_start", "date_end", "description"]),
+        }
+        admin.close()
+    return {"truth": truth, "odoo": view, "dead": dead_letters(broker, topics[3])}
+
+
+def test_each_named_order_holds_the_truth(floor):
+    by_name = {o["production_id"][1]: o for o in floor["odoo"]["orders"]}
+    scrapped: dict[int, float] = {}
+    for rec in floor["odoo"]["scraps"]:
+        scrapped[rec["workorder_id"][0]] = scrapped.get(rec["workorder_id"][0], 0.0) + rec["scrap_qty"]
+    compared = 0
+    for machine, mt in floor["truth"]["per_machine"].items():
+        assert len(mt["operations"]) >= 2, f"{machine} changed orders"
+        for op in mt["operations"]:
+            if op["work_order"] == UNKNOWN:
+                continue
+            order = by_name[op["work_order"]]
+            assert (order["qty_producing"], scrapped.get(order["id"], 0.0)) == (op["good"], op["rejects"]), (
+                machine, op, order)
+            assert order["state"] == ("done" if op["finish_ms"] is not None else "progress"), (machine, order)
+            logs = [lg for lg in floor["odoo"]["logs"] if lg["workorder_id"] and lg["workorder_id"][0] == order["id"]
+                    and not any(k in (lg["description"] or "") for k in (" downtime", " quality_hold"))]
+            assert abs(min(odt(lg["date_start"]) for lg in logs) - op["first_part_ms"]) <= TOLERANCE_MS, (op, logs)
+            if op["finish_ms"] is not None:
+                assert abs(max(odt(lg["date_end"]) for lg in logs) - op["finish_ms"]) <= TOLERANCE_MS, (op, logs)
+            compared += 1
+    assert compared >= 4
+
+
+def test_the_unknown_order_is_dead_lettered_with_its_reason_and_nothing_else(floor):
+    dead = floor["dead"]
+    assert dead, "the unknown order's events reached the DLQ"
+    assert {d["andon.dlq.reason"] for d in dead} == {"unknown_work_order"}
+    assert {d["event"]["work_order"] for d in dead} == {UNKNOWN}
+    assert {d["event"]["type"] for d in dead} == {"operation.progress", "operation.finished"}
+    assert UNKNOWN in dead[0]["andon.dlq.detail"] and "andon dlq replay" in dead[0]["andon.dlq.hint"]
