@@ -20,6 +20,8 @@ KINDS = {
     "workorder_qty": "work order quantity (qty_producing) vs the shift's good count",
     "scrap": "scrapped quantity in Odoo (stock.scrap) vs the shift's reject count",
     "productivity": "productivity log time per loss (mrp.workcenter.productivity) vs the shift's loss tree",
+    "downtime_log": "real-time downtime logs per loss and work center (mrp.workcenter.productivity) vs the "
+                    "shift's downtime by reason",
 }
 
 SCHEMA = pa.schema([

@@ -53,7 +53,8 @@ class Inputs:
 
 def compare(inp: Inputs) -> list[Mismatch]:
     causes = Causes(inp)
-    found = workorder_quantities(inp, causes) + scrap_quantities(inp, causes) + productivity(inp, causes)
+    found = (workorder_quantities(inp, causes) + scrap_quantities(inp, causes) + productivity(inp, causes)
+             + downtime_logs(inp, causes))
     for m in found:
         m.site = inp.site.site.id
     return sorted(found, key=lambda m: (m.work_center, m.shift_id, m.kind, m.loss or ""))
@@ -336,3 +337,48 @@ def productivity(inp: Inputs, causes: Causes) -> list[Mismatch]:
                                 fix=("run andon sync-shifts for this date" if actual < expected else
                                      "not fixable through events: shorten or re-classify the stop in Odoo")))
     return out
+
+
+# -- real-time downtime logs per work center and shift -------------------------------------------------------
+def downtime_logs(inp: Inputs, causes: Causes) -> list[Mismatch]:
+    """Per work center and final shift, the downtime odoo_sync logged in real time (its `downtime` time logs, clipped
+    to the shift, planned breaks excluded) per loss equals the shift's `downtime_by_reason` in Parquet, within
+    TIME_TOLERANCE_S: a stop log missing, cut short, too long or under another loss is found whether or not
+    sync-shifts ran. Summary logs of sync-shifts are compared by `productivity`."""
+    realtime: dict[int, list[dict]] = defaultdict(list)
+    for log in inp.logs:
+        text = log.get("description") or ""
+        if not SHIFT_KEY.search(text) and {kind for _, kind, _ in MARKER.findall(text)} & set(REALTIME_KINDS):
+            realtime[m2o(log["workcenter_id"])].append(log)
+    out = []
+    for row in inp.shifts:
+        start, end = ts_ms(row["shift_start"]), ts_ms(row["shift_end"])
+        breaks = shift_breaks(inp.site, start)
+        odoo: dict[str, float] = defaultdict(float)
+        for log in realtime.get(inp.centers.get(row["work_center"], -1), []):
+            odoo[log["loss_id"][1] if log.get("loss_id") else "?"] += clipped_seconds(
+                log["date_start"], log.get("date_end"), start, end, inp.now_ms, breaks)
+        floor = {reason: float(seconds) for reason, seconds in _reasons(row.get("downtime_by_reason"))}
+        for loss in sorted(set(floor) | {k for k, v in odoo.items() if v > 0}):
+            expected, actual = floor.get(loss, 0.0), odoo.get(loss, 0.0)
+            if abs(expected - actual) <= TIME_TOLERANCE_S:
+                continue
+            cause = _cause(causes.outage(row["machine"], start, end) if actual < expected else None,
+                           causes.dead_letters(row["machine"], "machine.downtime_started") if actual < expected
+                           else None,
+                           default=("a stop's time log is missing or cut short in Odoo (edited or deleted?)"
+                                    if actual < expected else
+                                    "a stop's time log in Odoo is longer than the stop, or under another loss"))
+            out.append(Mismatch("downtime_log", row["machine"], row["work_center"], row["shift_id"], None, loss,
+                                expected, actual, "s", cause,
+                                detail="odoo_sync's real-time downtime logs (clipped to the shift, breaks excluded) "
+                                       "vs shift_oee downtime_by_reason",
+                                fix=("replay the stop's machine.downtime_* events (andon dlq replay) or restore "
+                                     "the log in Odoo" if actual < expected else
+                                     "not fixable through events: correct the stop's time log in Odoo")))
+    return out
+
+
+def _reasons(value) -> list[tuple[str, float]]:
+    """shift_oee's downtime_by_reason (a list of {reason, seconds}) as (reason, seconds) pairs."""
+    return [(item["reason"], float(item["seconds"] or 0.0)) for item in value or []]

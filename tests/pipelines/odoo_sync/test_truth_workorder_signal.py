@@ -11,6 +11,7 @@ import os
 import uuid
 from datetime import datetime
 
+import pyarrow.parquet as pq
 import pytest
 from flowtools import andon, odoo_env, produce_trace, run_args, site_config
 from odoosync_tools import dead_letters, run_sync
@@ -58,7 +59,11 @@ def floor(tmp_path_factory, broker):
         truth = sim.write_jsonl(trace)
         produce_trace(broker, topics[0], trace)
         andon(*run_args(config, root / "parquet", truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
-        run_sync(config, root, {**os.environ, **odoo_env(odoo, broker)})
+        env = {**os.environ, **odoo_env(odoo, broker)}
+        run_sync(config, root, env)
+        clean = reconcile(config, root, env, "clean")
+        broken = _break_a_downtime_log(admin, centers, [m.work_center for m in cnc])
+        after = reconcile(config, root, env, "broken")
         view = {
             "orders": admin.search_read("mrp.workorder", [("workcenter_id", "in", [centers[m.work_center]
                                                                                    for m in cnc])],
@@ -67,7 +72,26 @@ def floor(tmp_path_factory, broker):
             "logs": admin.search_read(PROD, [], ["workorder_id", "date_start", "date_end", "description"]),
         }
         admin.close()
-    return {"truth": truth, "odoo": view, "dead": dead_letters(broker, topics[3])}
+    return {"truth": truth, "odoo": view, "dead": dead_letters(broker, topics[3]), "clean": clean,
+            "broken": broken, "after": after}
+
+
+def reconcile(config, root, env, out: str) -> tuple[int, list[dict]]:
+    """`andon reconcile` over the run's shift dates: its exit status and mismatch rows."""
+    done = andon("reconcile", "--config", str(config), "--parquet", str(root / "parquet"), "--from", "2026-03-28",
+                 "--to", "2026-03-29", "--out", str(root / out), "--audit", str(root / "audit.jsonl"), env=env,
+                 check=False)
+    return done.returncode, pq.read_table(root / out / "mismatches.parquet").to_pylist()
+
+
+def _break_a_downtime_log(admin, centers, codes) -> dict:
+    """Delete one real-time stop log of the late shift (ends 22:00 CET = 21:00 UTC, final in Parquet)."""
+    logs = admin.search_read(PROD, [("workcenter_id", "in", [centers[c] for c in codes]),
+                                    ("description", "like", " downtime"), ("date_end", "<", "2026-03-28 21:00:00")],
+                             ["workcenter_id", "loss_id", "date_start", "date_end"], order="date_start")
+    victim = max(logs, key=lambda lg: odt(lg["date_end"]) - odt(lg["date_start"]))
+    admin.unlink(PROD, [victim["id"]])
+    return victim
 
 
 def test_each_named_order_holds_the_truth(floor):
@@ -92,6 +116,16 @@ def test_each_named_order_holds_the_truth(floor):
                 assert abs(max(odt(lg["date_end"]) for lg in logs) - op["finish_ms"]) <= TOLERANCE_MS, (op, logs)
             compared += 1
     assert compared >= 4
+
+
+def test_reconcile_passes_the_run_and_flags_a_deleted_downtime_log(floor):
+    code, rows = floor["clean"]
+    assert (code, rows) == (0, []), rows
+    code, rows = floor["after"]
+    victim = floor["broken"]
+    lost = (odt(victim["date_end"]) - odt(victim["date_start"])) / 1000
+    assert code == 1 and [(r["kind"], r["loss"]) for r in rows] == [("downtime_log", victim["loss_id"][1])], rows
+    assert rows[0]["odoo"] == pytest.approx(rows[0]["shop_floor"] - lost, abs=2) and "missing" in rows[0]["cause"]
 
 
 def test_the_unknown_order_is_dead_lettered_with_its_reason_and_nothing_else(floor):
