@@ -15,7 +15,6 @@ trail's host, or copy `andon audit head` output somewhere else now and then and 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
@@ -24,7 +23,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from andon.cli_env import apply_env_defaults
+import click
+
+from andon.cli_env import Group, option
 from andon.errors import AndonError
 
 KEY_ENV = "ANDON_AUDIT_KEY"
@@ -209,63 +210,88 @@ def _check_anchor(report: Verification, data: bytes, line_no: int, expected: str
 
 # ---- command line ---------------------------------------------------------------------------------------------
 
-def _anchor(text: str) -> tuple[int, str]:
-    line, _, h = text.partition(":")
-    if not line.isdigit() or not h:
-        raise argparse.ArgumentTypeError("use LINE:HASH as printed by `andon audit head`, e.g. 120:sha256:ab12…")
-    return int(line), h
+def _anchors(_ctx, _param, values: tuple[str, ...]) -> dict[int, str]:
+    anchors = {}
+    for text in values:
+        line, _, h = text.partition(":")
+        if not line.isdigit() or not h:
+            raise click.BadParameter(f"{text!r}: use LINE:HASH as printed by `andon audit head`, e.g. 120:sha256:ab12…")
+        anchors[int(line)] = h
+    return anchors
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon audit", description="verify and read odoo_sync's audit trail")
-    sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="check the hash chain and head; exit 1 on any edit, cut or reorder")
-    v.add_argument("path", nargs="?", default=DEFAULT_TRAIL, help=f"audit trail (default {DEFAULT_TRAIL})")
-    v.add_argument("--anchor", action="append", type=_anchor, default=[], metavar="LINE:HASH",
-                   help="an externally kept `andon audit head` value the trail must still contain (repeatable)")
-    h = sub.add_parser("head", help="print LINE:HASH of the last line, to keep somewhere else as an anchor")
-    h.add_argument("path", nargs="?", default=DEFAULT_TRAIL)
-    s = sub.add_parser("show", help="print records (optionally of one event), newest last")
-    s.add_argument("path", nargs="?", default=DEFAULT_TRAIL)
-    s.add_argument("--event", help="only this event id")
-    s.add_argument("--last", type=int, default=20, help="how many records (default 20; 0 = all)")
-    args = apply_env_defaults(parser).parse_args(argv)
-    key = audit_key()
-    if args.command == "verify":
-        report = verify(args.path, key, anchors=dict(args.anchor))
-        for note in report.notes:
-            print(f"note: {note}", file=sys.stderr)
-        if report.ok:
-            print(f"{report.path}: OK, {report.lines} lines, chain {report.algorithm or '-'}, "
-                  f"last {report.last_hash or '-'}")
-            return 0
-        for line_no, message in report.errors:
-            where = f"line {line_no}" if line_no else "trail"
-            print(f"{report.path}: {where}: {message}")
-        first = report.first_bad_line
-        print(f"{report.path}: FAILED ({len(report.errors)} problem(s)"
-              f"{f'; first at line {first}' if first else ''})", file=sys.stderr)
-        return 1
-    path = Path(args.path)
-    if not path.exists():
-        raise AndonError(f"audit trail {path} does not exist", hint="pass the path given to odoo-sync --audit")
-    lines = path.read_bytes().splitlines()
-    if args.command == "head":
-        parts = split_line(lines[-1]) if lines else None
-        if parts is None:
-            raise AndonError(f"{path} has no chained last line", hint="run `andon audit verify` on it")
-        print(f"{len(lines)}:{parts[1]}")
+_trail = click.argument("path", default=DEFAULT_TRAIL, required=False, metavar="[TRAIL]")
+
+
+@click.group(cls=Group, help=f"Verify and read odoo_sync's audit trail (TRAIL defaults to {DEFAULT_TRAIL}).")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify")
+@_trail
+@option("--anchor", multiple=True, metavar="LINE:HASH", callback=_anchors,
+        help="an externally kept `andon audit head` value the trail must still contain (repeatable)")
+def verify_command(path: str, anchor: dict[int, str]) -> int:
+    """check the hash chain and head; exit 1 on any edit, cut or reorder"""
+    report = verify(path, audit_key(), anchors=anchor)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if report.ok:
+        print(f"{report.path}: OK, {report.lines} lines, chain {report.algorithm or '-'}, "
+              f"last {report.last_hash or '-'}")
         return 0
+    for line_no, message in report.errors:
+        where = f"line {line_no}" if line_no else "trail"
+        print(f"{report.path}: {where}: {message}")
+    first = report.first_bad_line
+    print(f"{report.path}: FAILED ({len(report.errors)} problem(s)"
+          f"{f'; first at line {first}' if first else ''})", file=sys.stderr)
+    return 1
+
+
+def _lines(path: str) -> list[bytes]:
+    trail = Path(path)
+    if not trail.exists():
+        raise AndonError(f"audit trail {trail} does not exist", hint="pass the path given to odoo-sync --audit")
+    return trail.read_bytes().splitlines()
+
+
+@audit.command()
+@_trail
+def head(path: str) -> int:
+    """print LINE:HASH of the last line, to keep somewhere else as an anchor"""
+    lines = _lines(path)
+    parts = split_line(lines[-1]) if lines else None
+    if parts is None:
+        raise AndonError(f"{path} has no chained last line", hint="run `andon audit verify` on it")
+    print(f"{len(lines)}:{parts[1]}")
+    return 0
+
+
+@audit.command()
+@_trail
+@option("--event", default=None, help="only this event id")
+@option("--last", type=int, default=20, show_default=True, help="how many records (0 = all)")
+def show(path: str, event: str | None, last: int) -> int:
+    """print records (optionally of one event), newest last"""
     records = []
-    for n, line in enumerate(lines, start=1):
+    for n, line in enumerate(_lines(path), start=1):
         try:
             records.append((n, json.loads(line)))
         except ValueError:
             records.append((n, {"detail": "(not valid JSON: run `andon audit verify`)"}))
-    if args.event:
-        records = [(n, r) for n, r in records if r.get("event_id") == args.event]
-    for n, r in records[-args.last:] if args.last else records:
+    if event:
+        records = [(n, r) for n, r in records if r.get("event_id") == event]
+    for n, r in records[-last:] if last else records:
         print(f"{n:>7} {r.get('at', '')} {r.get('outcome', ''):<11} {r.get('type', '')} {r.get('machine', '')} "
               f"{r.get('model') or '-'}#{r.get('record_id') or '-'} {r.get('operation', '')} {r.get('detail', '')}"
               .rstrip())
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """`andon audit ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+
+    return invoke(audit, argv, "andon audit")

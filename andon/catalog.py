@@ -8,13 +8,14 @@ JSON Schema file per type. Released schemas live in `andon/schemas/` and must st
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from andon.cli_env import apply_env_defaults
+import click
+
+from andon.cli_env import Command, format_option, option
 from andon.events import EVENT_TYPES, SCHEMA_VERSION, json_schema
 
 TELEMETRY = "pipelines/telemetry"
@@ -189,20 +190,26 @@ def catalog_json() -> dict:
                        for e in entries()]}
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon catalog",
-                                     description="print the integration catalog: flows and event types")
-    parser.add_argument("--format", choices=["markdown", "json"], default="markdown")
-    parser.add_argument("--schemas", metavar="DIR", help="write one JSON Schema file per event type into DIR")
-    args = apply_env_defaults(parser).parse_args(argv)
-    if args.format == "json":
+@click.command(cls=Command, name="catalog")
+@format_option(("markdown", "json"), "markdown for people, json for tools")
+@option("--schemas", default=None, metavar="DIR", help="also write one JSON Schema file per event type into DIR")
+def cli(format: str, schemas: str | None) -> int:
+    """Print the integration catalog: flows (topics, Odoo models and methods, owners, recovery) and event types."""
+    if format == "json":
         sys.stdout.write(json.dumps(catalog_json(), indent=2) + "\n")
     else:
         sys.stdout.write(render_markdown())
-    if args.schemas:
-        paths = write_schemas(args.schemas)
-        print(f"\nwrote {len(paths)} schemas to {args.schemas}", file=sys.stderr)
+    if schemas:
+        paths = write_schemas(schemas)
+        print(f"\nwrote {len(paths)} schemas to {schemas}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """`andon catalog ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+
+    return invoke(cli, argv, "andon catalog")
 
 
 def write_schemas(directory: str | Path) -> list[Path]:

@@ -3,83 +3,106 @@
 Every error that ends a command, inside a dataflow or not, is printed as one message (what is wrong and what to
 do) without a traceback, and the command exits with the status `andon.exits` documents (2 for usage and config
 errors, 3 for an unreachable or refusing service, 4 for a local resource, 5 for a bug). Set ANDON_DEBUG=1 to see
-tracebacks.
+tracebacks. A bad option is one line (what is wrong, and the `--help` to read) and exit status 2.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+import re
 import sys
+from collections.abc import Sequence
 
-from andon.errors import AndonError
+import click
+from click.core import ParameterSource
 
-#: subcommand -> (module:function taking argv and returning an exit status, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("andon.demo:main", "run the main job end to end on embedded defaults"),
-    "simulate": ("andon.simulator.cli:main", "generate plant telemetry (JSONL or Kafka) with ground truth"),
-    "replay": ("andon.pipelines.telemetry_cli:replay_main", "run the telemetry dataflow over JSONL files"),
-    "run": ("andon.pipelines.cli:run_main", "production entry points: telemetry | odoo-sync | workorders"),
-    "catalog": ("andon.catalog:main", "print the integration catalog (flows, events); --format json, --schemas DIR"),
-    "broker": ("andon.connectors.broker_cli:main", "start a local broker: Apache Kafka (KRaft) or Tansu"),
-    "odoo-standin": ("andon.connectors.standin.cli:main", "start the Odoo stand-in server"),
-    "odoo": ("andon.connectors.odoo.check:main", "odoo check --config SITE.toml: what Odoo lacks for the site"),
-    "dlq": ("andon.pipelines.dlq:main", "list, show and replay dead-lettered events"),
-    "reconcile": ("andon.pipelines.reconcile:main", "compare shop floor against Odoo"),
-    "sync-shifts": ("andon.pipelines.sync_shifts:main", "send shift summaries to Odoo"),
-    "audit": ("andon.audit:main", "verify (hash chain), show and anchor odoo_sync's audit trail"),
-    "version": ("andon.cli:version_main", "print andon's version (and Python's, bytewax's)"),
+from andon.cli_env import RUNNING, Command, Lazy, LazyGroup
+
+#: subcommand -> (module:click command, one-line help); a module is imported only when its command is used
+COMMANDS: Lazy = {
+    "demo": ("andon.demo:cli", "run the main job end to end on embedded defaults"),
+    "simulate": ("andon.simulator.cli:cli", "generate plant telemetry (JSONL or Kafka) with ground truth"),
+    "replay": ("andon.pipelines.telemetry_cli:replay", "run the telemetry dataflow over JSONL files"),
+    "run": ("andon.pipelines.cli:run", "production entry points: telemetry | odoo-sync | workorders"),
+    "catalog": ("andon.catalog:cli", "print the integration catalog (flows, events) or write JSON Schemas"),
+    "broker": ("andon.connectors.broker_cli:cli", "start a local broker: Apache Kafka (KRaft) or Tansu"),
+    "odoo-standin": ("andon.connectors.standin.cli:cli", "start the Odoo stand-in server"),
+    "odoo": ("andon.connectors.odoo_cli:odoo", "Odoo-side tools: odoo check (what Odoo lacks for the site)"),
+    "dlq": ("andon.pipelines.dlq:dlq", "list, show and replay dead-lettered events"),
+    "reconcile": ("andon.pipelines.batch_cli:reconcile", "compare shop floor against Odoo"),
+    "sync-shifts": ("andon.pipelines.batch_cli:sync_shifts", "send final shift summaries to Odoo"),
+    "audit": ("andon.audit:audit", "verify (hash chain), show and anchor odoo_sync's audit trail"),
 }
 
 
-def _load(target: str):
-    module_name, func_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise AndonError(f"this andon build has no {module_name} yet",
-                             hint="the command is planned but not built; see the project's open issues") from None
-        raise
-    return getattr(module, func_name)
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from andon import __version__
+
+        click.echo(f"andon {__version__}")
+        ctx.exit(0)
 
 
-def version_main(argv: list[str]) -> int:
+@click.group(cls=LazyGroup, lazy=COMMANDS, name="andon",
+             epilog="Every option also reads an ANDON_<OPTION> environment variable (shown as [env var: ...]); "
+                    "`andon COMMAND --help` lists a command's options. Exit status: 0 done, 1 a check found "
+                    "problems, 2 usage or config error, 3 Kafka or Odoo unreachable or refusing, 4 a local "
+                    "resource (port, directory), 5 a bug (rerun with ANDON_DEBUG=1), 6 stop timeout, 130 "
+                    "interrupted.")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="print andon's version and exit")
+def root() -> None:
+    """andon: shop-floor telemetry to business events, Odoo and Parquet."""
+
+
+@root.command(cls=Command)
+def version() -> int:
+    """print andon's version (and Python's, bytewax's)"""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
 
     from andon import __version__
 
     try:
-        bytewax = version("bytewax")
+        bytewax = dist_version("bytewax")
     except PackageNotFoundError:
         bytewax = "not installed"
-    print(f"andon {__version__} (Python {platform.python_version()}, bytewax {bytewax})")
+    click.echo(f"andon {__version__} (Python {platform.python_version()}, bytewax {bytewax})")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    width = max(len(name) for name in COMMANDS)
-    usage = "andon COMMAND [options]\n\ncommands:\n" + "\n".join(
-        f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()
-    )
-    if not argv or argv[0] in {"-h", "--help", "help"}:
-        print("usage: " + usage)
-        return 0 if argv else 2
-    if argv[0] in {"-V", "--version"}:
-        from andon import __version__
+def _usage_line(exc: click.UsageError, prog: str) -> str:
+    ctx = exc.ctx
+    path = ctx.command_path if ctx is not None else prog
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    param = getattr(exc, "param", None)
+    if ctx is not None and param is not None and param.name and getattr(param, "envvar", None):
+        if ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT:
+            names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar)
+            given = next((n for n in names if os.environ.get(n)), names[0])
+            message = re.sub(r" \(env var: '[^']*'\)", "", message)
+            return f"{path}: error: {message} (from the environment: {given}={os.environ.get(given, '')!r}); " \
+                   f"what to do: fix or unset {given}"
+        if not isinstance(exc, click.MissingParameter):
+            message = re.sub(r" \(env var: '[^']*'\)", "", message)  # it came from the command line
+    return f"{path}: error: {message}; what to do: see `{path} --help`"
 
-        print(f"andon {__version__}")
-        return 0
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"andon: unknown command {command!r}\nusage: {usage}", file=sys.stderr)
-        return 2
+
+def invoke(command: click.Command, argv: Sequence[str] | None, prog: str) -> int:
+    """Run a click command as `andon` runs every command: its exit status, errors as one message (see module)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    RUNNING[0] = prog
     try:
-        return int(_load(COMMANDS[command][0])(rest) or 0)
-    except KeyboardInterrupt:
-        print(f"andon {command}: interrupted", file=sys.stderr)
+        return int(command.main(args=argv, prog_name=prog, standalone_mode=False) or 0)
+    except click.UsageError as exc:
+        print(_usage_line(exc, prog), file=sys.stderr)
+        return exc.exit_code
+    except click.ClickException as exc:
+        print(f"{RUNNING[0]}: error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(f"{RUNNING[0]}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get("ANDON_DEBUG"):
@@ -87,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         from andon.exits import explain
 
         status, message = explain(exc)
-        label = f"{command} {rest[0]}" if command == "run" and rest and not rest[0].startswith("-") else command
-        print(f"andon {label}: error: {message}", file=sys.stderr)
+        print(f"{RUNNING[0]}: error: {message}", file=sys.stderr)
         return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`andon ARGS...`: the exit status of the command."""
+    return invoke(root, argv, "andon")
 
 
 if __name__ == "__main__":

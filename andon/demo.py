@@ -8,7 +8,6 @@ paths and a PNG chart.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -16,28 +15,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from andon.cli_env import apply_env_defaults
-from andon.config import example_site_path, load_site
+import click
+
+from andon.cli_env import Command, config_option, option
 from andon.errors import AndonError
 from andon.progressbar import ProgressLine
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="andon demo", description=__doc__.splitlines()[0])
-    p.add_argument("--config", default=None, help="site TOML (default: the example plant)")
-    p.add_argument("--machines", type=int, default=20)
-    p.add_argument("--hours", type=float, default=8.0)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--speed", type=float, default=480.0,
-                   help="simulated seconds per wall second (default 480: an 8-hour shift in one minute; 0 = max)")
-    p.add_argument("--out", default="demo-out", help="output directory (default ./demo-out)")
-    p.add_argument("--broker", choices=("auto", "kafka", "tansu"), default=None,
-                   help="broker engine: Apache Kafka where a JDK and `make kafka`'s jars are present, else Tansu "
-                        "(default: $ANDON_BROKER, else auto)")
-    return p
-
-
 
 
 class _Counter:
@@ -75,8 +59,19 @@ def _scrape(port: int) -> float:
     return 0.0
 
 
-def main(argv: list[str]) -> int:
-    args = apply_env_defaults(_parser()).parse_args(argv)
+@click.command(cls=Command, name="demo", help=__doc__.splitlines()[0].split(": ", 1)[1].capitalize())
+@config_option("site TOML (default: the example plant)", required=False)
+@option("--machines", type=int, default=20, show_default=True, help="machines simulated")
+@option("--hours", type=float, default=8.0, show_default=True, help="simulated hours")
+@option("--seed", type=int, default=7, show_default=True, help="random seed of the simulated plant")
+@option("--speed", type=float, default=480.0, show_default=True,
+        help="simulated seconds per wall second (480: an 8-hour shift in one minute; 0 = as fast as possible)")
+@option("--out", default="demo-out", show_default=True, metavar="DIR", help="output directory")
+@option("--broker", type=click.Choice(("auto", "kafka", "tansu")), default=None,
+        help="broker engine: Apache Kafka where a JDK and `make kafka`'s jars are present, else Tansu (default auto)")
+def cli(**params) -> int:
+    args = SimpleNamespace(**params)
+    from andon.config import example_site_path, load_site
     from andon.connectors.broker import EmbeddedBroker, free_port, site_topics
     from andon.simulator import Simulation
 
@@ -359,3 +354,10 @@ def oee_chart(rows, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def main(argv: list[str]) -> int:
+    """`andon demo ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+
+    return invoke(cli, argv, "andon demo")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json as _json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -75,16 +74,6 @@ def setup_logging(json: bool = False, level: str | int = "WARNING", stream=None)
     root.addHandler(handler)
     root.setLevel(level)
     return handler
-
-
-def add_log_options(parser) -> None:
-    """--log-format json|text (env ANDON_LOG_FORMAT) and --log-level (env ANDON_LOG_LEVEL) on a run command."""
-    g = parser.add_argument_group("logging")
-    g.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("ANDON_LOG_FORMAT", "text"),
-                   help="json: one JSON object per line with event_id and correlation_id (env ANDON_LOG_FORMAT)")
-    g.add_argument("--log-level", default=os.environ.get("ANDON_LOG_LEVEL"),
-                   help="DEBUG, INFO, WARNING or ERROR (env ANDON_LOG_LEVEL; default INFO for json, where every "
-                        "Odoo write is logged for the log shipper, WARNING for text on a terminal)")
 
 
 def setup_from_args(args) -> None:

@@ -3,16 +3,20 @@ topics created."""
 
 from __future__ import annotations
 
-import argparse
 import signal
 import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from andon.cli_env import apply_env_defaults
-from andon.config import SiteConfig, example_site_path, load_site
-from andon.connectors.broker import ENGINES, EmbeddedBroker, site_topics
+import click
+
+from andon.cli_env import Command, config_option, option
+from andon.connectors.broker import ENGINES
 from andon.errors import ConfigError, ResourceError
+
+if TYPE_CHECKING:
+    from andon.config import SiteConfig
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -38,29 +42,32 @@ def _check_free(port: int) -> None:
                               hint="stop whatever listens there, or pass --port P (0 for a free one)") from None
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon broker",
-                                     description="Start a local broker on loopback until interrupted.")
-    parser.add_argument("--engine", choices=ENGINES, default=None,
-                        help="kafka (Apache Kafka 4, KRaft; needs a JDK and `make kafka`), tansu (in memory, "
-                             "Python only) or auto: kafka where available (default: $ANDON_BROKER, else auto)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port to listen on (default: the port of the site's kafka.bootstrap_servers; 0: a free one)")
-    parser.add_argument("--data-dir", default=None,
-                        help="kafka only: keep the log directory here across runs (default: a temporary one)")
-    parser.add_argument("--config", help="site TOML whose topics to create (default: the example plant)")
-    parser.add_argument("--partitions", type=int, default=None, help="partitions per topic (default: from config)")
-    args = apply_env_defaults(parser).parse_args(argv)
-    site = load_site(args.config or example_site_path())
-    partitions = args.partitions or site.topics.partitions
-    port = configured_port(site) if args.port is None else args.port
+@click.command(cls=Command, name="broker")
+@option("--engine", type=click.Choice(ENGINES), default=None, envvar="ANDON_BROKER",
+        help="kafka (Apache Kafka 4, KRaft; needs a JDK and `make kafka`), tansu (in memory, Python only) or "
+             "auto: kafka where available (default auto)")
+@option("--port", type=int, default=None, env_prefix="ANDON_BROKER_",
+        help="port to listen on (default: the port of the site's kafka.bootstrap_servers; 0: a free one)")
+@option("--data-dir", default=None, metavar="DIR", env_prefix="ANDON_BROKER_",
+        help="kafka only: keep the log directory here across runs (default: a temporary one)")
+@config_option("site TOML whose topics to create (default: the example plant)", required=False)
+@option("--partitions", type=int, default=None, env_prefix="ANDON_BROKER_",
+        help="partitions per topic (default: from config)")
+def cli(engine: str | None, port: int | None, data_dir: str | None, config: str | None,
+        partitions: int | None) -> int:
+    """Start a local broker on loopback, with the site's topics, until interrupted."""
+    from andon.config import example_site_path, load_site
+    from andon.connectors.broker import EmbeddedBroker, site_topics
+
+    site = load_site(config or example_site_path())
+    partitions = partitions or site.topics.partitions
+    port = configured_port(site) if port is None else port
     if port:
         _check_free(port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    options = {"data_dir": args.data_dir} if args.data_dir else {}
-    broker = EmbeddedBroker(site_topics(site), engine=args.engine, partitions=partitions, port=port or None,
-                            **options)
+    options = {"data_dir": data_dir} if data_dir else {}
+    broker = EmbeddedBroker(site_topics(site), engine=engine, partitions=partitions, port=port or None, **options)
     with broker:
         print(f"broker ready: {broker.label} on bootstrap {broker.bootstrap} (topics: "
               f"{', '.join(site_topics(site))}; {partitions} partitions); Ctrl-C to stop", flush=True)
@@ -70,3 +77,10 @@ def main(argv: list[str]) -> int:
             pass
     print("broker stopped", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """`andon broker ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+
+    return invoke(cli, argv, "andon broker")

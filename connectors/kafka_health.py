@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -132,16 +131,6 @@ def offset_reset(topic: str, partition: int, saved: int, resume_at: int, reason:
     OFFSET_RESETS.labels(topic, str(partition), reason).inc()
     log.error("%s[%d]: saved offset %d is not on the broker (%s): resuming at the earliest kept offset %d; "
               "messages between may have been lost upstream", topic, partition, saved, reason, resume_at)
-
-
-def broker_wait_default() -> float:
-    return float(os.environ.get("ANDON_BROKER_WAIT", "60"))
-
-
-def add_broker_options(parser) -> None:
-    parser.add_argument("--broker-wait", type=float, default=broker_wait_default(),
-                        help="seconds to wait for the Kafka broker at start before giving up with exit status 3 "
-                             "(env ANDON_BROKER_WAIT, default 60)")
 
 
 def wait_for_broker(config: dict, timeout_s: float) -> None:

@@ -1,6 +1,6 @@
 """`andon dlq list|show|replay`: the dead-letter topics, read and (for events) replayed into Odoo.
 
-    andon dlq list   --config site.toml [--topic events|telemetry] [--json]
+    andon dlq list   --config site.toml [--topic events|telemetry] [--format json]
     andon dlq show   0:17 --config site.toml [--topic telemetry]
     andon dlq replay --all --config site.toml            # or --id 0:17 --id 1:4
 
@@ -12,12 +12,13 @@ every write is keyed by the event id, so replaying twice changes nothing. Entrie
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from types import SimpleNamespace
 
-from andon.cli_env import apply_env_defaults
-from andon.config import load_site
+import click
+
+from andon.cli_env import Group, config_option, eof_idle_option, format_option, option
 from andon.errors import AndonError
 
 
@@ -42,56 +43,87 @@ def _entries(site, which: str, idle_s: float) -> list[dict]:
     return out
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="andon dlq", description="List, show and replay dead-lettered events.")
-    sub = p.add_subparsers(dest="action", required=True)
-    for name in ("list", "show", "replay"):
-        s = sub.add_parser(name)
-        s.add_argument("--config", required=True, help="site TOML (Kafka and Odoo settings; secrets from env)")
-        s.add_argument("--idle", type=float, default=2.0, help="seconds of silence that end reading the topic")
-        if name != "replay":
-            s.add_argument("--topic", choices=["events", "telemetry"], default="events")
-        if name == "list":
-            s.add_argument("--json", action="store_true", help="one JSON object per line")
-        if name == "show":
-            s.add_argument("id", help="PARTITION:OFFSET as `andon dlq list` prints it")
-        if name == "replay":
-            g = s.add_mutually_exclusive_group(required=True)
-            g.add_argument("--id", action="append", help="entry to replay (repeatable)")
-            g.add_argument("--all", action="store_true", help="replay every entry of the events DLQ")
-            s.add_argument("--audit", default="andon-data/odoo-audit.jsonl", help="audit trail to append to")
-            s.add_argument("--ledger", default=None, help="SQLite ledger shared with odoo-sync (optional)")
-    return p
+def _site(config: str):
+    from andon.config import load_site
+
+    return load_site(config)
+
+
+@click.group(cls=Group)
+def dlq() -> None:
+    """List, show and replay dead-lettered events (an entry's id is PARTITION:OFFSET in its DLQ topic)."""
+
+
+def _common(f):
+    f = eof_idle_option(2.0, "seconds of silence that end reading the topic")(f)
+    return config_option("site TOML (Kafka and Odoo settings; secrets from env)", required=True)(f)
+
+
+def _topic(f):
+    return option("--topic", type=click.Choice(["events", "telemetry"]), default="events", show_default=True,
+                  help="which dead-letter topic")(f)
+
+
+@dlq.command("list")
+@_common
+@_topic
+@format_option(("text", "json"), "text: one line per entry; json: one JSON object per line")
+def list_(config: str, eof_idle: float, topic: str, format: str) -> int:
+    """list the entries of a dead-letter topic"""
+    site = _site(config)
+    entries = _entries(site, topic, eof_idle)
+    for e in entries:
+        if format == "json":
+            print(json.dumps({k: v for k, v in e.items() if k not in ("raw", "headers")}))
+        else:
+            what = e["event_type"] or "reading"
+            print(f"{e['id']:>10}  {e['reason']:<22} {what:<26} {e['key']:<10} {e['detail'][:90]}")
+    if format != "json":
+        name = site.topics.events_dlq if topic == "events" else site.topics.telemetry_dlq
+        print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} in {name}", file=sys.stderr)
+    return 0
+
+
+@dlq.command()
+@click.argument("entry_id", metavar="ID")
+@_common
+@_topic
+def show(entry_id: str, config: str, eof_idle: float, topic: str) -> int:
+    """print one entry (ID as `andon dlq list` prints it) with its headers and event"""
+    entries = {e["id"]: e for e in _entries(_site(config), topic, eof_idle)}
+    if entry_id not in entries:
+        raise DlqError(f"no DLQ entry {entry_id}", hint="run `andon dlq list` for the ids (PARTITION:OFFSET)")
+    e = entries[entry_id]
+    doc = {k: v for k, v in e.items() if k != "raw"}
+    try:
+        doc["event"] = json.loads(e["raw"])
+    except ValueError:
+        doc["raw"] = e["raw"].decode("utf-8", "replace")
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
+@dlq.command("replay")
+@_common
+@option("--id", "ids", multiple=True, metavar="ID", help="entry to replay (repeatable)")
+@option("--all", "all_", is_flag=True, help="replay every entry of the events DLQ")
+@option("--audit", default="andon-data/odoo-audit.jsonl", show_default=True, metavar="FILE",
+        help="audit trail to append to")
+@option("--ledger", default=None, metavar="FILE", help="SQLite ledger shared with odoo-sync (optional)")
+def replay_command(config: str, eof_idle: float, ids: tuple[str, ...], all_: bool, audit: str,
+                   ledger: str | None) -> int:
+    """apply the events of the events DLQ to Odoo again (--all, or --id ID repeated); exit 1 while any is refused"""
+    if bool(ids) == all_:
+        raise click.UsageError("pass --all or one or more --id ID (not both)")
+    args = SimpleNamespace(idle=eof_idle, id=list(ids), all=all_, audit=audit, ledger=ledger)
+    return replay(_site(config), args)
 
 
 def main(argv: list[str]) -> int:
-    args = apply_env_defaults(_parser()).parse_args(argv)
-    site = load_site(args.config)
-    if args.action == "list":
-        entries = _entries(site, args.topic, args.idle)
-        for e in entries:
-            if args.json:
-                print(json.dumps({k: v for k, v in e.items() if k not in ("raw", "headers")}))
-            else:
-                what = e["event_type"] or "reading"
-                print(f"{e['id']:>10}  {e['reason']:<22} {what:<26} {e['key']:<10} {e['detail'][:90]}")
-        if not args.json:
-            print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} in {site.topics.events_dlq if args.topic == 'events' else site.topics.telemetry_dlq}",
-                  file=sys.stderr)
-        return 0
-    if args.action == "show":
-        entries = {e["id"]: e for e in _entries(site, args.topic, args.idle)}
-        if args.id not in entries:
-            raise DlqError(f"no DLQ entry {args.id}", hint="run `andon dlq list` for the ids (PARTITION:OFFSET)")
-        e = entries[args.id]
-        doc = {k: v for k, v in e.items() if k != "raw"}
-        try:
-            doc["event"] = json.loads(e["raw"])
-        except ValueError:
-            doc["raw"] = e["raw"].decode("utf-8", "replace")
-        print(json.dumps(doc, indent=2))
-        return 0
-    return replay(site, args)
+    """`andon dlq ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+
+    return invoke(dlq, argv, "andon dlq")
 
 
 def replay(site, args) -> int:

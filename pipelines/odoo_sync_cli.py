@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
+from types import SimpleNamespace
 
-from andon.connectors.kafka_health import add_broker_options
+import click
+
+from andon.cli_env import Command, config_option, eof_idle_option, option
 from andon.errors import AndonError
-from andon.pipelines.runner import (
-    add_config_option,
-    add_observability_options,
-    add_run_options,
-    apply_env_defaults,
-    config_paths,
-)
+from andon.pipelines.runner import broker_options, config_paths, observability_options, run_options
 
 log = logging.getLogger("andon.odoo_sync")
 
@@ -68,36 +64,36 @@ def startup_check(site) -> None:
         raise exc
 
 
-def run_odoo_sync(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon run odoo-sync",
-                                     description="Apply business events from Kafka to Odoo (idempotent, batched).")
-    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites (each applied to its own "
-                              "[odoo]; env ANDON_CONFIG); Odoo secrets only from ANDON_ODOO_PASSWORD / "
-                              "ANDON_ODOO_API_KEY (or *_FILE)", required=True)
-    parser.add_argument("--eof-idle", type=float, default=None,
-                        help="stop after this many seconds without input (default: run forever)")
-    parser.add_argument("--audit", default="andon-data/odoo-audit.jsonl",
-                        help="append-only JSONL audit trail (default andon-data/odoo-audit.jsonl)")
-    parser.add_argument("--ledger", default=None,
-                        help="SQLite ledger of applied events: replays skip Odoo (optional; Odoo keys stay the truth)")
-    parser.add_argument("--shards", type=int, default=1,
-                        help="machine shards, one Odoo client each (set to workers x processes to spread load)")
-    parser.add_argument("--poll-size", type=int, default=2_000, help="Kafka messages per poll and partition")
-    parser.add_argument("--refresh", type=float, default=300.0, help="master-data refresh period in seconds")
-    parser.add_argument("--scrap-insufficient", choices=["confirm", "refuse"], default="confirm",
-                        help="when Odoo warns of insufficient stock for a scrap: confirm it (default) or DLQ it")
-    parser.add_argument("--breaker-reset", type=float, default=30.0,
-                        help="seconds the circuit breaker stays open before a trial call (default 30)")
-    parser.add_argument("--hold-max", type=float, default=30.0,
-                        help="longest wait between retries of a held batch while Odoo is down (default 30 s)")
-    parser.add_argument("--rate-limit", type=float, default=None,
-                        help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
-    parser.add_argument("--skip-odoo-check", action="store_true",
-                        help="start without the start-up check of Odoo (andon odoo check); not recommended")
-    add_run_options(parser)
-    add_broker_options(parser)
-    add_observability_options(parser)
-    args = apply_env_defaults(parser).parse_args(argv)
+@click.command(cls=Command, name="odoo-sync")
+@config_option("site TOML, or a directory of them; repeat for several sites (each applied to its own [odoo]); "
+               "Odoo secrets only from ANDON_ODOO_PASSWORD / ANDON_ODOO_API_KEY (or *_FILE)",
+               required=True, multiple=True)
+@eof_idle_option(None, "stop after this many seconds without input (default: run forever)")
+@option("--audit", default="andon-data/odoo-audit.jsonl", show_default=True, metavar="FILE",
+        help="append-only JSONL audit trail")
+@option("--ledger", default=None, metavar="FILE",
+        help="SQLite ledger of applied events: replays skip Odoo (optional; Odoo keys stay the truth)")
+@option("--shards", type=int, default=1, show_default=True,
+        help="machine shards, one Odoo client each (set to workers x processes to spread load)")
+@option("--poll-size", type=int, default=2_000, show_default=True, help="Kafka messages per poll and partition")
+@option("--refresh", type=float, default=300.0, show_default=True, metavar="SECONDS",
+        help="master-data refresh period")
+@option("--scrap-insufficient", type=click.Choice(["confirm", "refuse"]), default="confirm", show_default=True,
+        help="when Odoo warns of insufficient stock for a scrap: confirm it or dead-letter it")
+@option("--breaker-reset", type=float, default=30.0, show_default=True, metavar="SECONDS",
+        help="seconds the circuit breaker stays open before a trial call")
+@option("--hold-max", type=float, default=30.0, show_default=True, metavar="SECONDS",
+        help="longest wait between retries of a held batch while Odoo is down")
+@option("--rate-limit", type=float, default=None,
+        help="Odoo calls per second at most (default: odoo.rate_limit_per_s of the site config)")
+@option("--skip-odoo-check", is_flag=True, help="start without the start-up check of Odoo (andon odoo check); "
+                                                "not recommended")
+@run_options
+@broker_options
+@observability_options
+def run_odoo_sync(**params) -> int:
+    """Apply business events from Kafka to Odoo (idempotent, batched, retries, DLQ, audit)."""
+    args = SimpleNamespace(**params)
     from andon.config import load_sites
     from andon.connectors.kafka_health import BROKER, wait_for_broker
     from andon.pipelines.odoo_sync import OdooSyncFlowConfig, _Shared, build_flow, counters

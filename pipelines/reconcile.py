@@ -11,14 +11,12 @@ writes Odoo itself. See docs/reconcile.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.errors import AndonError
 from andon.events import Event, EventError, decode_event, encode_event, iso_ms
@@ -26,7 +24,6 @@ from andon.pipelines import reconcile_checks
 from andon.pipelines.reconcile_checks import Inputs, compare
 from andon.pipelines.reconcile_data import (
     PROD,
-    add_range_arguments,
     check_parquet_root,
     date_range,
     final_rows,
@@ -36,8 +33,6 @@ from andon.pipelines.reconcile_data import (
     ts_ms,
 )
 from andon.reconcile_report import Mismatch, html_report, terminal_table, write_parquet
-
-DEFAULT_AUDIT = "andon-data/odoo-audit.jsonl"
 
 
 def _step(text: str) -> None:
@@ -61,11 +56,11 @@ def read_events(site: SiteConfig, args) -> list[Event] | None:
         from andon.connectors.kafka import read_topic
 
         try:
-            raw = [m.value() for m in read_topic(kafka_config(site, args.events_bootstrap), site.topics.events,
-                                                 idle_s=args.events_idle)]
+            raw = [m.value() for m in read_topic(kafka_config(site, args.bootstrap_servers), site.topics.events,
+                                                 idle_s=args.eof_idle)]
         except Exception as exc:  # KafkaException, KafkaIOError: both mean "cannot read the topic"
             raise AndonError(f"cannot read the events topic {site.topics.events}: {exc}",
-                             hint="set ANDON_KAFKA_BOOTSTRAP_SERVERS or --events-bootstrap, pass --events FILE, "
+                             hint="set ANDON_KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers, pass --events FILE, "
                                   "or --no-events to compare without events") from None
     events = []
     for line in raw:
@@ -161,21 +156,15 @@ def emit(site: SiteConfig, events: list[Event], bootstrap: str | None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon reconcile", description=__doc__.splitlines()[0])
-    add_range_arguments(parser, "site TOML (secrets from ANDON_* environment variables)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="report directory: mismatches.parquet, reconcile.html, summary.json "
-                             "(default PARQUET/reconcile/FROM_TO)")
-    parser.add_argument("--fix", action="store_true",
-                        help="emit corrective events to the events topic (odoo_sync applies them)")
-    parser.add_argument("--events-bootstrap", default=None, metavar="HOST:PORT",
-                        help="Kafka bootstrap for reading and --fix (default: the config / ANDON_KAFKA_*)")
-    parser.add_argument("--events", default=None, metavar="FILE", help="read events from a JSONL file instead")
-    parser.add_argument("--no-events", action="store_true", help="compare without the events topic (no scrap check)")
-    parser.add_argument("--events-idle", type=float, default=2.0, help=argparse.SUPPRESS)
-    parser.add_argument("--audit", default=DEFAULT_AUDIT,
-                        help=f"odoo_sync's audit trail, to tell hand edits from andon's writes (default {DEFAULT_AUDIT})")
-    args = apply_env_defaults(parser).parse_args(argv)
+    """`andon reconcile ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+    from andon.pipelines.batch_cli import reconcile
+
+    return invoke(reconcile, argv, "andon reconcile")
+
+
+def run(args) -> int:
+    """The reconcile job on parsed options (see `andon reconcile --help`); 0 when all agree, 1 on mismatches."""
     site = load_site(args.config)
     lo, hi = date_range(args.start, args.end)
     root = check_parquet_root(args.parquet)
@@ -186,7 +175,7 @@ def main(argv: list[str]) -> int:
         inputs = gather(site, root, lo, hi, args, client)
     found = compare(inputs)
     fixes = [reconcile_checks.FIXES[m.fix_event_id] for m in found if m.fix_event_id]
-    emitted = emit(site, fixes, args.events_bootstrap) if args.fix and fixes else 0
+    emitted = emit(site, fixes, args.bootstrap_servers) if args.fix and fixes else 0
     notes = []
     if inputs.audit is None:
         notes.append(f"no audit trail at {args.audit}: hand edits in Odoo cannot be told from andon's writes")

@@ -7,7 +7,6 @@ local dates, Odoo datetimes, the Odoo client from a site config, and the andon m
 
 from __future__ import annotations
 
-import argparse
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,15 +41,6 @@ def date_range(start: str, end: str) -> tuple[date, date]:
     if hi < lo:
         raise AndonError(f"--to {end} is before --from {start}", hint="swap the two dates")
     return lo, hi
-
-
-def add_range_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
-    """The arguments of the commands that read a date range of the Parquet datasets: --config, --parquet,
-    --from, --to (turn them into dates with `date_range(args.start, args.end)`)."""
-    parser.add_argument("--config", required=True, help=config_help)
-    parser.add_argument("--parquet", required=True, metavar="DIR", help="Parquet root (the telemetry --out)")
-    parser.add_argument("--from", dest="start", required=True, metavar="DATE", help="first local shift date")
-    parser.add_argument("--to", dest="end", required=True, metavar="DATE", help="last local shift date (inclusive)")
 
 
 def read_dataset(root: str | Path, dataset: str, site: SiteConfig, lo: date, hi: date) -> pa.Table:

@@ -6,7 +6,6 @@ partitions as processes); `--snapshot-interval S` sets how often state and offse
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -16,7 +15,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from andon.cli_env import apply_env_defaults  # noqa: F401 (the run commands' import)
+import click
+
+from andon.cli_env import option
 from andon.errors import AndonError
 
 
@@ -24,31 +25,54 @@ class RunError(AndonError, ValueError):
     """A run option is wrong."""
 
 
-def add_config_option(parser: argparse.ArgumentParser, help_: str, *, required: bool) -> None:
-    """--config PATH (repeatable), defaulting to ANDON_CONFIG (paths separated by the OS path separator)."""
-    env = [p for p in os.environ.get("ANDON_CONFIG", "").split(os.pathsep) if p]
-    parser.add_argument("--config", action="append", default=None, required=required and not env,
-                        metavar="PATH", help=help_)
-    parser.set_defaults(_config_env=env)
-
-
 def config_paths(args) -> list[str] | None:
-    return args.config or getattr(args, "_config_env", None) or None
+    """The --config paths (repeated, or ANDON_CONFIG split at the OS path separator); None when none given."""
+    return list(args.config or ()) or None
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("execution (bytewax)")
-    g.add_argument("--workers", type=int, default=int(os.environ.get("ANDON_WORKERS", "1")),
-                   help="worker threads per process (env ANDON_WORKERS)")
-    g.add_argument("--process-id", type=int, default=None,
-                   help="this process's index in --addresses (env ANDON_PROCESS_ID, or the ordinal of a "
-                        "StatefulSet pod name such as andon-telemetry-1 in HOSTNAME)")
-    g.add_argument("--addresses", default=os.environ.get("ANDON_ADDRESSES"),
-                   help="host:port of every process, separated by ';' (env ANDON_ADDRESSES)")
-    g.add_argument("--recovery-dir", default=os.environ.get("ANDON_RECOVERY_DIR"),
-                   help="directory of the recovery database (env ANDON_RECOVERY_DIR); off when not set")
-    g.add_argument("--snapshot-interval", type=float, default=float(os.environ.get("ANDON_SNAPSHOT_INTERVAL", "5")),
-                   help="seconds between recovery snapshots (default 5)")
+def run_options(f):
+    """The bytewax execution options of a dataflow command (each also read from ANDON_<OPTION>)."""
+    for decorate in reversed([
+        option("--workers", type=int, default=1, show_default=True, help="worker threads per process"),
+        option("--process-id", type=int, default=None,
+               help="this process's index in --addresses (default: the ordinal of a StatefulSet pod name such "
+                    "as andon-telemetry-1 in HOSTNAME)"),
+        option("--addresses", default=None, help="host:port of every process, separated by ';'"),
+        option("--recovery-dir", default=None, help="directory of the recovery database; off when not set"),
+        option("--snapshot-interval", type=float, default=5.0, show_default=True,
+               help="seconds between recovery snapshots"),
+    ]):
+        f = decorate(f)
+    return f
+
+
+def broker_options(f):
+    """--broker-wait: how long a dataflow command waits for Kafka at start."""
+    return option("--broker-wait", type=float, default=60.0, show_default=True, metavar="SECONDS",
+                  help="seconds to wait for the Kafka broker at start before giving up with exit status 3")(f)
+
+
+def observability_options(f):
+    """--metrics-port, --metrics-host, --liveness-timeout and the logging options of a long-running command."""
+    from andon.logs import LOG_FORMATS
+
+    for decorate in reversed([
+        option("--metrics-port", type=int, default=None,
+               help="serve the status page /, /metrics, /healthz and /readyz on this port"),
+        option("--metrics-host", default="0.0.0.0", show_default=True,
+               help="address the status server listens on (127.0.0.1 keeps it local)"),
+        option("--liveness-timeout", type=float, default=300.0, show_default=True, metavar="SECONDS",
+               envvar="ANDON_LIVENESS_TIMEOUT_S",
+               help="/healthz fails when the dataflow has not started, or has processed no batch while input "
+                    "waits, for this many seconds"),
+        option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+               help="json: one JSON object per line with event_id and correlation_id"),
+        option("--log-level", default=None,
+               help="DEBUG, INFO, WARNING or ERROR (default INFO for json, where every Odoo write is logged for "
+                    "the log shipper, WARNING for text)"),
+    ]):
+        f = decorate(f)
+    return f
 
 
 def statefulset_addresses(env: dict[str, str] | None = None) -> list[str] | None:
@@ -121,23 +145,6 @@ def init_recovery(db: Path, proc: int | None, processes: int) -> None:
             init_db_dir(Path(tmp), count)
             for i in mine:
                 (Path(tmp) / f"part-{i}.sqlite3").rename(db / f"part-{i}.sqlite3")
-
-
-def add_observability_options(parser: argparse.ArgumentParser) -> None:
-    """--metrics-port (env ANDON_METRICS_PORT) and the logging options (--log-format json|text, --log-level)."""
-    from andon.logs import add_log_options
-
-    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("ANDON_METRICS_PORT", "0")) or None,
-                        help="serve the status page /, /metrics, /healthz and /readyz on this port "
-                             "(env ANDON_METRICS_PORT)")
-    parser.add_argument("--metrics-host", default=os.environ.get("ANDON_METRICS_HOST", "0.0.0.0"),
-                        help="address the status server listens on (env ANDON_METRICS_HOST; default 0.0.0.0, "
-                             "127.0.0.1 keeps it local)")
-    parser.add_argument("--liveness-timeout", type=float,
-                        default=float(os.environ.get("ANDON_LIVENESS_TIMEOUT_S", "300")),
-                        help="/healthz fails when the dataflow has not started, or has processed no batch while "
-                             "input waits, for this many seconds (env ANDON_LIVENESS_TIMEOUT_S, default 300)")
-    add_log_options(parser)
 
 
 def start_observability(args, title: str = "andon"):

@@ -20,13 +20,11 @@ finds earlier records by that key and writes only what changed, so a second run 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.connectors.odoo.masterdata import MARKER, m2o
 from andon.errors import AndonError
@@ -34,7 +32,6 @@ from andon.pipelines.reconcile_data import (
     PROD,
     REALTIME_KINDS,
     SHIFT_KEY,
-    add_range_arguments,
     check_parquet_root,
     clipped_seconds,
     date_range,
@@ -195,10 +192,15 @@ def apply_plan(client, plan: Plan, progress) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon sync-shifts", description=__doc__.splitlines()[0])
-    add_range_arguments(parser, "site TOML (Odoo secrets from ANDON_ODOO_* variables)")
-    parser.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
-    args = apply_env_defaults(parser).parse_args(argv)
+    """`andon sync-shifts ARGS...` as a function: its exit status."""
+    from andon.cli import invoke
+    from andon.pipelines.batch_cli import sync_shifts
+
+    return invoke(sync_shifts, argv, "andon sync-shifts")
+
+
+def run(args) -> int:
+    """The sync-shifts job on parsed options (see `andon sync-shifts --help`)."""
     site = load_site(args.config)
     lo, hi = date_range(args.start, args.end)
     root = check_parquet_root(args.parquet)

@@ -3,21 +3,17 @@ telemetry package, so that `--help` imports neither the dataflow nor numba nor b
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from andon.connectors.kafka_health import add_broker_options
+import click
+
+from andon.cli_env import Command, config_option, eof_idle_option, option
 from andon.errors import AndonError
-from andon.pipelines.runner import (
-    add_config_option,
-    add_observability_options,
-    add_run_options,
-    apply_env_defaults,
-    config_paths,
-)
+from andon.pipelines.runner import broker_options, config_paths, observability_options, run_options
 
 # The dataflow, its kernels (numba) and bytewax are imported when a command runs, not to print its --help.
 
@@ -58,16 +54,18 @@ def _readings_seen() -> tuple[float, str]:
     return metrics.READINGS_IN._value.get(), "readings"
 
 
-def replay_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon replay", description="Run the telemetry dataflow over JSONL files.")
-    parser.add_argument("inputs", nargs="+", help="JSONL files of readings (one reading or array per line)")
-    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites (env ANDON_CONFIG; "
-                              "default: the example plant)", required=False)
-    parser.add_argument("--out", required=True, help="output directory (events.jsonl, dlq.jsonl, Parquet)")
-    parser.add_argument("--shards", type=int, default=4, help="state shards = Parquet files per period (default 4)")
-    parser.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (default 10000)")
-    add_run_options(parser)
-    args = apply_env_defaults(parser).parse_args(argv)
+@click.command(cls=Command, name="replay")
+@click.argument("inputs", nargs=-1, required=True, metavar="JSONL...")
+@config_option("site TOML, or a directory of them; repeat for several sites (default: the example plant)",
+               required=False, multiple=True)
+@option("--out", required=True, metavar="DIR", help="output directory (events.jsonl, dlq.jsonl, Parquet)")
+@option("--shards", type=int, default=4, show_default=True, help="state shards = Parquet files per period")
+@option("--batch-size", type=int, default=10_000, show_default=True, help="lines per batch")
+@run_options
+def replay(**params) -> int:
+    """Run the telemetry dataflow over JSONL files of readings (one reading or array per line)."""
+    args = SimpleNamespace(**params)
+    args.inputs = list(args.inputs)
     from andon.config import example_site_path, load_sites
     from andon.pipelines.runner import Progress, execute
     from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow
@@ -113,21 +111,20 @@ def summarize(out: Path) -> dict:
     return {"events": dict(sorted(events.items())), "dead_letters": dict(sorted(dlq.items())), "parquet": parquet}
 
 
-def run_telemetry(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon run telemetry",
-                                     description="Production telemetry dataflow: Kafka -> events, DLQ, Parquet.")
-    add_config_option(parser, "site TOML, or a directory of them; repeat for several sites of one deployment (env "
-                              "ANDON_CONFIG; secrets from ANDON_* environment variables)", required=True)
-    parser.add_argument("--out", default="andon-data", help="Parquet root directory (default ./andon-data)")
-    parser.add_argument("--shards", type=int, default=None, help="state shards (default: topic partitions)")
-    parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--eof-idle", type=float, default=None,
-                        help="stop after this many seconds without input (default: run forever)")
-    parser.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)  # fixed clock for tests, epoch ms
-    add_run_options(parser)
-    add_broker_options(parser)
-    add_observability_options(parser)
-    args = apply_env_defaults(parser).parse_args(argv)
+@click.command(cls=Command, name="telemetry")
+@config_option("site TOML, or a directory of them; repeat for several sites of one deployment (secrets from "
+               "ANDON_* environment variables)", required=True, multiple=True)
+@option("--out", default="andon-data", show_default=True, metavar="DIR", help="Parquet root directory")
+@option("--shards", type=int, default=None, help="state shards (default: topic partitions)")
+@option("--batch-size", type=int, default=10_000, show_default=True, help="messages per batch")
+@eof_idle_option(None, "stop after this many seconds without input (default: run forever)")
+@option("--now", type=int, default=None, hidden=True)  # fixed clock for tests, epoch ms
+@run_options
+@broker_options
+@observability_options
+def run_telemetry(**params) -> int:
+    """Production telemetry dataflow: Kafka readings -> business events, dead letters, Parquet."""
+    args = SimpleNamespace(**params)
     from andon.config import load_sites
     from andon.connectors.kafka_health import BROKER, wait_for_broker
     from andon.pipelines.runner import execute, start_observability

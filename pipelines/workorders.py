@@ -12,7 +12,6 @@ ids, which consumers recognise.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -20,10 +19,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from andon.config import SiteConfig, load_site
+import click
+
+from andon.cli_env import Command, config_option, option
 from andon.errors import AndonError
-from andon.events import WorkorderReleased, encode_event, make_event
+from andon.pipelines.runner import observability_options
+
+if TYPE_CHECKING:
+    from andon.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,8 @@ class Cursor:
 
 def released_events(site: SiteConfig, rows: list[dict], codes: dict[int, str]):
     """`workorder.released` events for work order rows as search_read returns them (`codes`: center id -> code)."""
+    from andon.events import WorkorderReleased, make_event
+
     machine_of = {m.work_center: m.id for m in site.machines}
     for row in rows:
         center = row["workcenter_id"]
@@ -93,6 +101,8 @@ def released_events(site: SiteConfig, rows: list[dict], codes: dict[int, str]):
 def poll_once(client, site: SiteConfig, cursor: Cursor, producer, topic: str, states=RELEASED_STATES,
               limit: int = 1000) -> int:
     """Publish what changed since the cursor; returns how many events were published."""
+    from andon.events import encode_event
+
     published = 0
     while True:
         domain: list = [("state", "in", list(states))]
@@ -118,24 +128,24 @@ def poll_once(client, site: SiteConfig, cursor: Cursor, producer, topic: str, st
             return published
 
 
-def run_workorders(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="andon run workorders",
-                                     description="Publish released Odoo work orders to Kafka for MES.")
-    parser.add_argument("--config", required=True, help="site TOML (secrets from ANDON_ODOO_* / ANDON_KAFKA_*)")
-    parser.add_argument("--state", default="andon-data/workorders.state.json", help="cursor file")
-    parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls (default 30)")
-    parser.add_argument("--once", action="store_true", help="poll once and exit")
-    parser.add_argument("--states", default=",".join(RELEASED_STATES),
-                        help=f"work order states that count as released (default {','.join(RELEASED_STATES)})")
-    from andon.pipelines.runner import add_observability_options, apply_env_defaults, start_observability
-
-    add_observability_options(parser)
-    args = apply_env_defaults(parser).parse_args(argv)
+@click.command(cls=Command, name="workorders")
+@config_option("site TOML (secrets from ANDON_ODOO_* / ANDON_KAFKA_*)", required=True)
+@option("--state", default="andon-data/workorders.state.json", show_default=True, metavar="FILE", help="cursor file")
+@option("--interval", type=float, default=30.0, show_default=True, metavar="SECONDS", help="seconds between polls")
+@option("--once", is_flag=True, help="poll once and exit")
+@option("--states", default=",".join(RELEASED_STATES), show_default=True,
+        help="work order states that count as released, comma-separated")
+@observability_options
+def run_workorders(**params) -> int:
+    """Publish released Odoo work orders to Kafka for MES."""
+    args = SimpleNamespace(**params)
     from confluent_kafka import Producer
 
+    from andon.config import load_site
     from andon.connectors.kafka import producer_config
     from andon.connectors.odoo import OdooCircuitOpenError, OdooClient, OdooTransientError
     from andon.connectors.odoo.metrics import instrument
+    from andon.pipelines.runner import start_observability
 
     site = load_site(args.config)
     if not (site.odoo.password or site.odoo.api_key):

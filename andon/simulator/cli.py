@@ -3,61 +3,66 @@
 Example::
 
     andon simulate --machines 20 --hours 8 --seed 7 --out trace.jsonl      # also writes trace.truth.json
-    andon simulate --kafka 127.0.0.1:9092 --speed 60 --faults all --progress
+    andon simulate --bootstrap-servers 127.0.0.1:9092 --speed 60 --faults all --progress
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from andon.cli_env import apply_env_defaults
-from andon.config import SiteConfig, example_site_path, load_site
-from andon.errors import AndonError, SimulationError
-from andon.simulator.faults import FAULT_KINDS, parse_faults
-from andon.simulator.output import JsonlSink, KafkaSink, Progress, Sink, run, truth_path_for, write_truth
-from andon.simulator.simulation import DEFAULT_START, Simulation
+import click
+
+from andon.cli_env import Command, alias, bootstrap_option, config_option, option
+from andon.errors import SimulationError
+
+if TYPE_CHECKING:
+    from andon.config import SiteConfig
+
+# The help is printed without importing the simulator (numpy) or the config (pydantic): these two mirror
+# andon.simulator.faults.FAULT_KINDS and andon.simulator.simulation.DEFAULT_START (a test holds them equal).
+FAULT_KINDS = ("duplicates", "out_of_order", "late", "batched", "malformed")
+DEFAULT_START = "2026-03-02T06:00:00+01:00"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would exit; we report like every other andon error
-        raise SimulationError(f"{message}", hint="see `andon simulate --help`")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="andon simulate", description="Generate plant telemetry with ground truth (deterministic).")
-    p.add_argument("--config", metavar="SITE.toml", help="site config (default: the example plant)")
-    p.add_argument("--machines", type=int, metavar="N", help="simulate the first N machines (default: all)")
-    p.add_argument("--hours", type=float, default=8.0, metavar="H", help="simulated hours (default: 8)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
-    p.add_argument("--start", default=None, metavar="ISO8601",
-                   help="simulated start; without an offset it is site-local time (default with --kafka: the latest "
-                        "shift start that lets the run end by now, so `andon run telemetry`, which judges reading "
-                        f"times by the clock, accepts every reading; else {DEFAULT_START})")
-    p.add_argument("--period-ms", type=int, default=1000, metavar="MS", help="reading period (default: 1000)")
-    p.add_argument("--faults", default="", metavar="LIST",
-                   help=f"comma list of gateway faults: {', '.join(FAULT_KINDS)}, or all")
-    p.add_argument("--noise-only", action="store_true",
-                   help="machines run all the time (except breaks) with noisy signals: no downtime at all")
-    p.add_argument("--rollover", action="store_true",
-                   help="start every machine's part counter near counter_max so it wraps during the run")
-    p.add_argument("--stagger", action="store_true",
-                   help="offset each machine's readings by a few ms (break and shift edges then fall between "
-                        "readings; the truth is aligned to readings)")
-    p.add_argument("--out", metavar="FILE", help="write JSONL here (truth goes to FILE with suffix .truth.json)")
-    p.add_argument("--kafka", metavar="BOOTSTRAP", help="produce to Kafka at host:port")
-    p.add_argument("--topic", help="Kafka topic (default: the site's topics.telemetry)")
-    p.add_argument("--truth", metavar="FILE",
-                   help="where to write the ground truth (default: beside --out, else TOPIC.truth.json)")
-    p.add_argument("--speed", type=float, default=0.0, metavar="X",
-                   help="X simulated seconds per wall second; 1 = real time, 0 = as fast as possible (default)")
-    p.add_argument("--progress", action="store_true", help="show a live progress line on stderr")
-    return p
+@click.command(cls=Command, name="simulate")
+@config_option("site config (default: the example plant)", required=False)
+@option("--machines", type=int, default=None, metavar="N", help="simulate the first N machines (default: all)")
+@option("--hours", type=float, default=8.0, show_default=True, metavar="H", help="simulated hours")
+@option("--seed", type=int, default=0, show_default=True, metavar="S", help="random seed")
+@option("--start", default=None, metavar="ISO8601",
+        help="simulated start; without an offset it is site-local time (default with --bootstrap-servers: the "
+             "latest shift start that lets the run end by now, so `andon run telemetry`, which judges reading "
+             f"times by the clock, accepts every reading; else {DEFAULT_START})")
+@option("--period-ms", type=int, default=1000, show_default=True, metavar="MS", help="reading period")
+@option("--faults", default="", metavar="LIST",
+        help=f"comma list of gateway faults: {', '.join(FAULT_KINDS)}, or all")
+@option("--noise-only", is_flag=True,
+        help="machines run all the time (except breaks) with noisy signals: no downtime at all")
+@option("--rollover", is_flag=True,
+        help="start every machine's part counter near counter_max so it wraps during the run")
+@option("--stagger", is_flag=True,
+        help="offset each machine's readings by a few ms (break and shift edges then fall between readings; the "
+             "truth is aligned to readings)")
+@option("--out", default=None, metavar="FILE", help="write JSONL here (truth goes to FILE with suffix .truth.json)")
+@bootstrap_option("produce to Kafka at these bootstrap servers, host:port[,...] (the site's other kafka.* "
+                  "settings apply; never read from ANDON_KAFKA_BOOTSTRAP_SERVERS)",
+                  envvar="ANDON_SIMULATE_BOOTSTRAP_SERVERS")
+@alias("--kafka", "bootstrap_servers")
+@option("--topic", default=None, help="Kafka topic (default: the site's topics.telemetry)")
+@option("--truth", default=None, metavar="FILE",
+        help="where to write the ground truth (default: beside --out, else TOPIC.truth.json)")
+@option("--speed", type=float, default=0.0, show_default=True, metavar="X",
+        help="X simulated seconds per wall second; 1 = real time, 0 = as fast as possible")
+@option("--progress", is_flag=True, help="show live progress on stderr (plain lines when not a terminal)")
+def cli(**params) -> int:
+    """Generate plant telemetry with ground truth (deterministic for a seed)."""
+    return simulate(SimpleNamespace(**params))
 
 
 def parse_start(text: str, site: SiteConfig) -> int:
@@ -96,12 +101,19 @@ def recent_start(site: SiteConfig, hours: float, now_ms: int | None = None) -> i
     return start
 
 
-def simulate(argv: list[str]) -> int:
-    args = apply_env_defaults(build_parser()).parse_args(argv)
+def simulate(args: SimpleNamespace) -> int:
+    from andon.config import example_site_path, load_site
+    from andon.simulator.faults import parse_faults
+    from andon.simulator.output import JsonlSink, KafkaSink, Progress, Sink, run, truth_path_for, write_truth
+    from andon.simulator.simulation import Simulation
+
+    args.kafka = args.bootstrap_servers
     if not args.out and not args.kafka:
-        raise SimulationError("nowhere to write the telemetry", hint="pass --out FILE and/or --kafka HOST:PORT")
+        raise SimulationError("nowhere to write the telemetry",
+                              hint="pass --out FILE and/or --bootstrap-servers HOST:PORT")
     if args.topic and not args.kafka:
-        raise SimulationError("--topic needs --kafka", hint="pass --kafka HOST:PORT too, or drop --topic")
+        raise SimulationError("--topic needs --bootstrap-servers",
+                              hint="pass --bootstrap-servers HOST:PORT too, or drop --topic")
     site = load_site(args.config or example_site_path())
     if args.start is not None:
         start_ms = parse_start(args.start, site)
@@ -142,11 +154,7 @@ def simulate(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of `andon simulate`; returns the exit status (2 on a usage or simulation error)."""
-    try:
-        return simulate(list(argv))
-    except AndonError as exc:
-        if os.environ.get("ANDON_DEBUG"):
-            raise
-        print(f"andon simulate: error: {exc}", file=sys.stderr)
-        return 2
+    """`andon simulate ARGS...` as a function: its exit status (2 on a usage or simulation error)."""
+    from andon.cli import invoke
+
+    return invoke(cli, argv, "andon simulate")

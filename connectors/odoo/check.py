@@ -14,11 +14,8 @@ Two severities:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
-from andon.cli_env import apply_env_defaults
 from andon.config import SiteConfig, load_site
 from andon.connectors.odoo.errors import OdooAccessError, OdooAuthError, OdooError
 from andon.connectors.odoo.masterdata import ACTIVE_STATES, MasterData
@@ -176,13 +173,16 @@ def blocking(findings: list[Finding]) -> list[Finding]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="andon odoo", description="Odoo-side tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="report what the site needs from Odoo and does not find, with fixes")
-    check.add_argument("--config", required=True, help="site TOML (Odoo secrets from ANDON_ODOO_PASSWORD / "
-                       "ANDON_ODOO_API_KEY)")
-    args = apply_env_defaults(parser).parse_args(sys.argv[1:] if argv is None else argv)
-    site = load_site(args.config)
+    """`andon odoo ARGS...` as a function (`main(["check", "--config", path])`): its exit status."""
+    from andon.cli import invoke
+    from andon.connectors.odoo_cli import odoo
+
+    return invoke(odoo, argv, "andon odoo")
+
+
+def run_check(config: str) -> int:
+    """`andon odoo check --config CONFIG`: print the findings; 0 when nothing blocks, else 1."""
+    site = load_site(config)
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")
     from andon.connectors.odoo.client import OdooClient

@@ -46,9 +46,9 @@ class StandinHandle:
     def start(self, port: int) -> StandinHandle:
         argv = [*self._argv, "--port", str(port)]
         if self.mode == "thread":
-            from andon.connectors.standin.cli import build_parser, start
+            from andon.connectors.standin.cli import parse_args, start
 
-            self._server = start(build_parser().parse_args(argv)).start_in_thread()
+            self._server = start(parse_args(argv)).start_in_thread()
             self.port = self._server.port
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)

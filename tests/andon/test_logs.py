@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
@@ -10,7 +9,7 @@ import logging
 import pytest
 
 from andon.errors import AndonError
-from andon.logs import add_log_options, setup_from_args, setup_logging
+from andon.logs import setup_from_args, setup_logging
 
 
 @pytest.fixture(autouse=True)
@@ -49,15 +48,28 @@ def test_text_format_keeps_the_context_readable():
 
 
 def test_options_and_environment(monkeypatch):
+    from types import SimpleNamespace
+
+    import click
+
+    from andon.cli_env import Command
+    from andon.pipelines.runner import observability_options
+
+    @click.command(cls=Command)
+    @observability_options
+    def probe(**params):
+        return SimpleNamespace(**params)
+
+    def parse(*argv: str) -> SimpleNamespace:
+        return probe.main(list(argv), standalone_mode=False)
+
     monkeypatch.setenv("ANDON_LOG_FORMAT", "json")
-    parser = argparse.ArgumentParser()
-    add_log_options(parser)
-    args = parser.parse_args([])
+    args = parse()
     assert args.log_format == "json"
     setup_from_args(args)
     assert type(logging.getLogger().handlers[0].formatter).__name__ == "JsonFormatter"
     assert logging.getLogger().level == logging.INFO, "json logs every Odoo write by default"
-    setup_from_args(parser.parse_args(["--log-format", "text"]))
+    setup_from_args(parse("--log-format", "text"))
     assert logging.getLogger().level == logging.WARNING, "text on a terminal stays quiet by default"
     with pytest.raises(AndonError, match="log level"):
-        setup_from_args(parser.parse_args(["--log-level", "LOUD"]))
+        setup_from_args(parse("--log-level", "LOUD"))

@@ -1,4 +1,4 @@
-"""The demo done by hand: `andon simulate --kafka` with its default start, then `andon run telemetry` on the wall
+"""The demo done by hand: `andon simulate --bootstrap-servers` with its default start, then `andon run telemetry` on the wall
 clock, keeps the readings; a trace from months ago is thrown away loudly (a WARNING naming the reason), not
 silently."""
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.broker
 def by_hand(broker, tmp_path, *simulate_args):
     config, topics = site_config(tmp_path, broker, f"bh{uuid.uuid4().hex[:6]}")
     env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
-    sim = andon("simulate", "--config", str(config), "--kafka", broker.bootstrap, "--machines", "2", "--hours", "0.5",
+    sim = andon("simulate", "--config", str(config), "--bootstrap-servers", broker.bootstrap, "--machines", "2", "--hours", "0.5",
                 "--seed", "3", "--truth", str(tmp_path / "truth.json"), *simulate_args, env=env)
     run = andon("run", "telemetry", "--config", str(config), "--out", str(tmp_path / "out"), "--eof-idle", "3",
                 env=env)

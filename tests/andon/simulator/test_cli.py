@@ -66,7 +66,7 @@ def test_write_jsonl_api(site, tmp_path):
         (["--period-ms", "60000", "--out", "x.jsonl"], "--period-ms must be between"),
         (["--hours", "1"], "nowhere to write"),
         (["--config", "missing.toml", "--out", "x.jsonl"], "does not exist"),
-        (["--frobnicate"], "unrecognized arguments"),
+        (["--frobnicate"], "No such option '--frobnicate'"),
     ],
 )
 def test_errors_say_what_is_wrong_and_what_to_do(args, message, tmp_path, monkeypatch, capsys):

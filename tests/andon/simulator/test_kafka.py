@@ -1,4 +1,4 @@
-"""`andon simulate --kafka`: the messages on the topic are exactly the JSONL lines, keyed by machine."""
+"""`andon simulate --bootstrap-servers`: the messages on the topic are exactly the JSONL lines, keyed by machine."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def test_kafka_messages_equal_the_jsonl_lines(site, broker, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     topic = f"sim-{uuid.uuid4().hex[:8]}"
     create_topics(broker.bootstrap, [topic], partitions=2)
-    # --start pins the trace: without it --kafka starts at a recent shift start (see recent_start)
+    # --start pins the trace: without it --bootstrap-servers starts at a recent shift start (see recent_start)
     args = ["--machines", "3", "--hours", "0.5", "--seed", "3", "--faults", "all", "--start", DEFAULT_START]
-    assert main([*args, "--kafka", broker.bootstrap, "--topic", topic, "--out", "k.jsonl"]) == 0
+    assert main([*args, "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--out", "k.jsonl"]) == 0
     lines = (tmp_path / "k.jsonl").read_bytes().split(b"\n")[:-1]
     truth = json.loads((tmp_path / "k.truth.json").read_text())
     got = read_topic({"bootstrap.servers": broker.bootstrap}, topic, idle_s=2.0)
@@ -43,6 +43,6 @@ def test_unreachable_broker_is_reported(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     port = free_port()
-    assert main(["--machines", "1", "--hours", "0.1", "--kafka", f"127.0.0.1:{port}"]) == 2
+    assert main(["--machines", "1", "--hours", "0.1", "--bootstrap-servers", f"127.0.0.1:{port}"]) == 2
     err = capsys.readouterr().err
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in err and "what to do:" in err

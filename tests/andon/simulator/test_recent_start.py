@@ -1,4 +1,4 @@
-"""`andon simulate --kafka` without --start starts where the live pipeline accepts every reading."""
+"""`andon simulate --bootstrap-servers` without --start starts where the live pipeline accepts every reading."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def test_refusals_go_to_the_dlq_do_not_block_and_replay_after_the_fix(plant, odo
     draft = admin.search("stock.scrap", [("state", "=", "draft")])
     admin.write("stock.scrap", draft, {"scrap_qty": 1.0})
 
-    entries = [json.loads(line) for line in andon("dlq", "list", "--json", "--config", str(config),
+    entries = [json.loads(line) for line in andon("dlq", "list", "--format", "json", "--config", str(config),
                                                   env=env).stdout.splitlines()]
     fixed = [arg for e in entries if e["reason"] != "no_active_work_order" for arg in ("--id", e["id"])]
     replay = andon("dlq", "replay", *fixed, "--config", str(config), "--audit", str(tmp_path / "audit.jsonl"), env=env)
