@@ -215,3 +215,17 @@ def test_simulator_help_mirrors_its_constants():
     from andon.cli_env import RESERVED
 
     assert "KAFKA_BOOTSTRAP_SERVERS" in RESERVED  # the site config's variables keep their meaning
+
+
+def test_ctrl_c_outside_a_dataflow_is_one_line_and_130(capsys):
+    import click
+
+    from andon.cli import invoke
+    from andon.cli_env import Command
+
+    @click.command(cls=Command)
+    def waits():
+        raise KeyboardInterrupt
+
+    assert invoke(waits, [], "andon waits") == 130
+    assert capsys.readouterr().err.strip() == "andon waits: interrupted"
