@@ -95,7 +95,7 @@ def message_of(exc: BaseException) -> str:
         return str(exc)
     if type(exc).__name__ == "KafkaException":
         return (f"Kafka: {exc.args[0].str() if exc.args and hasattr(exc.args[0], 'str') else exc}\n  what to do: "
-                "check kafka.bootstrap_servers (or ANDON_KAFKA_BOOTSTRAP_SERVERS), that the broker runs and the "
+                "check kafka.bootstrap_servers (or ANDON_KAFKA_BOOTSTRAP_SERVERS, --bootstrap-servers), that the broker runs and the "
                 "credentials, then start again")
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"{exc}\n  what to do: stop what listens on that port, or choose another one"

@@ -156,8 +156,8 @@ def wait_for_broker(config: dict, timeout_s: float) -> None:
         if now >= deadline:
             raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap} within {timeout_s:g} s"
                                     + (f" ({last})" if last else ""),
-                                    hint="start the broker or fix ANDON_KAFKA_BOOTSTRAP_SERVERS / kafka.* in the "
-                                         "site config; --broker-wait sets how long to wait")
+                                    hint="start the broker or fix --bootstrap-servers (ANDON_KAFKA_BOOTSTRAP_SERVERS) "
+                                         "/ kafka.* in the site config; --broker-wait sets how long to wait")
         BROKER.down(f"no answer from {bootstrap} at start")
         if now - said >= 5:
             said = now

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import click
 
-from andon.cli_env import Group, config_option, eof_idle_option, format_option, option
+from andon.cli_env import Group, bootstrap_option, config_option, eof_idle_option, format_option, option
 from andon.errors import AndonError
 
 
@@ -43,10 +43,11 @@ def _entries(site, which: str, idle_s: float) -> list[dict]:
     return out
 
 
-def _site(config: str):
+def _site(config: str, bootstrap_servers: str | None):
     from andon.config import load_site
+    from andon.pipelines.runner import with_bootstrap
 
-    return load_site(config)
+    return with_bootstrap(load_site(config), bootstrap_servers)
 
 
 @click.group(cls=Group)
@@ -55,6 +56,7 @@ def dlq() -> None:
 
 
 def _common(f):
+    f = bootstrap_option()(f)
     f = eof_idle_option(2.0, "seconds of silence that end reading the topic")(f)
     return config_option("site TOML (Kafka and Odoo settings; secrets from env)", required=True)(f)
 
@@ -68,9 +70,9 @@ def _topic(f):
 @_common
 @_topic
 @format_option(("text", "json"), "text: one line per entry; json: one JSON object per line")
-def list_(config: str, eof_idle: float, topic: str, format: str) -> int:
+def list_(config: str, eof_idle: float, bootstrap_servers: str | None, topic: str, format: str) -> int:
     """list the entries of a dead-letter topic"""
-    site = _site(config)
+    site = _site(config, bootstrap_servers)
     entries = _entries(site, topic, eof_idle)
     for e in entries:
         if format == "json":
@@ -88,9 +90,9 @@ def list_(config: str, eof_idle: float, topic: str, format: str) -> int:
 @click.argument("entry_id", metavar="ID")
 @_common
 @_topic
-def show(entry_id: str, config: str, eof_idle: float, topic: str) -> int:
+def show(entry_id: str, config: str, eof_idle: float, bootstrap_servers: str | None, topic: str) -> int:
     """print one entry (ID as `andon dlq list` prints it) with its headers and event"""
-    entries = {e["id"]: e for e in _entries(_site(config), topic, eof_idle)}
+    entries = {e["id"]: e for e in _entries(_site(config, bootstrap_servers), topic, eof_idle)}
     if entry_id not in entries:
         raise DlqError(f"no DLQ entry {entry_id}", hint="run `andon dlq list` for the ids (PARTITION:OFFSET)")
     e = entries[entry_id]
@@ -110,13 +112,13 @@ def show(entry_id: str, config: str, eof_idle: float, topic: str) -> int:
 @option("--audit", default="andon-data/odoo-audit.jsonl", show_default=True, metavar="FILE",
         help="audit trail to append to")
 @option("--ledger", default=None, metavar="FILE", help="SQLite ledger shared with odoo-sync (optional)")
-def replay_command(config: str, eof_idle: float, ids: tuple[str, ...], all_: bool, audit: str,
-                   ledger: str | None) -> int:
+def replay_command(config: str, eof_idle: float, bootstrap_servers: str | None, ids: tuple[str, ...], all_: bool,
+                   audit: str, ledger: str | None) -> int:
     """apply the events of the events DLQ to Odoo again (--all, or --id ID repeated); exit 1 while any is refused"""
     if bool(ids) == all_:
         raise click.UsageError("pass --all or one or more --id ID (not both)")
     args = SimpleNamespace(idle=eof_idle, id=list(ids), all=all_, audit=audit, ledger=ledger)
-    return replay(_site(config), args)
+    return replay(_site(config, bootstrap_servers), args)
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,13 @@ import click
 
 from andon.cli_env import Command, config_option, eof_idle_option, option
 from andon.errors import AndonError
-from andon.pipelines.runner import broker_options, config_paths, observability_options, run_options
+from andon.pipelines.runner import (
+    broker_options,
+    config_paths,
+    observability_options,
+    run_options,
+    with_bootstrap,
+)
 
 log = logging.getLogger("andon.odoo_sync")
 
@@ -100,7 +106,7 @@ def run_odoo_sync(**params) -> int:
     from andon.pipelines.odoo_sync.observe import odoo_ready, watch_circuits
     from andon.pipelines.runner import execute, start_observability
 
-    sites = load_sites(config_paths(args))
+    sites = [with_bootstrap(s, args.bootstrap_servers) for s in load_sites(config_paths(args))]
     if args.rate_limit is not None:
         if args.rate_limit <= 0:
             raise AndonError("--rate-limit must be positive")

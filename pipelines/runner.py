@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from andon.cli_env import option
+from andon.cli_env import bootstrap_option, option
 from andon.errors import AndonError
 
 
@@ -28,6 +28,13 @@ class RunError(AndonError, ValueError):
 def config_paths(args) -> list[str] | None:
     """The --config paths (repeated, or ANDON_CONFIG split at the OS path separator); None when none given."""
     return list(args.config or ()) or None
+
+
+def with_bootstrap(site, servers: str | None):
+    """`site` with kafka.bootstrap_servers replaced by --bootstrap-servers, when given."""
+    if not servers:
+        return site
+    return site.model_copy(update={"kafka": site.kafka.model_copy(update={"bootstrap_servers": servers})})
 
 
 def run_options(f):
@@ -47,7 +54,8 @@ def run_options(f):
 
 
 def broker_options(f):
-    """--broker-wait: how long a dataflow command waits for Kafka at start."""
+    """--bootstrap-servers and --broker-wait: where the Kafka brokers are, how long to wait for them at start."""
+    f = bootstrap_option()(f)
     return option("--broker-wait", type=float, default=60.0, show_default=True, metavar="SECONDS",
                   help="seconds to wait for the Kafka broker at start before giving up with exit status 3")(f)
 

@@ -13,7 +13,13 @@ import click
 
 from andon.cli_env import Command, config_option, eof_idle_option, option
 from andon.errors import AndonError
-from andon.pipelines.runner import broker_options, config_paths, observability_options, run_options
+from andon.pipelines.runner import (
+    broker_options,
+    config_paths,
+    observability_options,
+    run_options,
+    with_bootstrap,
+)
 
 # The dataflow, its kernels (numba) and bytewax are imported when a command runs, not to print its --help.
 
@@ -130,7 +136,7 @@ def run_telemetry(**params) -> int:
     from andon.pipelines.runner import execute, start_observability
     from andon.pipelines.telemetry import TelemetryFlowConfig, build_flow, metrics
 
-    sites = load_sites(config_paths(args))
+    sites = [with_bootstrap(s, args.bootstrap_servers) for s in load_sites(config_paths(args))]
     status = start_observability(args, f"andon telemetry · {', '.join(s.site.id for s in sites)}")
     if status is not None:
         status.add_check("kafka", BROKER.check)

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from andon.cli_env import Command, config_option, option
+from andon.cli_env import Command, bootstrap_option, config_option, option
 from andon.errors import AndonError
-from andon.pipelines.runner import observability_options
+from andon.pipelines.runner import observability_options, with_bootstrap
 
 if TYPE_CHECKING:
     from andon.config import SiteConfig
@@ -135,6 +135,7 @@ def poll_once(client, site: SiteConfig, cursor: Cursor, producer, topic: str, st
 @option("--once", is_flag=True, help="poll once and exit")
 @option("--states", default=",".join(RELEASED_STATES), show_default=True,
         help="work order states that count as released, comma-separated")
+@bootstrap_option()
 @observability_options
 def run_workorders(**params) -> int:
     """Publish released Odoo work orders to Kafka for MES."""
@@ -147,7 +148,7 @@ def run_workorders(**params) -> int:
     from andon.connectors.odoo.metrics import instrument
     from andon.pipelines.runner import start_observability
 
-    site = load_site(args.config)
+    site = with_bootstrap(load_site(args.config), args.bootstrap_servers)
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")
     status = start_observability(args, f"andon workorders · {site.site.id}")

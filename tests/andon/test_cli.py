@@ -23,9 +23,10 @@ COMMANDS = [[], ["demo"], ["simulate"], ["replay"], ["run"], ["run", "telemetry"
             ["audit"], ["audit", "verify"], ["audit", "head"], ["audit", "show"], ["version"]]
 
 
-def run(*args: str, env: dict | None = None, code: str | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, env: dict | None = None, code: str | None = None, cwd=None) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-c", code] if code else [sys.executable, "-m", "andon.cli", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+                          cwd=cwd)
 
 
 def test_help_of_every_command_imports_no_heavy_module():
@@ -229,3 +230,11 @@ def test_ctrl_c_outside_a_dataflow_is_one_line_and_130(capsys):
 
     assert invoke(waits, [], "andon waits") == 130
     assert capsys.readouterr().err.strip() == "andon waits: interrupted"
+
+
+@pytest.mark.parametrize("command", [["run", "telemetry"], ["run", "odoo-sync"]])
+def test_bootstrap_servers_overrides_the_config(command, tmp_path):
+    """--bootstrap-servers is where the dataflow looks for Kafka (here nobody answers: exit 3, naming it)."""
+    proc = run(*command, "--config", str(example_site_path()), "--bootstrap-servers", "127.0.0.1:1",
+               "--broker-wait", "0", env={"ANDON_ODOO_PASSWORD": "x"}, cwd=tmp_path)
+    assert proc.returncode == 3 and "no Kafka broker answered at 127.0.0.1:1" in proc.stderr, proc.stderr
