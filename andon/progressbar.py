@@ -22,7 +22,8 @@ class ProgressLine:
         self.label, self.unit, self.every_s = label, unit, every_s
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
-        self._last = 0.0
+        self._last: float | None = None  # monotonic time of the last line; None: none yet, so the first is written
+        self._closed = False
         self._state: tuple[float, float | None, str] | None = None
         self._written: tuple[float, float | None, str] | None = None
         self._bar = None
@@ -55,7 +56,7 @@ class ProgressLine:
                              text=text or self.line(done, total).split(": ", 1)[1])
             return
         now = time.monotonic()
-        if now - self._last >= self.every_s:
+        if self._last is None or now - self._last >= self.every_s:
             self._last = now
             self._write()
 
@@ -69,9 +70,9 @@ class ProgressLine:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-        elif self._state is not None and self._last != -1.0:
+        elif self._state is not None and not self._closed:
             self._write()  # the final state, always
-        self._last = -1.0
+        self._closed = True
 
     def __exit__(self, *exc) -> None:
         self.close()
