@@ -38,6 +38,12 @@ def requested() -> bool:
     return _stop.is_set()
 
 
+def wait(timeout_s: float) -> bool:
+    """Sleep up to `timeout_s` seconds, waking at once when a stop is requested; True if one was (pollers between
+    polls)."""
+    return _stop.wait(timeout_s)
+
+
 def signal_name() -> str | None:
     return _signal_name[0] if _signal_name else None
 

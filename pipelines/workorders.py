@@ -142,27 +142,30 @@ def run_workorders(**params) -> int:
     args = SimpleNamespace(**params)
     from confluent_kafka import Producer
 
+    from andon import shutdown
     from andon.config import load_site
     from andon.connectors.kafka import producer_config
     from andon.connectors.odoo import OdooCircuitOpenError, OdooClient, OdooTransientError
-    from andon.connectors.odoo.metrics import instrument
+    from andon.connectors.odoo.metrics import init_labels, instrument
     from andon.pipelines.runner import start_observability
 
     site = with_bootstrap(load_site(args.config), args.bootstrap_servers)
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")
     status = start_observability(args, f"andon workorders · {site.site.id}")
+    init_labels(())  # andon_odoo_errors_total{kind} at 0 for every kind before the first failure
     states = tuple(s.strip() for s in args.states.split(",") if s.strip())
     cursor = Cursor(args.state)
     producer = Producer(producer_config(site.kafka.client_config()))
     total = 0
-    with instrument(OdooClient(site.odoo)) as client:
+    with instrument(OdooClient(site.odoo)) as client, shutdown.handling():
         if status is not None:
             status.add_check("odoo", lambda: (client.breaker.state != "open", f"circuit {client.breaker.state}"))
             status.ready.set()
         from andon.progress import PROGRESS
 
         PROGRESS.timeout_s = max(PROGRESS.timeout_s, 3 * args.interval)  # a poll every interval is progress
+        # SIGTERM/SIGINT: the poll in flight finishes (events acknowledged, cursor saved), then the loop ends (exit 0)
         while True:
             PROGRESS.polled()
             try:
@@ -173,8 +176,10 @@ def run_workorders(**params) -> int:
                     raise
                 PROGRESS.holding(f"Odoo unavailable ({exc.odoo_message})")
                 log.warning("odoo unavailable (%s); next poll in %.0fs", exc.odoo_message, args.interval)
-            if args.once:
+            if args.once or shutdown.wait(args.interval):
                 break
-            time.sleep(args.interval)
+    if shutdown.requested():
+        print(f"andon: stopped cleanly on {shutdown.signal_name()}: the poll in flight finished, cursor saved",
+              file=sys.stderr)
     print(json.dumps({"published": total, "cursor": cursor.write_date}), file=sys.stderr)
     return 0

@@ -1,13 +1,21 @@
 """An error that ends a run is one message with what to do, a documented exit status and no traceback: an
-unreachable broker, a wrong Odoo password, a metrics port already in use."""
+unreachable broker, a wrong Odoo password, a metrics port already in use. A signal is no error: the work-order
+poller, like the dataflows (test_telemetry_signals.py), stops cleanly with exit 0."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
-from flowtools import andon, site_config
+from flowtools import ROOT, andon, events_from_topic, site_config
+from httptools import get
 
 from andon.config import example_site_path
 from andon.connectors.broker import free_port
@@ -37,15 +45,18 @@ def test_unreachable_broker_exits_3(tmp_path):
     assert all(" WARNING andon.kafka: " in line for line in lines[:-2]), lines
 
 
-@pytest.mark.parametrize("command", ["telemetry", "odoo-sync"])
+OUTPUT_OPTION = {"telemetry": "--out", "odoo-sync": "--audit", "workorders": "--state"}
+
+
+@pytest.mark.parametrize("command", ["telemetry", "odoo-sync", "workorders"])
 def test_busy_metrics_port_exits_4(command, tmp_path):
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = andon("run", command, "--config", str(example_site_path()), "--out" if command == "telemetry"
-                     else "--audit", str(tmp_path / "x"), "--metrics-port", str(port),
-                     env={"ANDON_ODOO_PASSWORD": "x"}, check=False, timeout=60)
+        proc = andon("run", command, "--config", str(example_site_path()), OUTPUT_OPTION[command],
+                     str(tmp_path / "x"), "--metrics-port", str(port), env={"ANDON_ODOO_PASSWORD": "x"}, check=False,
+                     timeout=60)
     one_message(proc, f"run {command}", 4, f"cannot serve metrics and health on 0.0.0.0:{port}",
                 "--metrics-port")
 
@@ -70,3 +81,45 @@ def test_an_error_inside_the_dataflow_is_one_message_without_a_panic_report(smal
     (out / "telemetry_agg").write_text("a file where the dataset folder should be")
     proc = andon("replay", str(trace), "--out", str(out), check=False)
     one_message(proc, "replay", 4, "writing Parquet file", "failed: Not a directory", "check free space")
+
+
+@pytest.mark.broker
+@pytest.mark.odoo
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_workorders_stops_cleanly_on_a_signal_and_the_restart_publishes_nothing_twice(signum, broker, tmp_path):
+    from andon.connectors.standin.testing import INTEGRATION_PASSWORD
+
+    config, topics = site_config(tmp_path, broker, f"wo{uuid.uuid4().hex[:6]}")
+    state, port = tmp_path / "wo.json", free_port()
+    run = ["run", "workorders", "--config", str(config), "--state", str(state)]
+    with run_standin(tmp_path / "odoo") as odoo:
+        env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
+               "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}
+        proc = subprocess.Popen([sys.executable, "-m", "andon.cli", *run, "--interval", "60", "--metrics-port",
+                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)  # the first poll published and saved its cursor; the next is 60 s away
+            assert state.exists(), "the first poll never finished"
+            assert get(port, "/readyz")[0] == 200
+            proc.send_signal(signum)
+            sent = time.monotonic()
+            _, err = proc.communicate(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 0, err
+        assert took < 10, f"took {took:.1f} s to stop"
+        assert f"stopped cleanly on {signal.Signals(signum).name}" in err
+        for bad in ("Traceback", "KeyboardInterrupt", "error:"):
+            assert bad not in err, err
+        published = json.loads(err.strip().splitlines()[-1])["published"]
+        assert published > 0
+        again = andon(*run, "--once", env=env)  # the restart
+    assert json.loads(again.stderr.strip().splitlines()[-1])["published"] == 0, again.stderr
+    events = events_from_topic(broker, topics[4])
+    assert len(events) == len({e["event_id"] for e in events}) == published, "a work order published twice or lost"
