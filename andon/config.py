@@ -337,18 +337,27 @@ class MachineClass(_Model):
     #: the work order's; a string, or a whole number): each change of its value ends the running operation and
     #: the next counts from there (instead of setups). For sites without a setup state code (docs/odoo-sync.md).
     workorder_signal: Annotated[str, Field(min_length=1)] | None = None
+    #: A signal naming the reason of the rejects the reject counter counts (e.g. "dimension", "surface", or a
+    #: whole-number reason code; sticky: a reading without it keeps the last reason shown): rejects are counted per
+    #: operation and reason, and odoo-sync posts one stock.scrap per work order and reason (docs/odoo-sync.md).
+    reject_reason_signal: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _workorder_signal_apart(self) -> MachineClass:
         taken = {self.part_counter: "part_counter", self.reject_counter: "reject_counter",
                  self.states.code_signal: "states.code_signal", self.states.run_signal: "states.run_signal",
                  self.states.alarm_signal: "states.alarm_signal"}
-        if self.workorder_signal is not None and self.workorder_signal in taken:
-            raise ValueError(f"workorder_signal {self.workorder_signal!r} is also {taken[self.workorder_signal]}: "
-                             "name the signal that carries the work order's name")
-        if self.workorder_signal is not None and self.workorder_signal in self.signals:
-            raise ValueError(f"workorder_signal {self.workorder_signal!r} is listed in signals (numeric signals, "
-                             "aggregated per window): remove it there")
+        for key in ("workorder_signal", "reject_reason_signal"):
+            name = getattr(self, key)
+            if name is None:
+                continue
+            if name in taken:
+                raise ValueError(f"{key} {name!r} is also {taken[name]}: name the signal that carries the "
+                                 f"{'work order' if key == 'workorder_signal' else 'reject reason'}'s name")
+            if name in self.signals:
+                raise ValueError(f"{key} {name!r} is listed in signals (numeric signals, aggregated per window): "
+                                 "remove it there")
+            taken[name] = key
         return self
 
 
@@ -470,8 +479,10 @@ class SiteConfig(_Model):
         return list(names) + [n for n in self.label_signal_names() if n not in names]
 
     def label_signal_names(self) -> list[str]:
-        """Signals that carry names (a class's `workorder_signal`): columns of work-order codes, not aggregated."""
-        return list(dict.fromkeys(c.workorder_signal for c in self.machine_classes.values() if c.workorder_signal))
+        """Signals that carry names (a class's `workorder_signal` and `reject_reason_signal`): columns of codes, not
+        aggregated."""
+        return list(dict.fromkeys(n for c in self.machine_classes.values()
+                                  for n in (c.workorder_signal, c.reject_reason_signal) if n))
 
 
 #: Environment variables that override config keys: secrets and endpoints never need to sit in the file.

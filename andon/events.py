@@ -126,6 +126,9 @@ class OperationFinished(msgspec.Struct, kw_only=True):
     rejects: int = 0  # of `quantity`; good parts = quantity - rejects
     since: str | None = None  # when the operation's counting began (the previous finish, or the first reading)
     first_part_at: str | None = None  # its first counted part
+    #: of `rejects`, those per reason (the class's reject_reason_signal); the rest carry no reason. None: no
+    #: reasons known (no such signal, or none shown yet)
+    rejects_by_reason: dict[str, int] | None = None
 
 
 class OperationProgress(msgspec.Struct, kw_only=True):
@@ -135,6 +138,7 @@ class OperationProgress(msgspec.Struct, kw_only=True):
     rejects: int
     since: str  # when this operation's counting began: the previous operation's finish, or the first reading
     first_part_at: str | None = None
+    rejects_by_reason: dict[str, int] | None = None  # as in OperationFinished
 
 
 class WorkorderReleased(msgspec.Struct, kw_only=True):

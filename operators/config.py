@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 #: Version of the ShardState layout; bump when arrays are added, removed or change meaning.
-STATE_VERSION = 3  # 2: per-operation counts in s_i (SI_OP_*); 3: the operation's work order (SI_OP_WO)
+STATE_VERSION = 4  # 2: per-operation counts in s_i (SI_OP_*); 3: the operation's work order (SI_OP_WO);
+# 4: rejects per reason (SI_RR_*)
 
 #: Dtypes the kernels are compiled for (the public wrappers convert to these).
 TS_DTYPE = np.int64

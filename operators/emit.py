@@ -131,11 +131,24 @@ def window_events(closed, infos: Sequence[MachineInfo], calendars: Calendars) ->
     return out
 
 
+def _reasons(rows: list, j: int, label) -> dict[str, int] | None:
+    """The K_OP_REASON records from rows[j] on (those following an operation record): rejects per reason name;
+    None when there are none (a class without reject_reason_signal, or no reason shown yet)."""
+    out: dict[str, int] = {}
+    while j < len(rows) and rows[j][0] == L.K_OP_REASON:
+        name = label(rows[j][6])
+        if name is not None:  # a code whose name was lost stays unattributed
+            out[name] = out.get(name, 0) + rows[j][4]
+        j += 1
+    return out or None
+
+
 def state_events(ev: np.ndarray, infos: Sequence[MachineInfo], label=_no_label) -> list[Event]:
     """Events from state-kernel records (layout.K_* kinds); `label(code)` names an operation's work order (the
-    envelope's `work_order`, from the class's workorder_signal)."""
+    envelope's `work_order`, from the class's workorder_signal) and its reject reasons (reject_reason_signal)."""
     out: list[Event] = []
-    for kind, m, occ, det, a, b, c, d, wo in ev.tolist():
+    rows = ev.tolist()
+    for j, (kind, m, occ, det, a, b, c, d, wo) in enumerate(rows):
         info = infos[m]
         if kind == L.K_STATE:
             out.append(_event("machine.state_changed", info, occ, det, StateChanged(
@@ -151,12 +164,12 @@ def state_events(ev: np.ndarray, infos: Sequence[MachineInfo], label=_no_label) 
             out.append(_event("operation.started", info, occ, det, OperationStarted(), "changeover"))
         elif kind == L.K_OP_FINISH:
             out.append(_event("operation.finished", info, occ, det, OperationFinished(
-                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
-                "changeover", label(wo)))
+                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d),
+                rejects_by_reason=_reasons(rows, j + 1, label)), "changeover", label(wo)))
         elif kind == L.K_OP_PROGRESS:
             out.append(_event("operation.progress", info, occ, det, OperationProgress(
-                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d)),
-                "progress", label(wo)))
+                quantity=a, rejects=b, since=iso_ms(c), first_part_at=None if d == L.NONE else iso_ms(d),
+                rejects_by_reason=_reasons(rows, j + 1, label)), "progress", label(wo)))
     return out
 
 

@@ -126,6 +126,7 @@ def build_params(registry: Registry, machines: Sequence[int], site_index: dict[s
         p_i[row, L.PI_REJ_SIG] = sig.get(cls.reject_counter, -1)
         p_i[row, L.PI_REJ_MIN] = rules.reject_rate_min_count
         p_i[row, L.PI_WO_SIG] = sig.get(cls.workorder_signal, -1) if cls.workorder_signal else -1
+        p_i[row, L.PI_RR_SIG] = sig.get(cls.reject_reason_signal, -1) if cls.reject_reason_signal else -1
         p_i[row, L.PI_MAINT_EVERY] = rules.maintenance_every_cycles or 0
         p_i[row, L.PI_ALARM_LO] = len(alarm_codes)
         alarm_codes.extend(float(c) for c in rules.maintenance_alarm_codes)

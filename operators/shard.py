@@ -235,7 +235,8 @@ class ShardProcessor:
         """Keep the names of new codes; past C.MAX_LABELS, only those of the machines' running operations stay."""
         self._labels.update(labels)
         if len(self._labels) > C.MAX_LABELS:
-            running = set(self._arrays["s_i"][: len(self._machines), L.SI_OP_WO].tolist())
+            cols = [L.SI_OP_WO, L.SI_RR_CUR, *range(L.SI_RR_CODE, L.SI_RR_CODE + L.REASON_SLOTS)]
+            running = set(self._arrays["s_i"][: len(self._machines)][:, cols].ravel().tolist())
             self._labels = {k: v for k, v in self._labels.items() if k in running or k in labels}
 
     def _label(self, code: int) -> str | None:

@@ -37,6 +37,9 @@ class Chunk:
     parts: np.ndarray  # int64: parts first shown by each reading (0 for the machine's first reading)
     rejects: np.ndarray  # int64: of those, rejects
     signals: dict[str, np.ndarray]
+    #: with a reject_reason_signal: per reading, the index in plan.reject_reasons of the reason it shows (the
+    #: reason of its own rejects; -1 before any reject), else None
+    reasons: np.ndarray | None = None
 
 
 def _code_table(plan: MachinePlan) -> tuple[dict[int, int], int]:
@@ -67,6 +70,7 @@ class MachineStream:
         self.reject_offset = plan.reject_base
         self.first_values: tuple[int, int] | None = None
         self.last_values: tuple[int, int] | None = None
+        self.reason = -1  # the reject reason shown last (sticky, as a PLC's reason register)
         rules = plan.cls.states
         self.code_signal = rules.code_signal if rules.source == "code" else None
         self.codes, self.reduced_code = _code_table(plan) if rules.source == "code" else ({}, 0)
@@ -113,7 +117,18 @@ class MachineStream:
             self.first_values = (int(part_value[0]), int(reject_value[0]))
         self.last_values = (int(part_value[-1]), int(reject_value[-1]))
         signals = self._signals(chunk_index, k0, k1, state, part_value, reject_value)
-        return Chunk(k0, k1, ts, parts, rejects, signals)
+        reasons = None
+        if plan.cls.reject_reason_signal is not None and plan.reject_reasons:
+            # a reading with rejects shows their reason (drawn by weight, after every other draw of this rng so
+            # the rest of the trace is the same with or without the signal); the others keep the last one shown
+            drawn = rng.choice(len(plan.reject_reasons), size=k1 - k0, p=plan.reason_weights())
+            at = np.where(rejects > 0, np.arange(k1 - k0), -1)
+            np.maximum.accumulate(at, out=at)
+            reasons = np.where(at >= 0, drawn[np.maximum(at, 0)], self.reason).astype(np.int64)
+            self.reason = int(reasons[-1])
+            names = np.array([*plan.reject_reasons, ""], dtype=object)  # "" (-1): no reason shown yet
+            signals[plan.cls.reject_reason_signal] = names[reasons]
+        return Chunk(k0, k1, ts, parts, rejects, signals, reasons)
 
     def _signals(self, chunk_index: int, k0: int, k1: int, state: np.ndarray, part_value: np.ndarray,
                  reject_value: np.ndarray) -> dict[str, np.ndarray]:

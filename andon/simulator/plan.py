@@ -47,6 +47,8 @@ MIN_RUN_S = 60.0  # running time kept before and after every stop, break, shift 
 MIN_STATE_S = 10.0  # no state lasts less than this
 REDUCED_SPEED_P = 0.3  # chance that a running stretch between stops has a reduced-speed episode
 RESET_P = 0.03  # chance that a long stop (breakdown or unspecified) ends in a power cycle (counter reset)
+#: reasons a simulated reject_reason_signal shows (andon simulate --reject-reasons)
+DEFAULT_REJECT_REASONS = ("dimension", "surface", "material")
 QUALITY_EPISODE_P = 0.15  # chance that a machine has a period of high reject rate
 GENERIC_ALARMS = (4, 8, 12, 42, 57)
 
@@ -132,6 +134,13 @@ class MachinePlan:
     rollover: bool = False
     #: with a workorder_signal: the order names shown, one per operation (the first from the first reading)
     workorders: list[str] = field(default_factory=list)
+    #: with a reject_reason_signal: the reasons its rejects show, the first the most frequent
+    reject_reasons: list[str] = field(default_factory=lambda: list(DEFAULT_REJECT_REASONS))
+
+    def reason_weights(self) -> np.ndarray:
+        """How often each reject reason occurs: 1/(j + 1), normalized (the first about half with three)."""
+        w = 1.0 / np.arange(1, len(self.reject_reasons) + 1)
+        return w / w.sum()
 
     @property
     def changeovers(self) -> list[int]:

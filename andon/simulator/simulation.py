@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -49,7 +49,8 @@ class Simulation:
     def __init__(self, site: SiteConfig, machines: int | None = None, hours: float = 8.0, seed: int = 0,
                  start_ms: int = DEFAULT_START_MS, period_ms: int = 1000, faults: frozenset[str] = frozenset(),
                  noise_only: bool = False, rollover: bool = False, stagger: bool = False,
-                 workorders: dict[str, list[str]] | None = None) -> None:
+                 workorders: dict[str, list[str]] | None = None,
+                 reject_reasons: Sequence[str] | None = None) -> None:
         available = len(site.machines)
         machines = available if machines is None else machines
         if machines < 1:
@@ -91,6 +92,8 @@ class Simulation:
                                          shifts=self.shifts, rng=rng, noise_only=noise_only, stagger=stagger))
         for plan in self.plans:  # the order names a workorder_signal shows, per machine (e.g. read from the ERP)
             plan.workorders = list((workorders or {}).get(plan.machine.id, []))
+            if reject_reasons is not None:  # the reasons a reject_reason_signal shows
+                plan.reject_reasons = list(reject_reasons)
         master = np.random.default_rng([self.seed, 0])
         if rollover:
             for plan in self.plans:
@@ -137,7 +140,7 @@ class Simulation:
         streams = [MachineStream(p, self.site.site.id, self.seed) for p in self.plans]
         windows = [shift_window(s, self.start_ms, self.end_ms) for s in self.shifts]
         tallies = [MachineTally([0] * len(windows), [0] * len(windows),
-                                [{**op, "parts": 0, "rejects": 0, "first_part_ms": None} for op in operations_of(
+                                [{**op, "parts": 0, "rejects": 0, "first_part_ms": None, **reason_tally(p)} for op in operations_of(
                                     p, intervals(p, self.start_ms, self.end_ms, self.threshold_s))])
                    for p in self.plans]
         faults = FaultTally(counts=dict.fromkeys(FAULT_KINDS, 0),
@@ -153,7 +156,7 @@ class Simulation:
                     continue
                 k1 = min(k0 + size, plan.grid.n)
                 chunk = stream.chunk(c, k0, k1)
-                _tally(tally, chunk.ts, chunk.parts, chunk.rejects, windows)
+                _tally(tally, chunk.ts, chunk.parts, chunk.rejects, windows, chunk.reasons, plan.reject_reasons)
                 ops = plan_faults(np.random.default_rng([self.seed, 4, plan.index, c]), self.faults, k1 - k0,
                                   self.period_ms, self.batch_limit)
                 _tally_faults(faults, ops, plan.machine.id, chunk.ts)
@@ -218,8 +221,14 @@ class Simulation:
         }
 
 
+def reason_tally(plan) -> dict:
+    """An operation's truth starts with no rejects per reason, where the class shows reasons."""
+    return {"rejects_by_reason": {}} if plan.cls.reject_reason_signal is not None else {}
+
+
 def _tally(tally: MachineTally, ts: np.ndarray, parts: np.ndarray, rejects: np.ndarray,
-           windows: list[tuple[int, int]]) -> None:
+           windows: list[tuple[int, int]], reasons: np.ndarray | None = None,
+           reason_names: Sequence[str] = ()) -> None:
     tally.readings += len(ts)
     tally.total_parts += int(parts.sum())
     tally.total_rejects += int(rejects.sum())
@@ -236,6 +245,12 @@ def _tally(tally: MachineTally, ts: np.ndarray, parts: np.ndarray, rejects: np.n
             continue
         op["parts"] += int(part_cum[b] - part_cum[a])
         op["rejects"] += int(reject_cum[b] - reject_cum[a])
+        if reasons is not None and "rejects_by_reason" in op:  # a reading's rejects are of the reason it shows
+            got = np.bincount(reasons[a:b][rejects[a:b] > 0], weights=rejects[a:b][rejects[a:b] > 0],
+                              minlength=len(reason_names))
+            for j in np.flatnonzero(got).tolist():
+                name = reason_names[j]
+                op["rejects_by_reason"][name] = op["rejects_by_reason"].get(name, 0) + int(got[j])
         if op["first_part_ms"] is None:
             made = np.flatnonzero(parts[a:b])
             if made.size:

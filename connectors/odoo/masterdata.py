@@ -20,12 +20,13 @@ from andon.connectors.odoo.errors import OdooError
 #: components, which Odoo's button_start accepts too. `pending`/`blocked` wait for another operation: not active.
 ACTIVE_STATES = ("progress", "ready", "waiting")
 #: Models whose presence decides what andon writes (Enterprise apps, optional community modules).
-PROBED_MODELS = ("quality.alert", "maintenance.equipment", "maintenance.request", "stock.lot")
+PROBED_MODELS = ("quality.alert", "maintenance.equipment", "maintenance.request", "stock.lot",
+                 "stock.scrap.reason.tag")
 #: Fields andon writes only where the database has them: model -> fields (mrp_maintenance is Enterprise).
 PROBED_FIELDS = {"maintenance.equipment": ("workcenter_id",), "maintenance.request": ("workorder_id", "production_id"),
                  "stock.location": ("scrap_location",), "mrp.production": ("lot_producing_id", "lot_producing_ids"),
                  "quality.alert": ("workcenter_id", "workorder_id", "production_id", "title"),
-                 "product.product": ("tracking",)}
+                 "product.product": ("tracking",), "stock.scrap": ("scrap_reason_tag_ids",)}
 #: Losses are read in Odoo's source language: their names are translatable (mrp_workcenter.py `name`,
 #: translate=True) and andon's reason names are the English ones.
 SOURCE_LANG = {"lang": "en_US"}
@@ -116,6 +117,8 @@ class _Snapshot:
     finished_at: dict[int, str] = field(default_factory=dict)  # center id -> newest operation.finished time
     has_quality_alert: bool = False
     production_lot_field: str | None = None
+    #: stock.scrap.reason.tag (18+) by casefolded English name -> id; empty where the database has none
+    scrap_reasons: dict[str, int] = field(default_factory=dict)
 
 
 class MasterData:
@@ -184,11 +187,23 @@ class MasterData:
                 if kind == "operation_finished" and at and center and at > d.finished_at.get(center, ""):
                     d.finished_at[center] = at
         d.has_quality_alert = schema.has("quality.alert")
+        if self.scrap_reason_tags_exist:  # names are translatable (stock_scrap.py `name`, translate=True)
+            for tag in c.search_read("stock.scrap.reason.tag", [], ["id", "name"], context=SOURCE_LANG):
+                d.scrap_reasons.setdefault(str(tag["name"]).casefold(), tag["id"])
         d.production_lot_field = next((f for f in ("lot_producing_id", "lot_producing_ids")
                                        if schema.has("mrp.production", f)), None)
         self._data, self._loaded_at = d, self._clock()
         self._lots.clear()
         self.loads += 1
+
+    @property
+    def scrap_reason_tags_exist(self) -> bool:
+        """18+: stock.scrap.reason.tag and stock.scrap.scrap_reason_tag_ids (17 has neither)."""
+        return self.schema.has("stock.scrap.reason.tag") and self.schema.has("stock.scrap", "scrap_reason_tag_ids")
+
+    def scrap_reason_tag(self, reason: str) -> int | None:
+        """The id of the stock.scrap.reason.tag named `reason` (case-insensitive), None when there is none."""
+        return self.data.scrap_reasons.get(reason.casefold())
 
     def _scrap_location(self) -> int | None:
         """<= 18: the location flagged `scrap_location`; 19 dropped the flag (stock.scrap's domain is

@@ -212,7 +212,14 @@ def build_models(version: str, edition: str = "community") -> dict[str, ModelSpe
             "scrap_qty": Field("float", required=True, default=1.0), "origin": Field("char"),
             "production_id": m2o("mrp.production"), "workorder_id": m2o("mrp.workorder"),
             "state": Field("selection", selection=(("draft", "Draft"), ("done", "Done")), default="draft"),
+            # 18+ stock_scrap.py: scrap_reason_tag_ids Many2many('stock.scrap.reason.tag'); 17 has neither
+            **({"scrap_reason_tag_ids": Field("many2many", relation="stock.scrap.reason.tag",
+                                              string="Scrap Reason")} if v >= 18 else {}),
             "date_done": Field("datetime")}, order="id desc"),
+        *([ModelSpec("stock.scrap.reason.tag", "Scrap Reason Tag", {
+            "name": Field("char", required=True, string="Name", translate=True),
+            "sequence": Field("integer", default=10), "color": Field("char", default="#3C3C3C")},
+            order="sequence, id")] if v >= 18 else []),
         ModelSpec("maintenance.team", "Maintenance Teams", {
             "name": Field("char", required=True), "active": Field("boolean", default=True)}),
         ModelSpec("maintenance.stage", "Maintenance Stage", {

@@ -21,7 +21,8 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], dict[str, set[str]]]] = {
         # maintenance/security/ir.model.access.csv
         "maintenance.equipment": R, "maintenance.request": CRUD, "maintenance.team": R, "maintenance.stage": R}),
     "stock.group_stock_user": ("Inventory / User", ("base.group_user",), {
-        "stock.scrap": RWC, "stock.lot": CRUD, "stock.location": R, "mrp.production": R}),
+        "stock.scrap": RWC, "stock.lot": CRUD, "stock.location": R, "mrp.production": R,
+        "stock.scrap.reason.tag": R}),  # 18+ (stock/security/ir.model.access.csv, review)
     "mrp.group_mrp_user": ("Manufacturing / User", ("stock.group_stock_user",), {
         # mrp/security/ir.model.access.csv
         "mrp.workcenter": R, "mrp.workcenter.productivity.loss": R, "mrp.workcenter.productivity": CRUD,

@@ -32,7 +32,8 @@ PI_ALARM_HI = 18
 PI_N_SPC = 19
 PI_N_LIM = 20
 PI_WO_SIG = 21  # work-order signal column (-1: none): its changes split operations, not setups
-N_PI = 22
+PI_RR_SIG = 22  # reject-reason signal column (-1: none): rejects counted per operation and reason (SI_RR_*)
+N_PI = 23
 
 # ---- float64 parameters p_f[P, N_PF]
 PF_RUN_ABOVE = 0
@@ -122,7 +123,13 @@ SI_OP_FIRST = 14  # ts of its first counted part, NONE before
 SI_OP_WIN = 15  # window index (ts // window) of the machine's last in-order reading
 SI_OP_DIRTY = 16  # counts changed since the last progress record
 SI_OP_WO = 17  # work-order code of the current operation (PI_WO_SIG), NONE before the signal showed one
-N_SI = 18
+SI_RR_CUR = 18  # reject-reason code last shown (PI_RR_SIG; sticky across readings and operations), NONE before
+#: reasons counted per operation; rejects of a further reason in the same operation stay unattributed (the
+#: operation's rejects minus its reasons' counts)
+REASON_SLOTS = 8
+SI_RR_CODE = 19  # SI_RR_CODE + j: reason code of slot j in the current operation, NONE when free
+SI_RR_CNT = SI_RR_CODE + REASON_SLOTS  # SI_RR_CNT + j: rejects counted with it
+N_SI = SI_RR_CNT + REASON_SLOTS
 
 # ---- shift slots sh[L, SHIFT_SLOTS, N_SH]; durations in ms
 SH_START = 0
@@ -180,6 +187,7 @@ K_DT_END = 3  # a = state, b = started_at
 K_OP_START = 4
 K_OP_FINISH = 5  # a = parts, b = rejects, c = since, d = first part ts, wo = work-order code (layout SI_OP_*)
 K_OP_PROGRESS = 10  # same as K_OP_FINISH, for the running operation at the end of a window with counts
+K_OP_REASON = 11  # follows its K_OP_FINISH/K_OP_PROGRESS record, one per reason slot used: a = rejects, c = code
 K_SPC = 6  # a = rule index, b = violated side/limit (0 lower, 1 upper, 2 run), x = value
 K_ALARM = 7  # a = alarm code
 K_CYCLES = 8  # a = multiple reached

@@ -20,6 +20,7 @@ from andon.operators.kernels.layout import (
     K_DT_START,
     K_OP_FINISH,
     K_OP_PROGRESS,
+    K_OP_REASON,
     K_OP_START,
     K_STATE,
     MODE_CODE,
@@ -38,6 +39,7 @@ from andon.operators.kernels.layout import (
     PI_LATENESS_MS,
     PI_MICRO_MS,
     PI_OFFLINE_MS,
+    PI_RR_SIG,
     PI_RUN_SIG,
     PI_SITE,
     PI_STATE_MODE,
@@ -45,6 +47,7 @@ from andon.operators.kernels.layout import (
     PI_WINDOW_MS,
     PI_WO_SIG,
     PLANNED_STOP,
+    REASON_SLOTS,
     RUNNING,
     SETUP,
     SH_DT,
@@ -72,6 +75,9 @@ from andon.operators.kernels.layout import (
     SI_OP_WO,
     SI_RAN,
     SI_RAW,
+    SI_RR_CNT,
+    SI_RR_CODE,
+    SI_RR_CUR,
     SO_DETECTED,
     SO_M,
     SO_SLOT,
@@ -145,7 +151,30 @@ def _emit_op(ev, ne, kind, m, occ, det, s_i):
     ev[ne - 1, 7] = s_i[m, SI_OP_FIRST]
     ev[ne - 1, 8] = s_i[m, SI_OP_WO]
     s_i[m, SI_OP_DIRTY] = 0
+    for j in range(REASON_SLOTS):  # its rejects per reason (slots fill in order: the first free one ends them)
+        if s_i[m, SI_RR_CODE + j] == NONE:
+            break
+        ne = _emit(ev, ne, K_OP_REASON, m, occ, det, s_i[m, SI_RR_CNT + j], 0)
+        ev[ne - 1, 6] = s_i[m, SI_RR_CODE + j]
     return ne
+
+
+@njit(cache=True, inline="always")
+def _count_reason(m, n, s_i):
+    """`n` rejects of machine m's current operation under the reason last shown (none shown, or every slot taken
+    by other reasons: they stay unattributed)."""
+    code = s_i[m, SI_RR_CUR]
+    if code == NONE:
+        return
+    for j in range(REASON_SLOTS):
+        c = s_i[m, SI_RR_CODE + j]
+        if c == code:
+            s_i[m, SI_RR_CNT + j] += n
+            return
+        if c == NONE:
+            s_i[m, SI_RR_CODE + j] = code
+            s_i[m, SI_RR_CNT + j] = n
+            return
 
 
 @njit(cache=True, inline="always")
@@ -155,6 +184,9 @@ def _new_operation(m, at, s_i):
     s_i[m, SI_OP_REJ] = 0
     s_i[m, SI_OP_SINCE] = at
     s_i[m, SI_OP_FIRST] = NONE
+    for j in range(REASON_SLOTS):
+        s_i[m, SI_RR_CODE + j] = NONE
+        s_i[m, SI_RR_CNT + j] = 0
 
 
 @njit(cache=True)
@@ -336,6 +368,7 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
             s_i[m, SI_OP_DIRTY] = 0
             s_i[m, SI_OP_WIN] = w
             s_i[m, SI_OP_WO] = NONE
+            s_i[m, SI_RR_CUR] = NONE
         elif w != s_i[m, SI_OP_WIN]:  # the operation's counts as of the end of the last reading's window
             if s_i[m, SI_OP_DIRTY] != 0:
                 ne = _emit_op(ev, ne, K_OP_PROGRESS, m, (s_i[m, SI_OP_WIN] + 1) * p_i[pm, PI_WINDOW_MS], t, s_i)
@@ -393,9 +426,16 @@ def _states(order, local, ts, values, d_parts, d_rej, p_i, p_f, prof, code_keys,
                 c_slot_m = m
             sh_cnt[m, c_slot, 0] += d_parts[i]
             sh_cnt[m, c_slot, 1] += d_rej[i]
+        rs = p_i[pm, PI_RR_SIG]
+        if rs >= 0:  # the reason this reading shows names its own rejects and later ones (until another shows)
+            rv = values[i, rs]
+            if rv == rv:
+                s_i[m, SI_RR_CUR] = np.int64(rv)
         if d_parts[i] != 0 or d_rej[i] != 0:
             s_i[m, SI_OP_QTY] += d_parts[i]
             s_i[m, SI_OP_REJ] += d_rej[i]
+            if rs >= 0 and d_rej[i] != 0:
+                _count_reason(m, d_rej[i], s_i)
             s_i[m, SI_OP_DIRTY] = 1
             if d_parts[i] > 0 and s_i[m, SI_OP_FIRST] == NONE:
                 s_i[m, SI_OP_FIRST] = t
@@ -457,11 +497,17 @@ def _buffers(n_events: int, n_rows: int):
     return scratch("states.ev", n_events, (N_EV,), np.int64), scratch("states.so", n_rows, (N_SO,), np.int64)
 
 
+def _reason_rows(params, per: int) -> int:
+    """Room for K_OP_REASON records: `per` operation records at most, each followed by up to REASON_SLOTS, when
+    any profile counts reasons."""
+    return per * REASON_SLOTS if (params["p_i"][:, PI_RR_SIG] >= 0).any() else 0
+
+
 def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, state, *, n_machines: int):
     """Run the state walk; returns (event records, closed shift rows) as int64 arrays (layout.py columns)."""
     n = ts.shape[0]
     n_cal = calendar["seg_start"].shape[0] + 1
-    ev, so = _buffers(10 * n + 2, n + n_machines * (state["sh_key"].shape[1] + n_cal) + 1)
+    ev, so = _buffers(10 * n + 2 + _reason_rows(params, 2 * n), n + n_machines * (state["sh_key"].shape[1] + n_cal) + 1)
     ne, nso = _states(order, local, ts, values, d_parts, d_rej, params["p_i"], params["p_f"], params["prof"], params["code_keys"],
                       params["code_vals"], calendar["sh_start"], calendar["sh_end"], calendar["site_sh_lo"],
                       calendar["site_sh_hi"], calendar["seg_start"], calendar["seg_end"], calendar["seg_key"],
@@ -473,7 +519,7 @@ def detect_states(order, local, ts, values, d_parts, d_rej, params, calendar, st
 def flush_states(machines, params, calendar, state):
     """End of input: settle every machine's timeline up to its last reading and close all its shift slots."""
     n_cal = calendar["seg_start"].shape[0] + 1
-    ev, so = _buffers(3 * machines.shape[0] + 2, machines.shape[0] * (state["sh_key"].shape[1] + n_cal) + 1)
+    ev, so = _buffers(3 * machines.shape[0] + 2 + _reason_rows(params, machines.shape[0]), machines.shape[0] * (state["sh_key"].shape[1] + n_cal) + 1)
     ne, nso = _states_flush(machines, params["p_i"], params["prof"], calendar["site_seg_lo"], calendar["site_seg_hi"],
                             calendar["seg_start"], calendar["seg_end"], calendar["seg_key"], calendar["seg_kend"],
                             state["s_i"], state["sh_key"], state["sh_cnt"], state["sh_dur"], ev, so)

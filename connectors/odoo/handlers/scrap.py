@@ -6,10 +6,19 @@ replay is validated, a done one left alone.
 operation counts: at the order's finish and when its `operation.progress` crosses a `scrap_interval_s` boundary
 or a shift end, one scrap of (the operation's rejects - what andon scrapped on that order so far, read back from
 Odoo). Absolute, so a replay or an older event scraps nothing twice, and the total stays exact.
+With reasons (the class's reject_reason_signal: the events' `rejects_by_reason`), one scrap per work order and
+reason of (the reason's rejects - what andon scrapped on that order for that reason), and one without a reason for
+the rejects none names. The reason is in the scrap's `origin` after `REASON_MARK` on every version (17 has no
+reason model; andon reads its own postings back from there), and on 18+ also in `scrap_reason_tag_ids` where a
+stock.scrap.reason.tag of that name exists (case-insensitive). A reason without a tag is posted all the same,
+untagged, with a warning and a note in the audit trail: the parts are scrapped on the floor whether or not the ERP
+has a tag for them, so stock stays right; andon creates no master data (docs/odoo-sync.md).
 `production.scrap_recorded` (every window with rejects) is then analytics only. `scrap = "per_event"`: one
 scrap per `production.scrap_recorded` event, as before."""
 
 from __future__ import annotations
+
+import logging
 
 from andon.connectors.odoo.handlers.base import (
     PROD,
@@ -27,6 +36,22 @@ from andon.connectors.odoo.masterdata import m2o, marker
 from andon.events import parse_iso_ms, payload
 
 INSUFFICIENT_QTY_WIZARD = "stock.warn.insufficient.qty.scrap"
+#: in a scrap's origin, after andon's marker: the reject reason of a per-reason scrap
+REASON_MARK = " reject reason: "
+
+log = logging.getLogger(__name__)
+
+
+def reason_of(origin: str | None) -> str | None:
+    """The reject reason andon wrote into a scrap's origin, None for a scrap without one."""
+    text = origin or ""
+    return text.split(REASON_MARK, 1)[1] if REASON_MARK in text else None
+
+
+def shares(rejects: int, by_reason: dict[str, int] | None) -> list[tuple[str | None, int]]:
+    """An operation's rejects per reason (sorted by name), then those no reason names (None)."""
+    named = sorted((by_reason or {}).items())
+    return [*named, (None, rejects - sum(n for _, n in named))]
 
 
 class ScrapHandler:
@@ -36,7 +61,9 @@ class ScrapHandler:
     def __init__(self, w: Writer) -> None:
         self.w = w
         self.posted: dict[int, int] = {}  # work order id -> event time (ms) of its last scrap posting
-        self.pending: dict[int, tuple[int, Row]] = {}  # work order id -> (rejects, the row) not posted yet
+        #: work order id -> (rejects, rejects per reason, the row) not posted yet
+        self.pending: dict[int, tuple[int, dict | None, Row]] = {}
+        self.untagged: set[str] = set()  # reasons warned about: no stock.scrap.reason.tag of that name
 
     def apply(self, rows: list[Row], batch: Batch) -> None:
         per_event = self.w.posting.scrap == "per_event"
@@ -52,7 +79,7 @@ class ScrapHandler:
     # -- aggregated per work order ------------------------------------------------------------------------
     def per_work_order(self, rows: list[Row], batch: Batch) -> None:
         md, interval = self.w.md, self.w.posting.scrap_interval_s
-        due: dict[int, tuple[int, Row]] = {}  # work order id -> (operation rejects, row)
+        due: dict[int, tuple[int, dict | None, Row]] = {}  # work order id -> (rejects, per reason, row)
         for row in rows:
             i, it, center = row
             e, p = it.event, payload(it.event)
@@ -67,11 +94,11 @@ class ScrapHandler:
                 wo_id = wo.id
             at = parse_iso_ms(e.occurred_at)
             if e.type == "operation.finished" or crossed(self.posted.get(wo_id), at, interval, self.w.shift_ends):
-                due[wo_id] = (p.rejects, row)
+                due[wo_id] = (p.rejects, p.rejects_by_reason, row)
                 self.posted[wo_id] = at
                 self.pending.pop(wo_id, None)
             elif p.rejects:
-                self.pending[wo_id] = (p.rejects, row)
+                self.pending[wo_id] = (p.rejects, p.rejects_by_reason, row)
             if e.type == "operation.finished":
                 self.posted.pop(wo_id, None)
         self._post(due, batch)
@@ -87,42 +114,73 @@ class ScrapHandler:
         due, self.pending = dict(self.pending), {}
         self._post(due, batch)
 
-    def _post(self, due: dict[int, tuple[int, Row]], batch: Batch) -> None:
+    def _post(self, due: dict[int, tuple[int, dict | None, Row]], batch: Batch) -> None:
         if not due:
             return
         w = self.w
-        scrapped: dict[int, float] = dict.fromkeys(due, 0.0)
+        scrapped: dict[tuple[int, str | None], float] = {}  # (work order, reason) -> andon's scraps so far
+        total: dict[int, float] = dict.fromkeys(due, 0.0)
         drafts = []
         for rec in w.client.search_read(self.model, [("workorder_id", "in", sorted(due)),
                                                      ("origin", "like", "[andon:")],
                                         ["id", "workorder_id", "scrap_qty", "state", "origin"]):
-            wo_id = m2o(rec["workorder_id"])
-            scrapped[wo_id] = scrapped.get(wo_id, 0.0) + float(rec["scrap_qty"])
+            wo_id, qty = m2o(rec["workorder_id"]), float(rec["scrap_qty"])
+            key = (wo_id, reason_of(rec.get("origin")))
+            scrapped[key] = scrapped.get(key, 0.0) + qty
+            total[wo_id] = total.get(wo_id, 0.0) + qty
             if rec["state"] != "done":
                 drafts.append(rec["id"])
-        creates, validate = [], []
-        for wo_id, (rejects, (i, it, center)) in due.items():
-            quantity = rejects - scrapped.get(wo_id, 0.0)
-            if quantity <= 0:
-                continue
-            try:
-                vals = self.vals(it, center, {}, quantity=quantity)
-            except Refused as exc:
-                batch.refuse(i, it, exc.refusal)
-                continue
-            vals["workorder_id"] = wo_id
-            creates.append((i, it, vals))
-        ids = w.create(self.model, creates, batch)
-        for i, it, vals in creates:
-            if i in ids:
-                batch.record(i, it, self.model, ids[i], f"create scrap_qty={vals['scrap_qty']:g}", "applied",
-                             finished=False)
-                validate.append((i, it, ids[i]))
+        creates: list[tuple[int, Inbound, dict, str]] = []
+        for wo_id, (rejects, by_reason, (i, it, center)) in due.items():
+            budget = rejects - total.get(wo_id, 0.0)  # the order's scrap never passes its rejects
+            for reason, count in shares(rejects, by_reason):
+                quantity = min(count - scrapped.get((wo_id, reason), 0.0), budget)
+                if quantity <= 0:
+                    continue
+                try:
+                    vals = self.vals(it, center, {}, quantity=quantity)
+                except Refused as exc:
+                    batch.refuse(i, it, exc.refusal)
+                    break
+                budget -= quantity
+                vals["workorder_id"] = wo_id
+                creates.append((i, it, vals, self._reason(vals, reason)))
+        validate = []
+        while creates:  # create_many per round: one scrap per event row in each (ids come back per row)
+            seen: set[int] = set()
+            round_ = [c for c in creates if not (c[0] in seen or seen.add(c[0]))]
+            taken = {id(c) for c in round_}
+            creates = [c for c in creates if id(c) not in taken]
+            ids = w.create(self.model, [(i, it, vals) for i, it, vals, _ in round_], batch)
+            for i, it, vals, note in round_:
+                if i in ids:
+                    batch.record(i, it, self.model, ids[i], f"create scrap_qty={vals['scrap_qty']:g}", "applied",
+                                 note, finished=False)
+                    validate.append((i, it, ids[i]))
         for rid in drafts:  # a draft of an earlier posting (Odoo went away before its validation)
-            i, it, _ = next(iter(due.values()))[1]
+            i, it, _ = next(iter(due.values()))[2]
             validate.append((i, it, rid))
         w.parallel([(i, it, lambda client, i=i, it=it, rid=rid: self.validate(client, i, it, rid, batch))
                     for i, it, rid in validate], batch)
+
+    def _reason(self, vals: dict, reason: str | None) -> str:
+        """Put `reason` into the scrap's vals (origin; the tag where Odoo has one); returns the audit note."""
+        if reason is None:
+            return ""
+        md = self.w.md
+        vals["origin"] += REASON_MARK + reason
+        if not md.scrap_reason_tags_exist:
+            return f"reason {reason!r} in origin (this Odoo has no scrap reason tags)"
+        tag = md.scrap_reason_tag(reason)
+        if tag is not None:
+            vals["scrap_reason_tag_ids"] = [(6, 0, [tag])]
+            return f"reason {reason!r}"
+        if reason not in self.untagged:
+            self.untagged.add(reason)
+            log.warning("no stock.scrap.reason.tag named %r: its scraps are posted untagged (reason in origin); "
+                        "create the tag in Odoo (Inventory > Configuration > Scrap Reasons) to tag the next ones",
+                        reason)
+        return f"reason {reason!r} in origin only: Odoo has no stock.scrap.reason.tag of that name"
 
     # -- one scrap per event -------------------------------------------------------------------------------
     def per_event(self, rows: list[Row], batch: Batch) -> None:

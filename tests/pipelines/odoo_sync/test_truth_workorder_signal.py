@@ -3,7 +3,9 @@ run in a string signal (`workorder_signal = "workorder"`). Simulator (order name
 unknown to it) -> Kafka -> `andon run telemetry` -> events -> `andon run odoo-sync` -> the stand-in, read over
 XML-RPC: per work order the produced and scrapped quantities equal the simulator's truth, each order is started at
 its first counted part and finished at the reading that first showed the next order (within 5 s), and the
-unknown order's events are in the DLQ as `unknown_work_order` while everything after them is applied."""
+unknown order's events are in the DLQ as `unknown_work_order` while everything after them is applied. The mills
+also name each reject's reason (`reject_reason_signal = "reject_reason"`): Odoo 18 holds one scrap per order and
+reason, equal to the truth per order and reason, tagged where a stock.scrap.reason.tag of that name exists."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ HOURS, SEED = 3, 45
 UNKNOWN = "WH/MO/NOT-IN-ODOO"
 TOLERANCE_MS = 5_000
 PROD = "mrp.workcenter.productivity"
+TAGS = ("Dimension", "Surface")  # the ERP team's reason tags; the simulator's "material" has none
 
 
 def odt(text: str) -> int:
@@ -41,13 +44,15 @@ def floor(tmp_path_factory, broker):
     root = tmp_path_factory.mktemp("truth_wo")
     config, topics = site_config(root, broker, f"tw{uuid.uuid4().hex[:6]}")
     config.write_text(config.read_text().replace(
-        "[machine_classes.cnc]\n", '[machine_classes.cnc]\nworkorder_signal = "workorder"\n', 1))
+        "[machine_classes.cnc]\n", '[machine_classes.cnc]\nworkorder_signal = "workorder"\n'
+        'reject_reason_signal = "reject_reason"\n', 1))
     site = load_site(config)
     cnc = [m for m in site.machines if m.machine_class == "cnc"][:2]
-    with run_standin(root / "odoo", config=config) as odoo:
+    with run_standin(root / "odoo", config=config, odoo_version="18") as odoo:
         admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
                                         rate_limit_per_s=10_000), rate_limit=False)
         release_work_orders(admin)
+        tags = {admin.create("stock.scrap.reason.tag", {"name": name}): name for name in TAGS}
         centers = {c["code"]: c["id"] for c in admin.search_read("mrp.workcenter", [], ["code"])}
         names = {m.id: [o["production_id"][1] for o in admin.search_read(
             "mrp.workorder", [("workcenter_id", "=", centers[m.work_center])], ["production_id"], order="id")]
@@ -68,11 +73,12 @@ def floor(tmp_path_factory, broker):
             "orders": admin.search_read("mrp.workorder", [("workcenter_id", "in", [centers[m.work_center]
                                                                                    for m in cnc])],
                                         ["id", "production_id", "state", "qty_producing"], order="id"),
-            "scraps": admin.search_read("stock.scrap", [("state", "=", "done")], ["workorder_id", "scrap_qty"]),
+            "scraps": admin.search_read("stock.scrap", [("state", "=", "done")],
+                                        ["workorder_id", "scrap_qty", "origin", "scrap_reason_tag_ids"]),
             "logs": admin.search_read(PROD, [], ["workorder_id", "date_start", "date_end", "description"]),
         }
         admin.close()
-    return {"truth": truth, "odoo": view, "dead": dead_letters(broker, topics[3]), "clean": clean,
+    return {"truth": truth, "odoo": view, "tags": tags, "dead": dead_letters(broker, topics[3]), "clean": clean,
             "broken": broken, "after": after}
 
 
@@ -135,3 +141,29 @@ def test_the_unknown_order_is_dead_lettered_with_its_reason_and_nothing_else(flo
     assert {d["event"]["work_order"] for d in dead} == {UNKNOWN}
     assert {d["event"]["type"] for d in dead} == {"operation.progress", "operation.finished"}
     assert UNKNOWN in dead[0]["andon.dlq.detail"] and "andon dlq replay" in dead[0]["andon.dlq.hint"]
+
+
+def test_each_named_order_holds_its_scrap_per_reason(floor):
+    """Per order and reason, the scrap Odoo holds (reason read from the scrap's origin, as andon writes it on every
+    version) equals the truth; a reason with a tag in Odoo carries it, "material" (no tag) is posted untagged."""
+    by_name = {o["production_id"][1]: o["id"] for o in floor["odoo"]["orders"]}
+    held: dict[tuple[int, str | None], float] = {}
+    tagged: dict[str, set] = {}
+    for rec in floor["odoo"]["scraps"]:
+        origin = rec["origin"] or ""
+        reason = origin.split(" reject reason: ", 1)[1] if " reject reason: " in origin else None
+        key = (rec["workorder_id"][0], reason)
+        held[key] = held.get(key, 0.0) + rec["scrap_qty"]
+        tagged.setdefault(reason, set()).update(floor["tags"][t] for t in rec["scrap_reason_tag_ids"])
+    compared = 0
+    for mt in floor["truth"]["per_machine"].values():
+        for op in mt["operations"]:
+            if op["work_order"] == UNKNOWN:
+                continue
+            wo = by_name[op["work_order"]]
+            assert sum(op["rejects_by_reason"].values()) == op["rejects"], op  # the simulator names every reject
+            got = {reason: qty for (w, reason), qty in held.items() if w == wo}
+            assert got == {reason: float(n) for reason, n in op["rejects_by_reason"].items() if n}, (op, got)
+            compared += len(got)
+    assert compared >= 8
+    assert tagged == {"dimension": {"Dimension"}, "surface": {"Surface"}, "material": set()}, tagged

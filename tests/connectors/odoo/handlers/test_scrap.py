@@ -110,3 +110,70 @@ def test_a_replayed_finish_scraps_nothing_on_the_next_order(fake, site):
     fresh = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)  # a replay, no memory
     fresh.apply([progress(1, 50, 2), finish, progress(80, 40, 3)])
     assert [(r["workorder_id"], r["scrap_qty"]) for r in fake.rows("stock.scrap")] == before
+
+
+# -- per work order and reject reason (reject_reason_signal) -------------------------------------------------
+def reasoned(minute, parts, rejects, by_reason, finished=False):
+    if finished:
+        return event("operation.finished", minute, OperationFinished(
+            quantity=parts, rejects=rejects, since=iso(0), rejects_by_reason=by_reason))
+    return event("operation.progress", minute, OperationProgress(
+        quantity=parts, rejects=rejects, since=iso(0), rejects_by_reason=by_reason))
+
+
+def with_reason_tags(fake, *names):
+    """An 18+ database: stock.scrap.reason.tag exists, with tags of these names."""
+    fake.major = 18
+    fake.add("ir.model", model="stock.scrap.reason.tag")
+    fake.extra_fields.setdefault("stock.scrap", set()).add("scrap_reason_tag_ids")
+    return {name: fake.add("stock.scrap.reason.tag", name=name) for name in names}
+
+
+def per_reason(fake):
+    out: dict[str | None, float] = {}
+    for r in fake.rows("stock.scrap"):
+        reason = r["origin"].split(" reject reason: ", 1)[1] if " reject reason: " in r["origin"] else None
+        out[reason] = out.get(reason, 0.0) + r["scrap_qty"]
+    return out
+
+
+def test_one_scrap_per_order_and_reason_at_each_posting_and_finish_absolute(fake, site):
+    tags = with_reason_tags(fake, "Dimension", "Surface")
+    sync = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)
+    sync.apply([reasoned(1, 50, 3, {"dimension": 2})])  # the first posting: 2 dimension, 1 without a reason
+    assert per_reason(fake) == {"dimension": 2.0, None: 1.0}
+    sync.apply([reasoned(m, 50 * m, 3 + m, {"dimension": 2 + m}) for m in range(2, 59)])  # coalesced
+    assert len(fake.rows("stock.scrap")) == 2
+    sync.apply([reasoned(61, 3050, 70, {"dimension": 50, "surface": 15, "material": 2})])  # crosses 07:00
+    finish = reasoned(70, 3500, 75, {"dimension": 52, "surface": 18, "material": 2}, finished=True)
+    result = sync.apply([finish])
+    assert per_reason(fake) == {"dimension": 52.0, "surface": 18.0, "material": 2.0, None: 3.0}
+    assert sum(r["scrap_qty"] for r in fake.rows("stock.scrap")) == 75.0
+    assert {r["state"] for r in fake.rows("stock.scrap")} == {"done"} and result.dead == []
+    tagged = {r["origin"].split(" reject reason: ")[1]: r.get("scrap_reason_tag_ids") for r in fake.rows(
+        "stock.scrap") if " reject reason: " in r["origin"]}
+    assert tagged["dimension"] == [(6, 0, [tags["Dimension"]])] and tagged["surface"] == [(6, 0, [tags["Surface"]])]
+    assert tagged["material"] is None  # no tag of that name: posted untagged, the reason in origin
+    notes = [a.detail for a in result.audit if a.model == "stock.scrap" and "material" in a.detail]
+    assert notes == [] or all("origin only" in n for n in notes)
+    count = len(fake.rows("stock.scrap"))
+    fresh = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)  # a replay, no memory
+    fresh.apply([reasoned(61, 3050, 70, {"dimension": 50, "surface": 15, "material": 2}), finish])
+    assert len(fake.rows("stock.scrap")) == count
+
+
+def test_on_17_the_reason_is_in_origin_and_no_tag_field_is_written(fake, site):
+    sync = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)
+    result = sync.apply([reasoned(70, 100, 4, {"dimension": 3, "surface": 1}, finished=True)])
+    assert per_reason(fake) == {"dimension": 3.0, "surface": 1.0}
+    assert all("scrap_reason_tag_ids" not in r for r in fake.rows("stock.scrap"))
+    assert any("no scrap reason tags" in a.detail for a in result.audit if a.model == "stock.scrap")
+
+
+def test_old_unreasoned_scrap_counts_against_the_total(fake, site):
+    """An order scrapped before the signal existed (one scrap without a reason): the per-reason postings after it
+    never pass the order's rejects."""
+    sync = OdooSync(fake, with_posting(site, scrap_interval_s=3600), concurrency=1)
+    sync.apply([reasoned(1, 50, 5, None)])
+    sync.apply([reasoned(70, 100, 8, {"dimension": 6, "surface": 2}, finished=True)])
+    assert sum(r["scrap_qty"] for r in fake.rows("stock.scrap")) == 8.0
