@@ -1,5 +1,6 @@
 """Health probes that mean something: a cluster process whose peer never comes is not ready and, after the
-liveness timeout, not alive; a running process is both."""
+liveness timeout, not alive; one whose peer gets stuck mid-run (SIGSTOP) while input waits is not alive after the
+timeout either; a running process is both, idle or not."""
 
 from __future__ import annotations
 
@@ -60,6 +61,29 @@ def test_liveness_fails_for_a_process_whose_peer_never_comes(broker, small_trace
         assert get(port, "/readyz")[0] == 503
     finally:
         stop(proc)
+
+
+def test_liveness_fails_for_a_process_whose_peer_gets_stuck_mid_run(broker, small_trace, tmp_path):
+    trace, truth = small_trace
+    config, topics = site_config(tmp_path, broker, f"stuck{uuid.uuid4().hex[:6]}")
+    peers = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    ports = [free_port(), free_port()]
+    args = [a for a in run_args(config, tmp_path / "out", truth) if a not in ("--eof-idle", "4")]
+    env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
+    procs = [start([*args, "--addresses", peers, "--process-id", str(i), "--metrics-port", str(port),
+                    "--liveness-timeout", "4"], env) for i, port in enumerate(ports)]
+    try:
+        assert wait_for(lambda: all(get(port, "/readyz")[0] == 200 for port in ports), 60), "the cluster never ran"
+        time.sleep(5)  # past the liveness timeout with an empty topic: idle is not stuck
+        assert [get(port, "/healthz") for port in ports] == [(200, "ok\n")] * 2
+        os.kill(procs[1].pid, signal.SIGSTOP)  # the peer hangs (a stalled node, a frozen VM), its socket stays open
+        produce_trace(broker, topics[0], trace)  # input waits
+        assert wait_for(lambda: get(ports[0], "/healthz")[0] == 503, 30), "liveness never failed"
+        code, body = get(ports[0], "/healthz")
+        assert "not alive:" in body and "the dataflow is stuck" in body, body
+    finally:
+        for proc in procs:
+            stop(proc)
 
 
 def test_a_running_process_is_ready_and_alive(broker, small_trace, tmp_path):
