@@ -41,6 +41,22 @@ def stop(proc) -> str:
     return proc.communicate(timeout=30)[1]
 
 
+def readings_in(port: int) -> float:
+    for line in get(port, "/metrics")[1].splitlines():
+        if line.startswith("andon_readings_in_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def halves(trace, tmp_path):
+    """The trace's first and second half, as two files."""
+    lines = trace.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(lines[:len(lines) // 2]))
+    second.write_bytes(b"".join(lines[len(lines) // 2:]))
+    return (first, len(lines) // 2), (second, len(lines) - len(lines) // 2)
+
+
 def test_liveness_fails_for_a_process_whose_peer_never_comes(broker, small_trace, tmp_path):
     _, truth = small_trace
     config, _ = site_config(tmp_path, broker, f"peer{uuid.uuid4().hex[:6]}")
@@ -72,15 +88,21 @@ def test_liveness_fails_for_a_process_whose_peer_gets_stuck_mid_run(broker, smal
     env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
     procs = [start([*args, "--addresses", peers, "--process-id", str(i), "--metrics-port", str(port),
                     "--liveness-timeout", "4"], env) for i, port in enumerate(ports)]
+    (first, n_first), (second, _) = halves(trace, tmp_path)
     try:
         assert wait_for(lambda: all(get(port, "/readyz")[0] == 200 for port in ports), 60), "the cluster never ran"
-        time.sleep(5)  # past the liveness timeout with an empty topic: idle is not stuck
+        produce_trace(broker, topics[0], first)
+        # both processes warm (kernels compiled, first batches done), the first half read
+        assert wait_for(lambda: sum(readings_in(port) for port in ports) == n_first, 90), "the first half not read"
+        time.sleep(5)  # past the liveness timeout with nothing waiting: idle is not stuck
         assert [get(port, "/healthz") for port in ports] == [(200, "ok\n")] * 2
         os.kill(procs[1].pid, signal.SIGSTOP)  # the peer hangs (a stalled node, a frozen VM), its socket stays open
-        produce_trace(broker, topics[0], trace)  # input waits
+        produce_trace(broker, topics[0], second)  # input waits
         assert wait_for(lambda: get(ports[0], "/healthz")[0] == 503, 30), "liveness never failed"
         code, body = get(ports[0], "/healthz")
         assert "not alive:" in body and "the dataflow is stuck" in body, body
+        time.sleep(5)  # not one slow batch: it stays stuck while the peer does
+        assert get(ports[0], "/healthz")[0] == 503
     finally:
         for proc in procs:
             stop(proc)
@@ -89,13 +111,15 @@ def test_liveness_fails_for_a_process_whose_peer_gets_stuck_mid_run(broker, smal
 def test_a_running_process_is_ready_and_alive(broker, small_trace, tmp_path):
     trace, truth = small_trace
     config, topics = site_config(tmp_path, broker, f"live{uuid.uuid4().hex[:6]}")
-    produce_trace(broker, topics[0], trace)
+    produced = produce_trace(broker, topics[0], trace)
     port = free_port()
     args = [a for a in run_args(config, tmp_path / "out", truth) if a not in ("--eof-idle", "4")]
     env = {**os.environ, "ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
     proc = start([*args, "--metrics-port", str(port), "--liveness-timeout", "4"], env)
     try:
         assert wait_for(lambda: get(port, "/readyz")[0] == 200, 60), get(port, "/readyz")
+        # drained (a first batch compiles the kernels: seconds without a poll, longer than this 4 s timeout)
+        assert wait_for(lambda: readings_in(port) == produced, 90), readings_in(port)
         time.sleep(5)  # past the liveness timeout: the topic is drained, nothing waits, still alive
         assert get(port, "/healthz") == (200, "ok\n")
         assert get(port, "/readyz")[0] == 200
