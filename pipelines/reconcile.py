@@ -112,7 +112,7 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
     workorders = client.search_read("mrp.workorder", [("workcenter_id", "in", ids)],
                                     ["id", "name", "workcenter_id", "state", "qty_producing", "qty_produced",
                                      "write_date"]) if ids else []
-    logs, scraps = [], []
+    logs, scraps, timers = [], [], None
     spans = [(ts_ms(r["shift_start"]), ts_ms(r["shift_end"])) for r in shifts + provisional] + [
         (ts_ms(r["since"]), ts_ms(r["covers_until"])) for r in operations]
     if spans and ids:
@@ -124,9 +124,14 @@ def gather(site: SiteConfig, root: Path, lo, hi, args, client) -> Inputs:
                                    "description"])
         scraps = client.search_read("stock.scrap", [("origin", "like", "[andon:")],
                                     ["id", "origin", "scrap_qty", "state", "workorder_id"])
+        timers = client.search_read(PROD, [("workcenter_id", "in", ids), ("workorder_id", "!=", False),
+                                           ("loss_type", "in", ["productive", "performance"]),
+                                           ("date_start", ">=", odoo_dt(lo_ms)), ("date_start", "<", odoo_dt(hi_ms))],
+                                    ["id", "workcenter_id", "workorder_id", "loss_id", "date_start", "date_end",
+                                     "description"])
     _step(f"Odoo: {len(workorders)} work orders, {len(logs)} andon productivity logs, {len(scraps)} andon scraps")
     return Inputs(site, shifts, windows, events, audit, workorders, centers, logs, scraps, provisional=provisional,
-                  operations=operations)
+                  operations=operations, timers=timers)
 
 
 def emit(site: SiteConfig, events: list[Event], bootstrap: str | None) -> int:

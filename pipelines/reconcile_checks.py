@@ -49,12 +49,15 @@ class Inputs:
     provisional: list[dict] = field(default_factory=list)
     #: Parquet `operations` rows (work-order runs, final and provisional) in the range
     operations: list[dict] = field(default_factory=list)
+    #: the work orders' timers (mrp.workcenter.productivity on an order, loss type productive or performance,
+    #: andon's or not): the productive time Odoo holds (None: not read)
+    timers: list[dict] | None = None
 
 
 def compare(inp: Inputs) -> list[Mismatch]:
     causes = Causes(inp)
     found = (workorder_quantities(inp, causes) + scrap_quantities(inp, causes) + productivity(inp, causes)
-             + downtime_logs(inp, causes))
+             + downtime_logs(inp, causes) + productive_logs(inp, causes))
     for m in found:
         m.site = inp.site.site.id
     return sorted(found, key=lambda m: (m.work_center, m.shift_id, m.kind, m.loss or ""))
@@ -382,3 +385,68 @@ def downtime_logs(inp: Inputs, causes: Causes) -> list[Mismatch]:
 def _reasons(value) -> list[tuple[str, float]]:
     """shift_oee's downtime_by_reason (a list of {reason, seconds}) as (reason, seconds) pairs."""
     return [(item["reason"], float(item["seconds"] or 0.0)) for item in value or []]
+
+
+# -- productive time of the work orders per work center and shift ---------------------------------------------
+#: kinds of andon's markers on time logs that are not an order's running time
+NOT_PRODUCTIVE_KINDS = ("downtime", "downtime_closed", "quality_hold")
+
+
+def productive_logs(inp: Inputs, causes: Causes) -> list[Mismatch]:
+    """Per work center and final shift, the time its work orders' timers ran in Odoo (productive and performance
+    logs on an order: the operation logs odoo_sync starts at the first part and closes at the finish, split by
+    each downtime as Odoo's block flow does; clipped to the shift, planned breaks excluded) equals the shop
+    floor's productive time: the planned time the machine's readings cover in the shift minus its downtime
+    (shift_oee; micro-stops are run time inside an order's timer). Both over the stretch the readings cover (a
+    timer still open counts up to the last reading). Slack: TIME_TOLERANCE_S plus two ideal cycles
+    per work-order run in the shift, since a timer starts at the run's first counted part, not when counting
+    began. A timer deleted, cut short, left open or started at the wrong time is found."""
+    if inp.timers is None:
+        return []
+    timers: dict[int, list[dict]] = defaultdict(list)
+    for log in inp.timers:
+        text = log.get("description") or ""
+        if SHIFT_KEY.search(text) or {k for _, k, _ in MARKER.findall(text)} & set(NOT_PRODUCTIVE_KINDS):
+            continue
+        if log.get("workorder_id") and log.get("workcenter_id"):
+            timers[m2o(log["workcenter_id"])].append(log)
+    window_ms = inp.site.processing.window_s * 1000
+    runs = _runs(inp.operations)
+    cycle = {m.id: m.ideal_cycle_time_s for m in inp.site.machines}
+    out = []
+    for row in inp.shifts:
+        machine, start, end = row["machine"], ts_ms(row["shift_start"]), ts_ms(row["shift_end"])
+        seen = [t for t in inp.windows.get(machine, []) if start - window_ms < t < end]
+        if not seen:
+            continue
+        lo, hi = max(start, seen[0]), min(end, seen[-1] + window_ms)  # what the readings cover
+        breaks = shift_breaks(inp.site, start)
+        span = (hi - lo - sum(max(0, min(hi, e) - max(lo, s)) for s, e in breaks)) / 1000
+        planned_stops = max(0.0, _planned_seconds(start, end, breaks) - float(row["planned_time_s"]))
+        expected = max(0.0, span - planned_stops - float(row["downtime_s"]))
+        actual = sum(clipped_seconds(log["date_start"], log.get("date_end"), lo, hi, inp.now_ms, breaks)
+                     for log in timers.get(inp.centers.get(row["work_center"], -1), []))
+        starts = sum(1 for r in runs.get(machine, []) if r.get("first_part_at") is not None
+                     and start <= ts_ms(r["first_part_at"]) < end)
+        slack = TIME_TOLERANCE_S + 2 * cycle.get(machine, 0.0) * (starts + 1) + window_ms / 1000
+        if abs(expected - actual) <= slack:
+            continue
+        cause = _cause(causes.outage(machine, start, end) if actual < expected else None,
+                       causes.dead_letters(machine, "operation.progress") if actual < expected else None,
+                       default=("an order's time log is missing, cut short or was never started in Odoo (deleted, "
+                                "edited, or the order was not in progress?)" if actual < expected else
+                                "an order's time log in Odoo runs longer than the machine ran (left open, edited, "
+                                "or a stop without its downtime log?)"))
+        out.append(Mismatch("productive_log", machine, row["work_center"], row["shift_id"], None, None, expected,
+                            actual, "s", cause,
+                            detail=f"work orders' timers (productive and performance logs, clipped to the shift, "
+                                   f"breaks excluded) vs the covered planned time minus downtime; slack {slack:.0f} s",
+                            fix=("replay the machine's operation events (andon dlq replay) or restore the order's "
+                                 "time log in Odoo" if actual < expected else
+                                 "not fixable through events: correct the order's time log in Odoo")))
+    return out
+
+
+def _planned_seconds(start: int, end: int, breaks: tuple[tuple[int, int], ...]) -> float:
+    """The shift's length minus its breaks."""
+    return (end - start - sum(max(0, min(end, e) - max(start, s)) for s, e in breaks)) / 1000

@@ -27,8 +27,11 @@ from andon.connectors.odoo.handlers.base import (
     order_of,
     unknown_loss,
 )
-from andon.connectors.odoo.masterdata import WorkOrder, m2o, marker
+from andon.connectors.odoo.masterdata import MARKER, WorkOrder, m2o, marker
 from andon.events import Event, payload
+
+#: marker kinds of odoo_sync's stop logs
+STOP_KINDS = {"downtime", "downtime_closed"}
 
 
 class OperationHandler:
@@ -94,6 +97,8 @@ class OperationHandler:
         md.reload_orders(center)
         self._mark_open_log(wo.id, marker(e.event_id, "operation_started", e.occurred_at),
                             odoo_dt(e.occurred_at) if outcome == "applied" else None)
+        if outcome == "applied":
+            self._around_stops(wo.id, center, odoo_dt(e.occurred_at))
         batch.record(i, it, self.model, wo.id, "button_start", outcome,
                      "" if outcome == "applied" else "work order already in progress")
 
@@ -110,6 +115,50 @@ class OperationHandler:
         self._button_start(wo, center)
         self.w.md.reload_orders(center)
         self._mark_open_log(wo.id, "", odoo_dt(at))
+        self._around_stops(wo.id, center, odoo_dt(at))
+
+    def _around_stops(self, wo_id: int, center: int, start: str) -> None:
+        """Stops of the work center that Odoo holds already from after `start` (applied before this start: in the
+        same batch, or on a replay) lie inside the order's new timer: split it around them, as Odoo's block flow
+        would have (`ProductivityHandler.block`/`resume`). The timer ends at the first stop; a closed stop is
+        followed by a segment up to the next stop, the last one open (the run goes on); an open stop leaves the
+        order paused until its end (`resume`)."""
+        client = self.w.client
+        stops = [r for r in client.search_read(PROD, [("workcenter_id", "=", center), ("description", "like", "[andon:"),
+                                                      ("date_start", ">=", start)],
+                                               ["id", "date_start", "date_end", "description"], order="date_start")
+                 if {k for _, k, _ in MARKER.findall(r.get("description") or "")} & STOP_KINDS]
+        if not stops:
+            return
+        timer = client.search_read(PROD, [("workorder_id", "=", wo_id), ("date_end", "=", False)],
+                                   ["id", "loss_id", "description", "date_start"], limit=1, order="id desc")
+        if not timer:
+            return
+        t = timer[0]
+        client.write(PROD, [t["id"]], {"date_end": max(stops[0]["date_start"], t["date_start"] or start)})
+        text = MARKER.sub("", t.get("description") or "").strip() or "Time Tracking"
+        reach = ""  # the latest stop end so far (stops may overlap)
+        for k, stop in enumerate(stops):
+            if not stop.get("date_end"):
+                return
+            reach = max(reach, stop["date_end"])
+            after = stops[k + 1]["date_start"] if k + 1 < len(stops) else None
+            if after is not None and after <= reach:
+                continue
+            vals = {"workcenter_id": center, "workorder_id": wo_id, "loss_id": m2o(t["loss_id"]),
+                    "date_start": reach, "description": text}
+            if after is not None:
+                vals["date_end"] = after
+            client.create(PROD, vals)
+
+    def _trim_after(self, wo_id: int, end: str) -> None:
+        """The order's timer segments that start after its finish (`_around_stops` split it around stops that turn
+        out to be the next run's) go."""
+        later = [r["id"] for r in self.w.client.search_read(PROD, [("workorder_id", "=", wo_id),
+                                                                  ("date_start", ">", end)], ["id", "description"])
+                 if not {k for _, k, _ in MARKER.findall(r.get("description") or "")} & (STOP_KINDS | {"quality_hold"})]
+        if later:
+            self.w.client.unlink(PROD, later)
 
     def _finish(self, i: int, it: Inbound, center: int, found: list, batch: Batch) -> None:
         e, p = it.event, payload(it.event)
@@ -150,6 +199,7 @@ class OperationHandler:
         finally:
             md.reload_orders(center)
         close_logs_at(client, wo.id, odoo_dt(e.occurred_at))  # whatever the button closed at Odoo's clock
+        self._trim_after(wo.id, odoo_dt(e.occurred_at))
         self._finished(center, e.occurred_at)
         for hook in self.finished_hooks:
             hook(wo.id)

@@ -57,3 +57,29 @@ def test_a_finished_lot_is_written_on_the_manufacturing_order(fake, sync):
     sync.apply([start(1), finish(30, lot="LOT-PB-100-0001")])
     lot = fake.rows("stock.lot", [("name", "=", "LOT-PB-100-0001")])[0]["id"]
     assert fake.rows("mrp.production")[0]["lot_producing_id"] == lot
+
+
+def test_an_order_started_before_stops_odoo_holds_gets_its_timer_split_around_them(fake, sync):
+    """The first part (minute 2) comes before a stop (10 to 14.5) applied in the same batch: the order's timer runs
+    2-10, then 14.5 to the finish (30), as Odoo's block flow would have left it; nothing changes on a replay."""
+    from fake_odoo import iso
+
+    from andon.events import DowntimeEnded, DowntimeStarted, OperationProgress
+
+    stop = [event("machine.downtime_started", 10, DowntimeStarted(reason="Unspecified Stop", state="stopped")),
+            event("machine.downtime_ended", 14.5, DowntimeEnded(reason="Unspecified Stop", state="stopped",
+                                                               started_at=iso(10), ended_at=iso(14.5),
+                                                               duration_s=270.0))]
+    progress = event("operation.progress", 15, OperationProgress(quantity=40, rejects=0, since=iso(0),
+                                                                 first_part_at=iso(2)))
+    batch = [*stop, progress, finish(30, quantity=80)]
+    result = sync.apply(batch)
+    assert result.dead == []
+
+    def timers():
+        return sorted((r["date_start"], r["date_end"]) for r in fake.rows(PROD)
+                      if " downtime" not in (r["description"] or ""))
+
+    assert timers() == [(at(2), at(10)), (at(14.5), at(30))]
+    sync.apply(batch)
+    assert timers() == [(at(2), at(10)), (at(14.5), at(30))]
