@@ -61,6 +61,20 @@ def test_busy_metrics_port_exits_4(command, tmp_path):
                 "--metrics-port")
 
 
+@pytest.mark.parametrize("command", ["telemetry", "odoo-sync", "workorders"])
+def test_metrics_host_is_the_address_the_status_server_binds(command, tmp_path):
+    """--metrics-host 127.0.0.1 binds loopback only: the port taken there is refused naming that address."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = andon("run", command, "--config", str(example_site_path()), OUTPUT_OPTION[command],
+                     str(tmp_path / "x"), "--metrics-port", str(port), env={"ANDON_ODOO_PASSWORD": "x",
+                                                                            "ANDON_METRICS_HOST": "127.0.0.1"},
+                     check=False, timeout=60)
+    one_message(proc, f"run {command}", 4, f"cannot serve metrics and health on 127.0.0.1:{port}")
+
+
 @pytest.mark.broker
 @pytest.mark.odoo
 def test_wrong_odoo_password_exits_3_before_reading_anything(broker, tmp_path):
