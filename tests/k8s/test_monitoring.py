@@ -1,6 +1,7 @@
 """The monitoring component: ServiceMonitors with the release label kube-prometheus-stack selects (changeable by a
 patch), the dashboard as a ConfigMap Grafana's sidecar picks up, alerts on metrics andon exports; `promtool check
-rules` on the alerts when promtool can be had (`make promtool`)."""
+rules` on the alerts when promtool can be had (`make promtool`); the ServiceMonitors and the PrometheusRule validate
+strictly against prometheus-operator's own CRD schemas (upstream_crd_schemas.json), not only our subsets."""
 
 from __future__ import annotations
 
@@ -98,3 +99,57 @@ def test_promtool_check_rules(rendered, tmp_path):
     proc = subprocess.run([tool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"SUCCESS: {len(ALERTS)} rules found" in proc.stdout + proc.stderr
+
+
+def strict(schema):
+    """An upstream CRD schema made strict as kubeconform -strict does: an object schema that names its properties
+    allows no other (unless it says otherwise); int-or-string fields take either."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) for k, v in schema.items()}
+    if "properties" in out and "additionalProperties" not in out \
+            and not out.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out:
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if isinstance(out.get("pattern"), str) and "(?i)" in out["pattern"][1:]:  # Go's RE2 takes flags anywhere
+        out["pattern"] = "(?i)" + out["pattern"].replace("(?i)", "")
+    return out
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """"apiVersion/kind" -> the strict upstream schema (prometheus-operator's own CRDs, upstream_crd_schemas.json)."""
+    doc = json.loads((Path(__file__).parent / "upstream_crd_schemas.json").read_text())
+    return {key: strict(schema) for key, schema in doc["schemas"].items()}
+
+
+@pytest.mark.parametrize("target", ["prod", "dev+monitoring", "edge+monitoring"])
+def test_monitoring_resources_validate_against_prometheus_operators_own_crds(rendered, upstream, target):
+    """Not only our hand-written subsets (crd_schemas.json): the CRDs prometheus-operator itself installs."""
+    import jsonschema
+
+    found = [r for r in rendered[target] if r["kind"] in MONITORING_KINDS]
+    assert sorted(r["kind"] for r in found) == ["PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
+    for resource in found:
+        schema = upstream[f"{resource['apiVersion']}/{resource['kind']}"]
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(resource), key=str)
+        assert not errors, f"{resource['kind']}/{resource['metadata']['name']}: {errors[0].message} at " \
+                           f"{list(errors[0].absolute_path)}"
+
+
+def test_the_strict_upstream_schema_refuses_a_misspelt_field(rendered, upstream):
+    import copy
+
+    import jsonschema
+
+    monitor = copy.deepcopy(next(r for r in rendered["prod"] if r["kind"] == "ServiceMonitor"))
+    monitor["spec"]["endpoints"][0]["intervall"] = "30s"
+    with pytest.raises(jsonschema.ValidationError, match="intervall"):
+        jsonschema.validate(monitor, upstream["monitoring.coreos.com/v1/ServiceMonitor"])
+    rule = copy.deepcopy(next(r for r in rendered["prod"] if r["kind"] == "PrometheusRule"))
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 10  # a duration is a string
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(rule, upstream["monitoring.coreos.com/v1/PrometheusRule"])
