@@ -22,6 +22,8 @@ KINDS = {
     "productivity": "productivity log time per loss (mrp.workcenter.productivity) vs the shift's loss tree",
     "downtime_log": "real-time downtime logs per loss and work center (mrp.workcenter.productivity) vs the "
                     "shift's downtime by reason",
+    "scrap_reason": "scrap per reject reason on a work order (stock.scrap origin) vs the run's rejects by "
+                    "reason",
     "productive_log": "time the work orders' timers ran per work center (mrp.workcenter.productivity, productive "
                       "and performance logs) vs the planned time the readings cover minus downtime",
 }

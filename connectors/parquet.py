@@ -30,6 +30,8 @@ TELEMETRY_AGG = pa.schema([
     ("last", pa.float64()), ("final", pa.bool_()), ("covers_until", TS),
 ])
 REASONS = pa.list_(pa.struct([("reason", pa.string()), ("seconds", pa.float64())]))
+#: rejects per reason of a work-order run (a class's reject_reason_signal); null without the signal
+REJECT_REASONS = pa.list_(pa.struct([("reason", pa.string()), ("rejects", pa.int64())]))
 SHIFT_OEE = pa.schema([
     ("machine", pa.string()), ("work_center", pa.string()), ("shift_id", pa.string()),
     ("shift_start", TS), ("shift_end", TS), ("planned_time_s", pa.float64()), ("run_time_s", pa.float64()),
@@ -41,7 +43,7 @@ SHIFT_OEE = pa.schema([
 OPERATIONS = pa.schema([
     ("machine", pa.string()), ("work_center", pa.string()), ("since", TS), ("finish", TS), ("first_part_at", TS),
     ("parts", pa.int64()), ("rejects", pa.int64()), ("good", pa.int64()), ("final", pa.bool_()),
-    ("covers_until", TS),
+    ("covers_until", TS), ("rejects_by_reason", REJECT_REASONS),
 ])
 #: Columns every row of a period carries: whether the period is final, and the event time its data reaches.
 STATUS_COLUMNS = ("final", "covers_until")

@@ -74,6 +74,9 @@ DATA_DICTIONARY: dict[str, dict[str, tuple[str, str]]] = {
                           "input ended), a later row of the same machine and since replaces it"),
         "covers_until": ("UTC timestamp", "event time the row's counts reach: finish when final, else the end of "
                                           "the window of its latest count"),
+        "rejects_by_reason": ("list of {reason, rejects}", "of `rejects`, those per reason the class's "
+                                                           "reject_reason_signal named (the rest carry none); "
+                                                           "null without the signal"),
     },
 }
 

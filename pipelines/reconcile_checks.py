@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from andon.config import SiteConfig
+from andon.connectors.odoo.handlers.scrap import reason_of
 from andon.connectors.odoo.masterdata import MARKER, m2o
 from andon.events import Event, OperationProgress, ScrapRecorded, event_id, iso_ms, make_event, parse_iso_ms
 from andon.pipelines.reconcile_data import (
@@ -185,9 +186,13 @@ def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
                 finished_on[key] = m2o(log["workorder_id"])
     orders = {o["id"]: o for o in inp.workorders}
     scrapped: dict[int, float] = defaultdict(float)
+    by_reason: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for rec in inp.scraps:
         if rec.get("state") == "done" and rec.get("workorder_id"):
             scrapped[m2o(rec["workorder_id"])] += float(rec.get("scrap_qty") or 0.0)
+            reason = reason_of(rec.get("origin"))
+            if reason is not None:
+                by_reason[m2o(rec["workorder_id"])][reason] += float(rec.get("scrap_qty") or 0.0)
     lag_ms = inp.site.odoo.posting.quantity_interval_s * 1000
     site_id = inp.site.site.id
     out = []
@@ -209,6 +214,8 @@ def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
             if order is None:
                 continue  # no Odoo order holds this run (its events were refused or not applied): see the DLQ
             since = ts_ms(run["since"])
+            if run.get("rejects_by_reason") is not None:
+                out += _reason_scrap(inp, machine, code, run, order, by_reason.get(order["id"], {}), until)
             for kind, expected, actual in (("workorder_qty", float(run["good"]),
                                             float(order.get("qty_producing") or 0.0)),
                                            ("scrap", float(run["rejects"]), scrapped.get(order["id"], 0.0))):
@@ -237,6 +244,28 @@ def workorder_quantities(inp: Inputs, causes: Causes) -> list[Mismatch]:
                                                           first_part_at=iso_ms(ts_ms(first)) if first else None))
                 m.fix = f"emit operation.progress parts={run['parts']} rejects={run['rejects']} (absolute)"
                 out.append(_attach(m, event))
+    return out
+
+
+def _reason_scrap(inp: Inputs, machine: str, code: str, run: dict, order: dict, odoo: dict[str, float],
+                  until: int) -> list[Mismatch]:
+    """Per reject reason of a run (Parquet `rejects_by_reason` against the validated scraps on its order whose
+    origin names that reason): which reason a scrap mismatch is in, or a scrap under the wrong reason with the
+    right total."""
+    floor = {item["reason"]: float(item["rejects"]) for item in run["rejects_by_reason"] or []}
+    out = []
+    for reason in sorted(set(floor) | set(odoo)):
+        expected, actual = floor.get(reason, 0.0), odoo.get(reason, 0.0)
+        if expected == actual:
+            continue
+        out.append(Mismatch("scrap_reason", machine, code, _shift_of(inp, until), order.get("name"), reason,
+                            expected, actual, "parts",
+                            "a scrap of this reason is missing or extra on the order in Odoo (created or changed by "
+                            "hand, or scrap postings not applied yet)",
+                            detail=f"validated scrap of work order id {order['id']} with origin reason {reason!r} "
+                                   f"vs the run's rejects of that reason",
+                            fix=("replay the run's operation events (andon dlq replay)" if actual < expected else
+                                 "not fixable through events: correct the scraps in Odoo")))
     return out
 
 

@@ -149,6 +149,9 @@ def operation_rows(events: list[Event], registry: Registry) -> list[Rows]:
             ts(first), pa.array(col(lambda e: int(e.data["quantity"])), pa.int64()),
             pa.array(col(lambda e: int(e.data["rejects"])), pa.int64()),
             pa.array(col(lambda e: int(e.data["quantity"] - e.data["rejects"])), pa.int64()),
-            pa.array(finished, pa.bool_()), ts(col(lambda e: parse_iso_ms(e.occurred_at)))], schema=OPERATIONS)
+            pa.array(finished, pa.bool_()), ts(col(lambda e: parse_iso_ms(e.occurred_at))),
+            pa.array(col(lambda e: None if not e.data.get("rejects_by_reason") else [
+                {"reason": k, "rejects": int(v)} for k, v in sorted(e.data["rejects_by_reason"].items())]),
+                OPERATIONS.field("rejects_by_reason").type)], schema=OPERATIONS)
         out.append(Rows("operations", site, day, "day", table))
     return out
