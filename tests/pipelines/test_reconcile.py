@@ -11,12 +11,10 @@ import uuid
 
 import polars as pl
 import pytest
-from flowtools import andon, chromium, drop_readings, odoo_env, parquet_of, site_config
+from flowtools import andon, chromium, drop_readings, parquet_of, site_config
+from odoo_variants import PARAMS, admin_client
 from odoosync_tools import produce, run_sync
 
-from andon.config import OdooSettings
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
 from andon.simulator import DEFAULT_START_MS, Simulation
 
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
@@ -26,9 +24,8 @@ OUTAGE = (DEFAULT_START_MS + (HOURS * 60 - 20) * 60_000, DEFAULT_START_MS + HOUR
 
 
 @pytest.fixture(scope="module")
-def plant(tmp_path_factory, site, broker):
-    """The run up to the first reconcile: shop-floor Parquet, live events in Kafka applied to Odoo by odoo_sync,
-    shift summaries synced, and the two faults injected."""
+def floor(tmp_path_factory, site):
+    """The shop floor once (the same for every Odoo): the complete Parquet record and the live events."""
     root = tmp_path_factory.mktemp("reconcile")
     trace = root / "trace.jsonl"
     Simulation(site, machines=3, hours=HOURS, seed=10).write_jsonl(trace)
@@ -37,24 +34,33 @@ def plant(tmp_path_factory, site, broker):
     assert drop_readings(trace, root / "live.jsonl", "press-03", *OUTAGE) == 20 * 60
     andon("replay", str(trace), "--out", str(root / "shop"))
     andon("replay", str(root / "live.jsonl"), "--out", str(root / "live"))
+    return root
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def plant(request, tmp_path_factory, floor, broker):
+    """The run up to the first reconcile, per Odoo variant: live events in Kafka applied to Odoo by odoo_sync,
+    shift summaries synced, and the two faults injected."""
+    variant = request.param
+    root = tmp_path_factory.mktemp(f"reconcile-{variant.id}")
     config, topics = site_config(root, broker, f"rc{uuid.uuid4().hex[:6]}")
-    produce(broker, topics[2], (root / "live" / "events.jsonl").read_bytes().splitlines())
-    with run_standin(root / "odoo") as odoo:
-        env = odoo_env(odoo, broker)
+    produce(broker, topics[2], (floor / "live" / "events.jsonl").read_bytes().splitlines())
+    with variant.standin(root / "odoo") as odoo:
+        env = variant.env(odoo, broker)
         run_sync(config, root, env)
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc"),
-                           rate_limit=False)
-        andon("sync-shifts", "--config", str(config), "--parquet", str(root / "shop"), "--from", "2026-03-02",
+        admin = admin_client(odoo)
+        andon("sync-shifts", "--config", str(config), "--parquet", str(floor / "shop"), "--from", "2026-03-02",
               "--to", "2026-03-02", env=env)
         time.sleep(1.1)  # Odoo's write_date has whole seconds: the hand edit comes visibly after andon's write
         (order,) = admin.search_read("mrp.workorder", [("workcenter_id.code", "=", "WC-PRESS-02"),
                                                         ("state", "in", ["ready", "progress"])], ["qty_producing"])
         admin.write("mrp.workorder", order["id"], {"qty_producing": order["qty_producing"] - 100})
-        yield {"root": root, "config": config, "env": env, "odoo": odoo, "admin": admin, "topics": topics}
+        yield {"root": root, "shop": floor / "shop", "config": config, "env": env, "odoo": odoo, "admin": admin,
+               "topics": topics}
 
 
 def reconcile(plant, out: str, *extra: str):
-    return andon("reconcile", "--config", str(plant["config"]), "--parquet", str(plant["root"] / "shop"),
+    return andon("reconcile", "--config", str(plant["config"]), "--parquet", str(plant["shop"]),
                  "--from", "2026-03-02", "--to", "2026-03-02", "--out", str(plant["root"] / out),
                  "--audit", str(plant["root"] / "audit.jsonl"), *extra, env=plant["env"], check=False)
 
@@ -64,7 +70,7 @@ def test_reconcile_reports_exactly_the_injected_faults_and_fix_repairs_them(plan
     assert first.returncode == 1, first.stderr
     found = pl.read_parquet(plant["root"] / "first" / "mismatches.parquet")
     rows = {(r["kind"], r["work_center"]): r for r in found.iter_rows(named=True)}
-    runs = parquet_of(plant["root"] / "shop", "operations").sort("since")
+    runs = parquet_of(plant["shop"], "operations").sort("since")
     running = {r["machine"]: r for r in runs.filter(~runs["final"]).iter_rows(named=True)}  # the running runs
 
     edited = rows.pop(("workorder_qty", "WC-PRESS-02"))

@@ -8,11 +8,10 @@ import shutil
 from collections import defaultdict
 
 import pytest
-from flowtools import andon, odoo_env, odoo_writes, parquet_of
+from flowtools import andon, odoo_writes, parquet_of
+from odoo_variants import PARAMS, admin_client
 
-from andon.config import OdooSettings, example_site_path
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
+from andon.config import example_site_path
 from andon.simulator import Simulation
 from andon.simulator.simulation import DEFAULT_START_MS
 
@@ -65,30 +64,34 @@ def test_input_ending_mid_shift_writes_a_provisional_row_covering_up_to_the_last
             assert not row["final"] and CUT_MS - 2000 <= covers < CUT_MS
 
 
+@pytest.fixture(params=PARAMS)
+def variant(request):
+    return request.param
+
+
 @pytest.fixture
-def odoo(tmp_path):
-    with run_standin(tmp_path / "odoo") as handle:
+def odoo(tmp_path, variant):
+    with variant.standin(tmp_path / "odoo") as handle:
         yield handle
 
 
-def sync(shifts, odoo, *extra):
+def sync(shifts, odoo, variant, *extra):
     return andon("sync-shifts", "--config", str(example_site_path()), "--parquet", str(shifts),
-                 "--from", "2026-03-02", "--to", "2026-03-02", *extra, env=odoo_env(odoo))
+                 "--from", "2026-03-02", "--to", "2026-03-02", *extra, env=variant.env(odoo))
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(shifts, odoo):
+def test_dry_run_prints_the_plan_and_writes_nothing(shifts, odoo, variant):
     odoo.reset_stats()
-    proc = sync(shifts, odoo, "--dry-run")
+    proc = sync(shifts, odoo, variant, "--dry-run")
     assert odoo_writes(odoo) == {}
     assert "Fully Productive Time" in proc.stdout and "WC-PRESS-02" in proc.stdout
     assert "nothing written" in proc.stdout
 
 
-def test_losses_add_up_to_planned_time_and_a_second_run_writes_nothing(shifts, odoo):
-    proc = sync(shifts, odoo)
+def test_losses_add_up_to_planned_time_and_a_second_run_writes_nothing(shifts, odoo, variant):
+    proc = sync(shifts, odoo, variant)
     assert "records created" in proc.stderr
-    admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc"),
-                       rate_limit=False)
+    admin = admin_client(odoo)
     logs = admin.search_read(PROD, [("description", "like", "[andon-shift:")],
                              ["workcenter_id", "loss_id", "duration", "description"])
     minutes = defaultdict(float)
@@ -106,13 +109,13 @@ def test_losses_add_up_to_planned_time_and_a_second_run_writes_nothing(shifts, o
     assert len(keys) == len(set(keys)), "one record per work center, shift and loss"
 
     odoo.reset_stats()
-    again = sync(shifts, odoo)
+    again = sync(shifts, odoo, variant)
     assert odoo_writes(odoo) == {}, "the second run wrote to Odoo"
     assert "0 records created, 0 updated" in again.stderr
 
 
 def test_a_later_run_replaces_the_provisional_row_with_the_final_one_and_sync_sends_it(trace, shifts, odoo,
-                                                                                       tmp_path):
+                                                                                       variant, tmp_path):
     root, truth = trace
     later = tmp_path / "out"
     shutil.copytree(shifts, later)  # the same Parquet root, as a user's later run would find it
@@ -129,9 +132,8 @@ def test_a_later_run_replaces_the_provisional_row_with_the_final_one_and_sync_se
             assert row["final"], (machine, want["shift_id"])
             assert (row["total_count"], row["reject_count"]) == (want["total_count"], want["reject_count"])
             assert abs(row["oee"] - want["oee"]) <= 0.001
-    proc = sync(later, odoo)
-    admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc"),
-                       rate_limit=False)
+    proc = sync(later, odoo, variant)
+    admin = admin_client(odoo)
     logs = admin.search_read(PROD, [("description", "like", "[andon-shift:")], ["description"])
     assert {log["description"].split("/")[2] for log in logs} == {"2026-03-02-early", "2026-03-02-late"}
     assert "3 provisional left for a later run" in proc.stderr  # the night shift

@@ -7,23 +7,18 @@ import uuid
 
 import pytest
 from flowtools import andon, events_from_topic, site_config
-
-from andon.config import OdooSettings
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
-from andon.connectors.standin.testing import INTEGRATION_PASSWORD
+from odoo_variants import PARAMS, admin_client
 
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
 
-# the work order states differ by version (16-18 `waiting` orders are released too); the edition does not matter
-@pytest.mark.parametrize("version, edition", [("17", "community"), ("19", "enterprise")])
-def test_released_work_orders_published_incrementally_without_duplicates(broker, tmp_path, site, version, edition):
+# the work order states differ by version (16-18 `waiting` orders are released too)
+@pytest.mark.parametrize("variant", PARAMS)
+def test_released_work_orders_published_incrementally_without_duplicates(broker, tmp_path, site, variant):
     config, topics = site_config(tmp_path, broker, f"wo{uuid.uuid4().hex[:6]}")
     state = tmp_path / "cursor.json"
-    with run_standin(tmp_path / "odoo", mode="thread", odoo_version=version, edition=edition) as odoo:
-        env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
-               "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}
+    with variant.standin(tmp_path / "odoo", mode="thread") as odoo:
+        env = variant.env(odoo, broker)
         run = ["run", "workorders", "--config", str(config), "--state", str(state), "--once"]
         andon(*run, env=env)
         first = events_from_topic(broker, topics[4])
@@ -33,7 +28,7 @@ def test_released_work_orders_published_incrementally_without_duplicates(broker,
         andon(*run, env=env)
         assert len(events_from_topic(broker, topics[4])) == len(first), "a second run publishes nothing again"
 
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc"))
+        admin = admin_client(odoo)
         center = admin.search("mrp.workcenter", [("code", "=", "WC-PRESS-03")])[0]
         product = admin.search("product.product", [("default_code", "=", "PB-100")])[0]
         mo = admin.create("mrp.production", {"product_id": product, "product_qty": 250.0, "state": "confirmed"})

@@ -23,24 +23,23 @@ import time
 import uuid
 
 import pytest
-from flowtools import ROOT, odoo_env, odoo_writes, site_config
+from flowtools import ROOT, odoo_writes, site_config
+from odoo_variants import admin_client
 from odoosync_tools import PER_EVENT, assert_all_applied, dead_letters, keyed_summary, produce
 
-from andon.config import OdooSettings
 from andon.connectors.broker import EmbeddedBroker, create_topics
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker, pytest.mark.odoo]
 
 
-def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, event_lines, fault_summary, broker_engine):
+def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, variant, event_lines, fault_summary,
+                                                               broker_engine):
     keeps = broker_engine == "kafka"
     options = {"data_dir": tmp_path / "kafka"} if keeps else {"log_path": tmp_path / "tansu.log"}
-    with EmbeddedBroker(**options) as broker, run_standin(tmp_path / "odoo", odoo_version="17") as odoo:
+    with EmbeddedBroker(**options) as broker, variant.standin(tmp_path / "odoo") as odoo:
         config, topics = site_config(tmp_path, broker, f"rs{uuid.uuid4().hex[:6]}", PER_EVENT)
         produce(broker, topics[2], event_lines)
-        env = odoo_env(odoo, broker)
+        env = variant.env(odoo, broker)
         odoo.set_faults(latency_ms=25)
         log_path = tmp_path / "first-run.log"
         with open(log_path, "w") as log:
@@ -67,8 +66,7 @@ def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, event_li
                 raise AssertionError(f"odoo-sync hung after the broker restart:\n{tail}") from None
         odoo.clear_faults()
 
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
-                                        rate_limit_per_s=10_000), rate_limit=False)
+        admin = admin_client(odoo)
         expected, applied, duplicates = keyed_summary(admin, event_lines)
         reasons = {d["andon.dlq.reason"] for d in dead_letters(broker, topics[3])}
         what = "data kept" if keeps else "all topics lost, re-published"

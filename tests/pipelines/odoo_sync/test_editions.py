@@ -11,79 +11,38 @@ import uuid
 from collections import Counter
 
 import pytest
-from flowtools import andon, site_config
+from flowtools import site_config
+from odoo_variants import admin_client
 from odoosync_tools import (
     PER_EVENT,
     assert_all_applied,
     assert_per_machine_order,
     dead_letters,
-    extra_events,
     markers,
     produce,
     run_sync,
 )
 
-from andon.config import OdooSettings
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
-from andon.connectors.standin.testing import INTEGRATION_KEY, INTEGRATION_PASSWORD
-from andon.events import OperationStarted, encode_event, make_event, parse_iso_ms
-from andon.simulator import Simulation
-
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
-ODOOS = [  # (version, edition, transport): each transport meets the version where it matters
-    pytest.param("17", "community", "jsonrpc", id="17-community"),
-    pytest.param("17", "enterprise", "xmlrpc", id="17-enterprise"),
-    pytest.param("18", "community", "xmlrpc", id="18-community"),
-    pytest.param("19", "community", "json2", id="19-community"),
-    pytest.param("19", "enterprise", "xmlrpc", id="19-enterprise"),
-]
 
-
-@pytest.fixture(scope="module")
-def short_events(tmp_path_factory, site) -> list[bytes]:
-    """Business events of 4 machines over 45 minutes (press-04's order is `waiting` on 16-18), plus a
-    maintenance request and a scrap with a lot."""
-    root = tmp_path_factory.mktemp("short_events")
-    trace = root / "trace.jsonl"
-    Simulation(site, machines=4, hours=0.75, seed=23).write_jsonl(trace)
-    andon("replay", str(trace), "--out", str(root / "out"))
-    lines = (root / "out" / "events.jsonl").read_bytes().splitlines()
-    first = min(parse_iso_ms(json.loads(line)["occurred_at"]) for line in lines)
-    last = max(parse_iso_ms(json.loads(line)["occurred_at"]) for line in lines)
-    # each machine's order is started by andon first, so its stops meet Odoo's one-open-log rule
-    starts = [encode_event(make_event("operation.started", site="plant-a", machine=m, work_center=wc,
-                                      occurred_at_ms=first - 60_000, detected_at_ms=first - 59_000,
-                                      data=OperationStarted()))
-              for m, wc in (("press-01", "WC-PRESS-01"), ("press-02", "WC-PRESS-02"), ("press-03", "WC-PRESS-03"),
-                            ("press-04", "WC-PRESS-04"))]
-    return starts + lines + extra_events(last)
-
-
-@pytest.mark.parametrize("version, edition, transport", ODOOS)
-def test_odoo_sync_applies_everything_on_each_version_and_edition(tmp_path, broker, short_events, version,
-                                                                  edition, transport):
-    with run_standin(tmp_path / "odoo", odoo_version=version, edition=edition,
-                     integration_api_key=INTEGRATION_KEY) as odoo:
+def test_odoo_sync_applies_everything_on_each_version_and_edition(tmp_path, broker, short_event_lines, variant):
+    with variant.standin(tmp_path / "odoo") as odoo:
         config, topics = site_config(tmp_path, broker, f"ed{uuid.uuid4().hex[:6]}", PER_EVENT)
-        env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
-               "ANDON_ODOO_TRANSPORT": transport, "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD,
-               "ANDON_ODOO_API_KEY": INTEGRATION_KEY}
+        env = variant.env(odoo, broker)
         # in two runs, cut just after a stop began on a running order: it is opened while the order runs, as live
-        cut = 1 + _stop_during_a_run(short_events)
-        produce(broker, topics[2], short_events[:cut])
+        cut = 1 + _stop_during_a_run(short_event_lines)
+        produce(broker, topics[2], short_event_lines[:cut])
         run_sync(config, tmp_path, env)
-        produce(broker, topics[2], short_events[cut:])
+        produce(broker, topics[2], short_event_lines[cut:])
         run_sync(config, tmp_path, env)
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
-                                        rate_limit_per_s=10_000), rate_limit=False)
-        assert_all_applied(admin, short_events)
-        assert_per_machine_order(admin, short_events)
+        admin = admin_client(odoo)
+        assert_all_applied(admin, short_event_lines)
+        assert_per_machine_order(admin, short_event_lines)
         reasons = Counter(d["andon.dlq.reason"] for d in dead_letters(broker, topics[3]))
         assert set(reasons) <= {"no_active_work_order"}, reasons
 
-        enterprise = edition == "enterprise"
+        enterprise = variant.enterprise
         (request,) = admin.search_read("maintenance.request", [("description", "like", "[andon:")],
                                        ["equipment_id", *(["workorder_id"] if enterprise else [])])
         assert request["equipment_id"], "the equipment was found (Equipment Manager sees all)"

@@ -16,7 +16,6 @@ from httptools import get
 
 from andon.connectors.broker import free_port
 from andon.connectors.odoo.journal import read_audit
-from andon.connectors.standin.testing import INTEGRATION_PASSWORD
 from andon.logs import CORRELATION_HEADER
 
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 CORRELATION = "mes-order-4711/step-3"
 
 
-def test_correlation_id_from_kafka_header_to_log_and_audit(tmp_path, broker, odoo, event_lines):
+def test_correlation_id_from_kafka_header_to_log_and_audit(tmp_path, broker, variant, odoo, event_lines):
     config, topics = site_config(tmp_path, broker, f"obs{uuid.uuid4().hex[:6]}")
     traced = next(line for line in event_lines if json.loads(line)["type"] == "maintenance.requested")
     traced_id = json.loads(traced)["event_id"]
@@ -36,8 +35,7 @@ def test_correlation_id_from_kafka_header_to_log_and_audit(tmp_path, broker, odo
 
     odoo.set_faults(latency_ms=15)  # slow enough to look at the status server while events wait
     port = free_port()
-    env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_URL": odoo.url,
-           "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD, "ANDON_LOG_FORMAT": "json", "ANDON_METRICS_PORT": str(port),
+    env = {**variant.env(odoo, broker), "ANDON_LOG_FORMAT": "json", "ANDON_METRICS_PORT": str(port),
            "PATH": "/usr/bin:/bin"}
     audit = tmp_path / "audit.jsonl"
     log_path = tmp_path / "odoo-sync.log"

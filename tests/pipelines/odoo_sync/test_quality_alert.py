@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from odoo_variants import admin_client
 
-from andon.config import OdooSettings
 from andon.connectors.odoo import OdooClient
 from andon.connectors.odoo.sync import Inbound, OdooSync
-from andon.connectors.standin import run_standin
-from andon.connectors.standin.testing import INTEGRATION_PASSWORD
 from andon.events import QualityHoldRaised, decode_event, encode_event, make_event
 
 pytestmark = pytest.mark.odoo
@@ -31,18 +29,17 @@ def holds(n: int) -> list[Inbound]:
     return out
 
 
-def sync_for(odoo, site) -> OdooSync:
-    settings = OdooSettings(url=odoo.url, password=INTEGRATION_PASSWORD, rate_limit_per_s=10_000)
-    return OdooSync(OdooClient(settings, rate_limit=False), site)
+def sync_for(variant, odoo, site) -> OdooSync:
+    return OdooSync(OdooClient(variant.settings(odoo, rate_limit_per_s=10_000), rate_limit=False), site)
 
 
-@pytest.mark.parametrize("enterprise", [True, False], ids=["enterprise", "community"])
-def test_quality_holds_once_each_and_alerts_where_the_model_exists(tmp_path, site, enterprise):
-    with run_standin(tmp_path / "odoo", mode="thread", enterprise=enterprise) as odoo:
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc"))
+def test_quality_holds_once_each_and_alerts_where_the_model_exists(tmp_path, site, variant):
+    enterprise = variant.enterprise
+    with variant.standin(tmp_path / "odoo", mode="thread") as odoo:
+        admin = admin_client(odoo)
         events = holds(5)
-        first = sync_for(odoo, site).apply(events)
-        second = sync_for(odoo, site).apply(events)  # a replay: nothing new
+        first = sync_for(variant, odoo, site).apply(events)
+        second = sync_for(variant, odoo, site).apply(events)  # a replay: nothing new
         logs = admin.search_read("mrp.workcenter.productivity", [("description", "like", "quality_hold")],
                                  ["description", "loss_id"])
         assert len(logs) == 5

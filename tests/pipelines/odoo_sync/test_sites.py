@@ -10,12 +10,8 @@ from collections import Counter
 
 import pytest
 from flowtools import andon, site_config
+from odoo_variants import admin_client
 from odoosync_tools import PER_EVENT, assert_all_applied, dead_letters, produce
-
-from andon.config import OdooSettings
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
-from andon.connectors.standin.testing import INTEGRATION_PASSWORD
 
 pytestmark = [pytest.mark.broker, pytest.mark.odoo]
 
@@ -30,15 +26,10 @@ def as_site(line: bytes, site: str) -> bytes:
     return json.dumps(doc).encode()
 
 
-def admin_of(odoo) -> OdooClient:
-    return OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
-                                   rate_limit_per_s=10_000), rate_limit=False)
-
-
-def test_each_site_reaches_its_own_odoo_and_strangers_are_refused(broker, odoo, tmp_path, event_lines):
+def test_each_site_reaches_its_own_odoo_and_strangers_are_refused(broker, variant, odoo, tmp_path, event_lines):
     tag = f"st{uuid.uuid4().hex[:6]}"
     config_a, topics = site_config(tmp_path, broker, tag, PER_EVENT)
-    with run_standin(tmp_path / "odoo-b", odoo_version="17") as odoo_b:
+    with variant.standin(tmp_path / "odoo-b") as odoo_b:
         text = config_a.read_text()
         config_a.write_text(text.replace('url = "http://127.0.0.1:8069"', f'url = "{odoo.url}"'))
         config_b = tmp_path / "plant-b.toml"
@@ -48,10 +39,11 @@ def test_each_site_reaches_its_own_odoo_and_strangers_are_refused(broker, odoo, 
         lines_b = [as_site(line, "plant-b") for line in event_lines]
         stranger = as_site(event_lines[0], "plant-z")
         produce(broker, topics[2], [*event_lines, stranger, *lines_b])
-        env = {"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "ANDON_ODOO_PASSWORD": INTEGRATION_PASSWORD}
+        # each site's URL is its config's; the variant's transport and credentials hold for both
+        env = {k: v for k, v in variant.env(odoo, broker).items() if k != "ANDON_ODOO_URL"}
         andon("run", "odoo-sync", "--config", str(config_a), "--config", str(config_b), "--eof-idle", "3",
               "--audit", str(tmp_path / "audit.jsonl"), "--snapshot-interval", "1", env=env, timeout=300)
-        admin_a, admin_b = admin_of(odoo), admin_of(odoo_b)
+        admin_a, admin_b = admin_client(odoo), admin_client(odoo_b)
         try:
             assert_all_applied(admin_a, event_lines)
             assert_all_applied(admin_b, lines_b)

@@ -16,12 +16,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from flowtools import ROOT, andon, odoo_env, produce_trace, run_args, site_config
+from flowtools import ROOT, andon, produce_trace, run_args, site_config
+from odoo_variants import PARAMS, admin_client, events_topic, produce_keyed
 from odoosync_tools import run_sync, snapshot
 
-from andon.config import OdooSettings
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
 from andon.demo import release_work_orders
 from andon.simulator import Simulation
 
@@ -41,8 +39,8 @@ def odt(text: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def floor(tmp_path_factory, site, broker):
-    """The whole path once: telemetry from Kafka, odoo-sync killed after its first writes, resumed, replayed."""
+def stream(tmp_path_factory, site, broker):
+    """The floor's events once: simulator -> Kafka -> `andon run telemetry` (the same for every Odoo)."""
     root = tmp_path_factory.mktemp("truth")
     sim = Simulation(site, machines=MACHINES, hours=HOURS, seed=19, start_ms=START_MS)  # 3 runs per machine
     trace = root / "trace.jsonl"
@@ -50,11 +48,21 @@ def floor(tmp_path_factory, site, broker):
     config, topics = site_config(root, broker, f"tr{uuid.uuid4().hex[:6]}")
     produce_trace(broker, topics[0], trace)
     andon(*run_args(config, root / "parquet", truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
-    with run_standin(root / "odoo", config=config) as odoo:
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
-                                        rate_limit_per_s=10_000), rate_limit=False)
+    return truth, events_topic(broker, topics[2])
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def floor(request, tmp_path_factory, broker, stream):
+    """The Odoo side per variant: odoo-sync killed after its first writes, resumed, replayed."""
+    variant = request.param
+    truth, events = stream
+    root = tmp_path_factory.mktemp(f"truth-{variant.id}")
+    config, topics = site_config(root, broker, f"tr{uuid.uuid4().hex[:6]}")
+    produce_keyed(broker, topics[2], events)
+    with variant.standin(root / "odoo", config=config) as odoo:
+        admin = admin_client(odoo)
         release_work_orders(admin)
-        env = {**os.environ, **odoo_env(odoo, broker)}
+        env = {**os.environ, **variant.env(odoo, broker)}
         ledger = root / "ledger.sqlite3"
         cmd = [sys.executable, "-m", "andon.cli", "run", "odoo-sync", "--config", str(config), "--eof-idle", "4",
                "--audit", str(root / "audit.jsonl"), "--ledger", str(ledger), "--rate-limit", "60"]

@@ -5,7 +5,9 @@ XML-RPC: per work order the produced and scrapped quantities equal the simulator
 its first counted part and finished at the reading that first showed the next order (within 5 s), and the
 unknown order's events are in the DLQ as `unknown_work_order` while everything after them is applied. The mills
 also name each reject's reason (`reject_reason_signal = "reject_reason"`): Odoo 18 holds one scrap per order and
-reason, equal to the truth per order and reason, tagged where a stock.scrap.reason.tag of that name exists."""
+reason, equal to the truth per order and reason, tagged where a stock.scrap.reason.tag of that name exists (18+;
+17 has no reason tags). The floor's events are computed once; the Odoo side runs on each Odoo variant
+(tests/support/odoo_variants.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,11 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
-from flowtools import andon, odoo_env, produce_trace, run_args, site_config
+from flowtools import andon, produce_trace, run_args, site_config
+from odoo_variants import FULL, PARAMS, admin_client, events_topic, produce_keyed
 from odoosync_tools import dead_letters, run_sync
 
-from andon.config import OdooSettings, load_site
-from andon.connectors.odoo import OdooClient
-from andon.connectors.standin import run_standin
+from andon.config import load_site
 from andon.demo import release_work_orders
 from andon.simulator import Simulation
 
@@ -39,57 +40,94 @@ def odt(text: str) -> int:
     return int(datetime.fromisoformat(text + "+00:00").timestamp() * 1000)
 
 
-@pytest.fixture(scope="module")
-def floor(tmp_path_factory, broker):
-    root = tmp_path_factory.mktemp("truth_wo")
+def workorder_config(root, broker):
+    """The example site with its own topics, its CNC mills carrying the order they run and each reject's reason in
+    string signals."""
     config, topics = site_config(root, broker, f"tw{uuid.uuid4().hex[:6]}")
     config.write_text(config.read_text().replace(
         "[machine_classes.cnc]\n", '[machine_classes.cnc]\nworkorder_signal = "workorder"\n'
         'reject_reason_signal = "reject_reason"\n', 1))
+    return config, topics
+
+
+def order_names(admin, machines) -> dict[str, list[str]]:
+    """Per machine, the names of its work center's orders, in id order."""
+    centers = {c["code"]: c["id"] for c in admin.search_read("mrp.workcenter", [], ["code"])}
+    return {m.id: [o["production_id"][1] for o in admin.search_read(
+        "mrp.workorder", [("workcenter_id", "=", centers[m.work_center])], ["production_id"], order="id")]
+        for m in machines}
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory, broker):
+    """The floor's events once (the same for every Odoo): order names as Odoo's planner released them, the
+    second of cnc-02 replaced by one Odoo does not know, simulated, through Kafka and `andon run telemetry`."""
+    root = tmp_path_factory.mktemp("truth_wo")
+    config, topics = workorder_config(root, broker)
     site = load_site(config)
     cnc = [m for m in site.machines if m.machine_class == "cnc"][:2]
-    with run_standin(root / "odoo", config=config, odoo_version="18") as odoo:
-        admin = OdooClient(OdooSettings(url=odoo.url, username="admin", password="admin", transport="xmlrpc",
-                                        rate_limit_per_s=10_000), rate_limit=False)
+    with FULL.standin(root / "odoo", config=config, mode="thread") as odoo:
+        admin = admin_client(odoo)
         release_work_orders(admin)
-        tags = {admin.create("stock.scrap.reason.tag", {"name": name}): name for name in TAGS}
+        names = order_names(admin, cnc)
+        admin.close()
+    names[cnc[1].id][1] = UNKNOWN  # the second order of cnc-02 is one Odoo does not know
+    sim = Simulation(site.model_copy(update={"machines": cnc}), hours=HOURS, seed=SEED, start_ms=START_MS,
+                     workorders=names)
+    trace = root / "trace.jsonl"
+    truth = sim.write_jsonl(trace)
+    produce_trace(broker, topics[0], trace)
+    andon(*run_args(config, root / "parquet", truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
+    return {"truth": truth, "cnc": cnc, "names": names, "parquet": root / "parquet",
+            "events": events_topic(broker, topics[2])}
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def floor(request, tmp_path_factory, broker, stream):
+    """Per Odoo variant: reason tags where Odoo has them, odoo-sync over the stream, reconcile clean, a stop log
+    deleted, reconcile again, an order's timer cut short, reconcile again."""
+    variant = request.param
+    root = tmp_path_factory.mktemp(f"truth_wo-{variant.id}")
+    config, topics = workorder_config(root, broker)
+    cnc = stream["cnc"]
+    with variant.standin(root / "odoo", config=config) as odoo:
+        admin = admin_client(odoo)
+        release_work_orders(admin)
+        tagging = int(variant.version) >= 18  # stock.scrap.reason.tag: 18+
+        tags = {admin.create("stock.scrap.reason.tag", {"name": name}): name for name in TAGS} if tagging else {}
+        names = order_names(admin, cnc)
+        assert names[cnc[1].id][1] != UNKNOWN
+        names[cnc[1].id][1] = UNKNOWN
+        assert names == stream["names"], "this Odoo names its orders as the one the floor ran them from"
         centers = {c["code"]: c["id"] for c in admin.search_read("mrp.workcenter", [], ["code"])}
-        names = {m.id: [o["production_id"][1] for o in admin.search_read(
-            "mrp.workorder", [("workcenter_id", "=", centers[m.work_center])], ["production_id"], order="id")]
-            for m in cnc}
-        names[cnc[1].id][1] = UNKNOWN  # the second order of cnc-02 is one Odoo does not know
-        sim = Simulation(site.model_copy(update={"machines": cnc}), hours=HOURS, seed=SEED, start_ms=START_MS,
-                         workorders=names)
-        trace = root / "trace.jsonl"
-        truth = sim.write_jsonl(trace)
-        produce_trace(broker, topics[0], trace)
-        andon(*run_args(config, root / "parquet", truth), env={"ANDON_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
-        env = {**os.environ, **odoo_env(odoo, broker)}
+        produce_keyed(broker, topics[2], stream["events"])
+        env = {**os.environ, **variant.env(odoo, broker)}
         run_sync(config, root, env)
-        clean = reconcile(config, root, env, "clean")
+        clean = reconcile(config, root, stream["parquet"], env, "clean")
         broken = _break_a_downtime_log(admin, centers, [m.work_center for m in cnc])
-        after = reconcile(config, root, env, "broken")
+        after = reconcile(config, root, stream["parquet"], env, "broken")
         view = {
             "orders": admin.search_read("mrp.workorder", [("workcenter_id", "in", [centers[m.work_center]
                                                                                    for m in cnc])],
                                         ["id", "production_id", "state", "qty_producing"], order="id"),
             "scraps": admin.search_read("stock.scrap", [("state", "=", "done")],
-                                        ["workorder_id", "scrap_qty", "origin", "scrap_reason_tag_ids"]),
+                                        ["workorder_id", "scrap_qty", "origin",
+                                         *(["scrap_reason_tag_ids"] if tagging else [])]),
             "logs": admin.search_read(PROD, [], ["workorder_id", "date_start", "date_end", "description"]),
         }
         cut = _cut_an_order_timer(admin, centers, [cnc[0].work_center])  # the mill whose orders Odoo all knows
-        timer = reconcile(config, root, env, "timer")
-        moved = _reclassify_a_scrap(admin, centers, [cnc[0].work_center])
-        reason = reconcile(config, root, env, "reason")
+        timer = reconcile(config, root, stream["parquet"], env, "timer")
+        moved = _reclassify_a_scrap(admin, centers, [cnc[0].work_center], with_lot=int(variant.version) <= 17)
+        reason = reconcile(config, root, stream["parquet"], env, "reason")
         admin.close()
-    return {"truth": truth, "odoo": view, "tags": tags, "dead": dead_letters(broker, topics[3]), "clean": clean,
-            "broken": broken, "after": after, "cut": cut, "timer": timer,
-            "moved": moved, "reason": reason}
+    return {"truth": stream["truth"], "odoo": view, "tags": tags, "dead": dead_letters(broker, topics[3]),
+            "clean": clean, "broken": broken, "after": after, "cut": cut, "timer": timer, "moved": moved,
+            "reason": reason}
 
 
-def reconcile(config, root, env, out: str) -> tuple[int, list[dict]]:
+def reconcile(config, root, parquet, env, out: str) -> tuple[int, list[dict]]:
     """`andon reconcile` over the run's shift dates: its exit status and mismatch rows."""
-    done = andon("reconcile", "--config", str(config), "--parquet", str(root / "parquet"), "--from", "2026-03-28",
+    done = andon("reconcile", "--config", str(config), "--parquet", str(parquet), "--from", "2026-03-28",
                  "--to", "2026-03-29", "--out", str(root / out), "--audit", str(root / "audit.jsonl"), env=env,
                  check=False)
     return done.returncode, pq.read_table(root / out / "mismatches.parquet").to_pylist()
@@ -121,14 +159,17 @@ def _cut_an_order_timer(admin, centers, codes) -> dict:
     return {**victim, "code": code, "lost_s": (min(odt(victim["date_end"]), shift_end) - odt(end)) / 1000}
 
 
-def _reclassify_a_scrap(admin, centers, codes) -> dict:
+def _reclassify_a_scrap(admin, centers, codes, with_lot: bool = False) -> dict:
     """A user scraps 7 more parts of a finished order by hand under andon's origin and reason "surface" (Odoo lets
-    no one edit a done scrap, so a hand-made one is how a wrong reason gets in)."""
+    no one edit a done scrap, so a hand-made one is how a wrong reason gets in); on 17, which refuses a scrap of a
+    lot-tracked product without a lot, naming a lot of the product."""
     order = admin.search_read("mrp.workorder", [("workcenter_id", "in", [centers[c] for c in codes]),
                                                 ("state", "=", "done")], ["id", "name", "product_id"], limit=1)[0]
     origin = f"[andon:{uuid.uuid4()}] reject reason: surface"
+    lot = {"lot_id": admin.search("stock.lot", [("product_id", "=", order["product_id"][0])], limit=1)[0]} \
+        if with_lot else {}
     rid = admin.create("stock.scrap", {"product_id": order["product_id"][0], "scrap_qty": 7.0, "origin": origin,
-                                       "workorder_id": order["id"]})
+                                       "workorder_id": order["id"], **lot})
     admin.call_button("stock.scrap", [rid], "action_validate")
     return {"id": rid, "order": order["name"], "scrap_qty": 7.0}
 
@@ -196,7 +237,7 @@ def test_each_named_order_holds_its_scrap_per_reason(floor):
         reason = origin.split(" reject reason: ", 1)[1] if " reject reason: " in origin else None
         key = (rec["workorder_id"][0], reason)
         held[key] = held.get(key, 0.0) + rec["scrap_qty"]
-        tagged.setdefault(reason, set()).update(floor["tags"][t] for t in rec["scrap_reason_tag_ids"])
+        tagged.setdefault(reason, set()).update(floor["tags"][t] for t in rec.get("scrap_reason_tag_ids", []))
     compared = 0
     for mt in floor["truth"]["per_machine"].values():
         for op in mt["operations"]:
@@ -208,7 +249,10 @@ def test_each_named_order_holds_its_scrap_per_reason(floor):
             assert got == {reason: float(n) for reason, n in op["rejects_by_reason"].items() if n}, (op, got)
             compared += len(got)
     assert compared >= 8
-    assert tagged == {"dimension": {"Dimension"}, "surface": {"Surface"}, "material": set()}, tagged
+    if floor["tags"]:  # 18+
+        assert tagged == {"dimension": {"Dimension"}, "surface": {"Surface"}, "material": set()}, tagged
+    else:  # 17: no reason tags, the reason in the origin alone
+        assert tagged == {"dimension": set(), "surface": set(), "material": set()}, tagged
 
 
 def test_reconcile_flags_a_shortened_order_timer(floor):
