@@ -153,7 +153,7 @@ def run_workorders(**params) -> int:
     if not (site.odoo.password or site.odoo.api_key):
         raise AndonError("no Odoo credentials", hint="set ANDON_ODOO_PASSWORD or ANDON_ODOO_API_KEY")
     status = start_observability(args, f"andon workorders · {site.site.id}")
-    init_labels(())  # andon_odoo_errors_total{kind} at 0 for every kind before the first failure
+    init_labels()  # andon_odoo_errors_total{kind} at 0 for every kind before the first failure
     states = tuple(s.strip() for s in args.states.split(",") if s.strip())
     cursor = Cursor(args.state)
     producer = Producer(producer_config(site.kafka.client_config()))

@@ -1,4 +1,7 @@
-"""Prometheus metrics of the Odoo side: call latency, errors by kind, retries, holds and the circuit state.
+"""Prometheus metrics of the Odoo client: call latency, errors by kind, retries and the circuit state.
+
+Every process that talks to Odoo (odoo-sync, workorders) exports these; odoo-sync's own counters (events per outcome,
+holds) are in `andon.connectors.odoo.sync_metrics`, so a process exports only the metrics it can move.
 
 `instrument(client)` wraps an `OdooClient`'s transport so that every attempt (retries included) is timed and every
 failure counted by kind, without the client knowing:
@@ -26,30 +29,21 @@ CALL_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 ERRORS = Counter("andon_odoo_errors_total", "Failed Odoo call attempts by error kind", ["kind"])
 RETRIES = Counter("andon_odoo_retries_total", "Odoo calls retried by the client after a transient failure")
-HOLDS = Counter("andon_odoo_holds_total", "Times odoo_sync held a batch because Odoo was unavailable")
-HELD_SECONDS = Counter("andon_odoo_held_seconds_total", "Seconds odoo_sync waited for Odoo to come back")
 CIRCUIT_OPEN = Counter("andon_odoo_circuit_open_total", "Odoo calls refused at once by the open circuit breaker")
-#: odoo_sync outcome per event (the audit outcome of its last record; `retried` once per hold of its batch).
-EVENTS = Counter("andon_odoo_events_total", "Business events handled by odoo_sync by type and outcome",
-                 ["type", "outcome"])
 
 _ERROR_KINDS = {"OdooUserError": "user_error", "OdooValidationError": "validation", "OdooMissingError": "missing",
                 "OdooAccessError": "access", "OdooAuthError": "auth", "OdooRequestError": "request",
                 "OdooServerError": "server", "OdooConfigError": "config", "OdooCircuitOpenError": "circuit_open"}
 
 
-#: Outcomes of `andon_odoo_events_total` (docs/observability.md) and transient reasons of the client.
-OUTCOMES = ("applied", "exists", "skipped", "ledger", "refused", "retried")
+#: Transient reasons of the client.
 _TRANSIENT_KINDS = ("unavailable", "rate_limited", "serialization", "timeout", "connection_refused", "connection_reset")
 
 
-def init_labels(event_types) -> None:
-    """Create every known label combination at 0, so a rate() or an alert sees a series before the first one."""
+def init_labels() -> None:
+    """Create every error kind at 0, so a rate() or an alert sees a series before the first failure."""
     for kind in (*_TRANSIENT_KINDS, *_ERROR_KINDS.values(), "odoo_error"):
         ERRORS.labels(kind)
-    for event_type in event_types:
-        for outcome in OUTCOMES:
-            EVENTS.labels(event_type, outcome)
 
 
 def error_kind(exc: BaseException) -> str:

@@ -45,7 +45,8 @@ from andon.connectors.odoo.handlers.base import (
 )
 from andon.connectors.odoo.journal import AuditTrail, Ledger
 from andon.connectors.odoo.masterdata import MARKER, MasterData, marker
-from andon.connectors.odoo.metrics import CIRCUIT_OPEN, EVENTS, HELD_SECONDS, HOLDS, RETRIES, instrument
+from andon.connectors.odoo.metrics import CIRCUIT_OPEN, RETRIES, instrument
+from andon.connectors.odoo.sync_metrics import EVENTS, HELD_SECONDS, HOLDS
 from andon.events import EventError
 from andon.messages import OutMessage
 from andon.progress import PROGRESS

@@ -244,7 +244,7 @@ def build_flow(cfg: OdooSyncFlowConfig) -> Dataflow:
         dlq_of_topic.setdefault(s.topics.events, s.topics.events_dlq)
     shard_keys = [f"shard-{i:02d}" for i in range(cfg.shards)]
 
-    from andon.connectors.odoo.metrics import init_labels
+    from andon.connectors.odoo.sync_metrics import init_labels
     from andon.events import EVENT_TYPES
 
     init_labels(EVENT_TYPES)

@@ -77,6 +77,7 @@ def crd_schemas() -> dict[str, dict]:
 def exported() -> set[str]:
     """Sample names andon's /metrics can serve: families from the TYPE lines, with their suffixes."""
     import andon.connectors.odoo.metrics
+    import andon.connectors.odoo.sync_metrics
     import andon.pipelines.odoo_sync.observe
     import andon.pipelines.telemetry.metrics  # noqa: F401
     from andon.connectors.status_server import StatusServer
