@@ -96,3 +96,8 @@ VARIANTS = (
 )
 FULL = VARIANTS[0]
 PARAMS = [pytest.param(v, id=v.id) for v in VARIANTS]
+#: One variant per transport (17 Community over JSON-RPC, 18 Community over XML-RPC, 19 Community over JSON-2),
+#: for the tests whose subject is Kafka or andon's own limits rather than Odoo's models: what differs between
+#: the editions (Enterprise-only fields, their rights) does not reach them, what differs between transports
+#: (logins and their HTTP requests, how faults and None results arrive) does.
+PER_TRANSPORT = [pytest.param(v, id=v.id) for v in VARIANTS if v.edition == "community"]

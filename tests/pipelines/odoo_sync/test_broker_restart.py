@@ -24,7 +24,7 @@ import uuid
 
 import pytest
 from flowtools import ROOT, odoo_writes, site_config
-from odoo_variants import admin_client
+from odoo_variants import PER_TRANSPORT, admin_client
 from odoosync_tools import PER_EVENT, assert_all_applied, dead_letters, keyed_summary, produce
 
 from andon.connectors.broker import EmbeddedBroker, create_topics
@@ -32,6 +32,7 @@ from andon.connectors.broker import EmbeddedBroker, create_topics
 pytestmark = [pytest.mark.fault, pytest.mark.broker, pytest.mark.odoo]
 
 
+@pytest.mark.parametrize("variant", PER_TRANSPORT)  # a Kafka restart: one variant per transport
 def test_broker_restart_mid_sync_loses_and_duplicates_nothing(tmp_path, variant, event_lines, fault_summary,
                                                                broker_engine):
     keeps = broker_engine == "kafka"

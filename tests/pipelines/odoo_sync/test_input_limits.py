@@ -10,6 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 from flowtools import andon, site_config
+from odoo_variants import PER_TRANSPORT
 from odoosync_tools import run_sync
 
 from andon.connectors.kafka import read_topic
@@ -51,6 +52,7 @@ class CallRate:
         self.thread.join()
 
 
+@pytest.mark.parametrize("variant", PER_TRANSPORT)  # andon's limits: one variant per transport
 def test_oversized_and_invalid_events_are_refused_and_odoo_calls_keep_to_the_rate_limit(broker, variant, odoo,
                                                                                          tmp_path):
     config, topics = site_config(tmp_path, broker, f"lim{uuid.uuid4().hex[:6]}")
