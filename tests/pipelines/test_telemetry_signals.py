@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 from flowtools import (
-    ROOT,
     andon,
     events_from_topic,
     file_names,
     parquet_of,
     produce_trace,
     run_args,
+    running_andon,
     site_config,
+    stop_by_signal,
 )
 from httptools import get
 
@@ -54,26 +53,13 @@ def test_signal_mid_run_stops_cleanly_and_the_restart_loses_and_duplicates_nothi
     port = free_port()
     live = [a for a in run_args(stop_cfg, stopped, truth, "--recovery-dir", str(recovery)) if a != "--eof-idle"]
     live.remove("4")  # no --eof-idle: a production run that only a signal ends
-    proc = subprocess.Popen([sys.executable, "-m", "andon.cli", *live, "--metrics-port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running_andon(*live, "--metrics-port", str(port), env=env) as proc:
         deadline = time.monotonic() + 60
         while readings_in(port) == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert readings_in(port) > 0, "the dataflow never started reading"
-        proc.send_signal(signum)
-        sent = time.monotonic()
         print(f"signal after {readings_in(port):.0f} readings")
-        _, err = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert took < 10, f"took {took:.1f} s to stop"
-    assert "panicked" not in err and "Traceback" not in err and "stack backtrace" not in err, err
-    assert f"stopped cleanly on {signal.Signals(signum).name}" in err
+        _, err = stop_by_signal(proc, signum)
     assert "final snapshot taken" in err
 
     andon(*run_args(stop_cfg, stopped, truth, "--recovery-dir", str(recovery)), env=env)  # the restart

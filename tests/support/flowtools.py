@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +29,36 @@ def andon(*args: str, env: dict | None = None, timeout: float = 300, check: bool
     if check and proc.returncode != 0:
         raise AssertionError(f"andon {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@contextmanager
+def running_andon(*args: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """An andon command running in the background (its own process group, stderr captured for the checks); killed
+    with its children on the way out if it is still running."""
+    proc = subprocess.Popen([sys.executable, "-m", "andon.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def stop_by_signal(proc: subprocess.Popen, signum: int) -> tuple[float, str]:
+    """Sends `signum` to a running andon process and checks the stop every andon process promises (docs/cli.md):
+    exit 0 within 10 s, one "stopped cleanly on SIG..." line, no traceback or Rust panic. Returns (seconds it took,
+    its stderr)."""
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 0, err
+    assert took < 10, f"took {took:.1f} s to stop"
+    assert f"stopped cleanly on {signal.Signals(signum).name}" in err, err
+    for bad in ("Traceback", "KeyboardInterrupt", "panicked", "stack backtrace", "error:"):
+        assert bad not in err, err
+    return took, err
 
 
 def events_of(path: Path) -> dict[str, dict]:
