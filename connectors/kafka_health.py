@@ -55,7 +55,8 @@ class BrokerHealth:
         self.epoch = 0
         BROKER_UP.set(1)
 
-    def down(self, reason: str) -> None:
+    def down(self, reason: str, announce_it: bool = True) -> None:
+        """Marks the broker down. `announce_it=False`: the caller logs the wait itself (the start-up wait)."""
         now = time.monotonic()
         with self._lock:
             first = self._down_since is None
@@ -65,7 +66,7 @@ class BrokerHealth:
                 OUTAGES.inc()
             self._reason = reason
             since = self._down_since
-            announce = first or now - self._logged_at >= 10
+            announce = announce_it and (first or now - self._logged_at >= 10)
             if announce:
                 self._logged_at = now
         BROKER_UP.set(0)
@@ -142,8 +143,9 @@ def wait_for_broker(config: dict, timeout_s: float) -> None:
     bootstrap = config.get("bootstrap.servers", "?")
     admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("group.", "auto.", "enable."))}
                         | {"logger": _quiet})
-    deadline = time.monotonic() + timeout_s
-    said = 0.0
+    started = time.monotonic()
+    deadline = started + timeout_s
+    said = None
     last = ""
     while True:
         try:
@@ -158,10 +160,15 @@ def wait_for_broker(config: dict, timeout_s: float) -> None:
                                     + (f" ({last})" if last else ""),
                                     hint="start the broker or fix --bootstrap-servers (ANDON_KAFKA_BOOTSTRAP_SERVERS) "
                                          "/ kafka.* in the site config; --broker-wait sets how long to wait")
-        BROKER.down(f"no answer from {bootstrap} at start")
-        if now - said >= 5:
+        BROKER.down(f"no answer from {bootstrap} at start", announce_it=False)
+        if said is None:  # one line when the wait begins, then one every 10 s
             said = now
-            log.warning("waiting for the Kafka broker at %s (up to %g s)", bootstrap, timeout_s)
+            log.warning("waiting for the Kafka broker at %s (up to %g s; --broker-wait): nothing is read or "
+                        "written until it answers", bootstrap, timeout_s)
+        elif now - said >= 10:
+            said = now
+            log.warning("still no Kafka broker at %s after %.0f s (giving up in %.0f s)", bootstrap, now - started,
+                        deadline - now)
         time.sleep(0.5)
 
 

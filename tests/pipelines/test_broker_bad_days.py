@@ -90,6 +90,9 @@ def test_broker_absent_at_start_waits_then_one_clear_error(command, tmp_path):
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
     assert f"no Kafka broker answered at 127.0.0.1:{port} within 3 s" in done.stderr
     assert "what to do: start the broker" in done.stderr
+    # the wait is announced once (then every 10 s), not once per retry nor twice in other words
+    assert done.stderr.count(f"waiting for the Kafka broker at 127.0.0.1:{port} (up to 3 s") == 1, done.stderr
+    assert "unreachable for" not in done.stderr and "still no Kafka broker" not in done.stderr, done.stderr
 
 
 def test_broker_arriving_within_the_wait_is_used_and_not_ready_meanwhile(small_trace, tmp_path):
